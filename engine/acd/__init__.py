@@ -1,0 +1,1 @@
+"""acd package of the Jinqiao engine."""

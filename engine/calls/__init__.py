@@ -1,0 +1,1 @@
+"""calls package of the Jinqiao engine."""

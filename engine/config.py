@@ -1,0 +1,247 @@
+"""Typed engine configuration: loaded from YAML, overridden by JINQIAO_<SECTION>_<KEY>, validated with located errors.
+
+How it works: each section is a dataclass whose field types drive validation and conversion. A YAML
+value that has the wrong type, or an unknown key, raises `SourceError` naming file:line:column and the
+field. Environment variables override any scalar setting (`JINQIAO_FREESWITCH_PASSWORD`,
+`JINQIAO_DATABASE_URL`, ...); a bad environment value names the variable. Sections that belong to a
+feature package (`acd`, `dialer`, `recording`) are kept as raw mappings plus their source locations, and
+validated by that package.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.yamlsrc import LocatedYaml, SourceError, load_file
+
+ENV_PREFIX = "JINQIAO_"
+CONFIG_ENV = "JINQIAO_CONFIG"
+
+
+@dataclass(frozen=True)
+class EngineSection:
+    """Process-wide settings."""
+
+    data_dir: str = "var"
+    log_level: str = "info"
+    log_format: str = "text"  # text | json
+
+
+@dataclass(frozen=True)
+class FreeswitchSection:
+    """How to reach FreeSWITCH's inbound event socket."""
+
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password: str = ""
+    event_format: str = "json"  # json | plain
+    connect_timeout: float = 5.0
+    heartbeat_timeout: float = 60.0  # FreeSWITCH sends HEARTBEAT every 20 s; silence this long = dead socket
+    reconnect_min_delay: float = 0.2
+    reconnect_max_delay: float = 30.0
+
+
+@dataclass(frozen=True)
+class OutboundSection:
+    """Where the engine listens for FreeSWITCH `socket` application connections."""
+
+    host: str = "127.0.0.1"
+    port: int = 8084
+    linger_seconds: int = 10
+    max_calls: int = 5000
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    """The SQL store; empty url means a SQLite file in the data dir."""
+
+    url: str = ""
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class WebSection:
+    """The agent console, wallboard and REST API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret: str = ""
+
+
+@dataclass(frozen=True)
+class IvrSection:
+    """Where IVR flows live and which DID runs which flow."""
+
+    flows_dir: str = "ivr_flows"
+    dids: dict = field(default_factory=dict)
+    default_flow: str = ""
+
+
+@dataclass(frozen=True)
+class TtsSection:
+    """Text-to-speech rendering and its audio cache."""
+
+    backend: str = "espeak"  # espeak | freeswitch
+    cache_dir: str = ""  # empty: <data_dir>/tts-cache
+    cache_max_mb: int = 512
+    sample_rate: int = 8000
+    render_timeout: float = 5.0
+    voice_zh: str = "cmn"
+    voice_en: str = "en"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole engine configuration."""
+
+    engine: EngineSection = field(default_factory=EngineSection)
+    freeswitch: FreeswitchSection = field(default_factory=FreeswitchSection)
+    outbound: OutboundSection = field(default_factory=OutboundSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    web: WebSection = field(default_factory=WebSection)
+    ivr: IvrSection = field(default_factory=IvrSection)
+    tts: TtsSection = field(default_factory=TtsSection)
+    acd: dict = field(default_factory=dict)
+    dialer: dict = field(default_factory=dict)
+    recording: dict = field(default_factory=dict)
+    source: LocatedYaml | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to a SQLite file under the data dir."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{Path(self.engine.data_dir).resolve() / 'jinqiao.db'}"
+
+    @property
+    def tts_cache_dir(self) -> str:
+        return self.tts.cache_dir or str(Path(self.engine.data_dir) / "tts-cache")
+
+
+class ConfigError(SourceError):
+    """A configuration problem; the CLI prints it as one line and exits with code 2."""
+
+
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    """Check/convert one scalar value to the declared type; raise ValueError with a readable reason."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ValueError(f"expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ValueError(f"expected a number, got {value!r}")
+    if kind is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    if kind is dict:
+        if isinstance(value, dict):
+            return value
+        raise ValueError(f"expected a mapping, got {type(value).__name__}")
+    raise ValueError(f"unsupported setting type {kind!r} at {where}")
+
+
+_CHOICES = {
+    ("engine", "log_level"): ("debug", "info", "warning", "error"),
+    ("engine", "log_format"): ("text", "json"),
+    ("freeswitch", "event_format"): ("json", "plain"),
+    ("tts", "backend"): ("espeak", "freeswitch"),
+    ("tts", "sample_rate"): (8000, 16000),
+}
+
+
+def _section_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def build_config(source: LocatedYaml, environ: Mapping[str, str] | None = None) -> Config:
+    """Validate located YAML data (plus environment overrides) into a Config."""
+    environ = os.environ if environ is None else environ
+    data = source.data if source.data is not None else {}
+    if not isinstance(data, dict):
+        raise _error(source, (), "the configuration must be a mapping of sections")
+    top_types = _section_types(Config)
+    sections: dict[str, Any] = {}
+    for name in data:
+        if name not in top_types or name == "source":
+            raise _error(source, (name,), f"unknown section (known: {', '.join(n for n in top_types if n != 'source')})")
+    for name, kind in top_types.items():
+        if name == "source":
+            continue
+        raw = data.get(name, {}) or {}
+        if not isinstance(raw, dict):
+            raise _error(source, (name,), "expected a mapping")
+        if kind is dict:
+            sections[name] = raw
+            continue
+        field_types = _section_types(kind)
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in field_types:
+                raise _error(source, (name, key), f"unknown setting (known: {', '.join(field_types)})")
+            try:
+                values[key] = _convert(value, field_types[key], f"{name}.{key}")
+            except ValueError as exc:
+                raise _error(source, (name, key), str(exc)) from None
+        for key, ftype in field_types.items():
+            env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+            if env_name in environ and ftype is not dict:
+                try:
+                    values[key] = _convert(environ[env_name], ftype, env_name)
+                except ValueError as exc:
+                    raise ConfigError("environment", 0, 0, env_name, str(exc)) from None
+        for key, value in values.items():
+            choices = _CHOICES.get((name, key))
+            if choices and value not in choices:
+                raise _error(source, (name, key), f"must be one of {', '.join(map(str, choices))}, got {value!r}")
+        sections[name] = kind(**values)
+    return Config(**sections, source=source)
+
+
+def _error(source: LocatedYaml, path: tuple, message: str) -> ConfigError:
+    err = source.error(path, message)
+    return ConfigError(err.file, err.line, err.column, err.field_name, err.message)
+
+
+def find_config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The config file to read: --config, else $JINQIAO_CONFIG, else none (built-in defaults)."""
+    environ = os.environ if environ is None else environ
+    return explicit or environ.get(CONFIG_ENV) or None
+
+
+def load_config(path: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load the config from a file (or defaults when path is None) and apply environment overrides."""
+    if path is None:
+        source = LocatedYaml("<defaults>", {}, {(): (1, 1)})
+    else:
+        try:
+            source = load_file(path)
+        except SourceError as exc:
+            raise ConfigError(exc.file, exc.line, exc.column, exc.field_name, exc.message) from None
+    return build_config(source, environ)
+
+
+def replace(config: Config, **sections: Any) -> Config:
+    """A copy of config with some sections replaced (used by the demo and tests)."""
+    return dataclasses.replace(config, **sections)

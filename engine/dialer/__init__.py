@@ -1,0 +1,1 @@
+"""dialer package of the Jinqiao engine."""

@@ -1,0 +1,1 @@
+"""esl package of the Jinqiao engine."""

@@ -1,0 +1,1 @@
+"""ivr package of the Jinqiao engine."""

@@ -1,0 +1,1 @@
+"""recording package of the Jinqiao engine."""

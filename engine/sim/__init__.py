@@ -1,0 +1,1 @@
+"""sim package of the Jinqiao engine."""

@@ -1,0 +1,1 @@
+"""store package of the Jinqiao engine."""

@@ -1,0 +1,1 @@
+"""web package of the Jinqiao engine."""
