@@ -1,0 +1,89 @@
+"""Open the store: engine with SQLite pragmas (WAL, foreign keys) or PostgreSQL via pg8000, and sessions.
+
+How it works: `open_store(url)` builds one SQLAlchemy engine per process. For SQLite every new
+connection gets `journal_mode=WAL`, `foreign_keys=ON`, `synchronous=NORMAL` and a busy timeout, and
+the parent directory of the file is created. A bare `postgresql://` URL is switched to the pure-Python
+pg8000 driver so gevent's monkey-patched sockets make it cooperative. Repositories open one short
+transaction per call through `Store.session()`.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.store.errors import StoreError
+from engine.store.models import Base
+
+log = logging.getLogger(__name__)
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class Store:
+    """A database: its engine and a session factory."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+
+    def create_all(self) -> None:
+        """Create every table directly (tests only; real databases use `jinqiao db upgrade`)."""
+        Base.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def normalize_url(url: str) -> str:
+    """Pick the gevent-friendly driver for PostgreSQL; leave other URLs alone."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+pg8000")
+    return parsed.render_as_string(hide_password=False)
+
+
+def open_store(url: str, echo: bool = False) -> Store:
+    """Open (without migrating) the database at a SQLAlchemy URL; raise StoreError for a bad URL."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
+        raise StoreError(f"bad database URL {url!r}: {exc}") from None
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(parsed, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return Store(engine)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    finally:
+        cursor.close()

@@ -1,0 +1,17 @@
+"""The store's ORM tables (one metadata); only engine.store modules import this."""
+from engine.store.models.base import Base, UtcDateTime, as_utc
+from engine.store.models.calls import CallbackRow, DispositionRow, InteractionRow, RecordingRow, SurveyResultRow
+from engine.store.models.outbound import (
+    CampaignContactRow,
+    CampaignRow,
+    ContactAttemptRow,
+    DncEntryRow,
+    ImportRunRow,
+)
+from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
+
+__all__ = [
+    "AgentRow", "AgentSkillRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
+    "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
+    "InteractionRow", "RecordingRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
+]
