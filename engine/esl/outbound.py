@@ -1,0 +1,290 @@
+"""Outbound ESL under gevent: a server for FreeSWITCH's `socket` app and a blocking per-call facade.
+
+How it works: for each connection the server sends `connect`, reads the channel data, subscribes with
+`myevents`, asks FreeSWITCH to `linger`, and runs the flow handler in that connection's greenlet with a
+`CallChannel`. A reader greenlet settles replies FIFO and resolves each `execute()` future with the
+CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` equals the `Event-UUID` we sent (never by application
+name). CHANNEL_HANGUP, a disconnect notice or a closed socket fail every pending future with `CallHungUp`.
+Every execute is sent with `event-lock: true`, so commands run one after another, never nested.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import AsyncResult, Event as Flag
+from gevent.pool import Pool
+from gevent.server import StreamServer
+
+from engine.esl import commands
+from engine.esl.events import CommandReply, DisconnectNotice, Event
+from engine.esl.protocol import encode_command, encode_sendmsg
+from engine.esl.wire import CommandError, ConnectionLost, EslError, Wire
+
+log = logging.getLogger(__name__)
+
+
+class CallHungUp(EslError):
+    """The caller's channel is gone; raised by every CallChannel method from then on."""
+
+
+def mask_number(number: str) -> str:
+    """Mask a phone number for logs: keep the first 3 and last 2 digits."""
+    if len(number) <= 5:
+        return "*" * len(number)
+    return number[:3] + "*" * (len(number) - 5) + number[-2:]
+
+
+class CallChannel:
+    """One call controlled over its own outbound socket; blocking methods for flow code."""
+
+    def __init__(self, wire: Wire, channel_data: dict[str, str], *, execute_timeout: float | None = None) -> None:
+        self._wire = wire
+        self.data = channel_data
+        self.uuid = channel_data.get(commands.H_UNIQUE_ID) or channel_data.get("Channel-Unique-ID", "")
+        self.caller_number = channel_data.get(commands.H_CALLER_NUMBER, "")
+        self.caller_name = channel_data.get(commands.H_CALLER_NAME, "")
+        self.destination_number = channel_data.get(commands.H_DESTINATION_NUMBER, "")
+        self.variables = {k[9:]: v for k, v in channel_data.items() if k.startswith("variable_")}
+        self.hung_up = False
+        self.hangup_cause = ""
+        self.hangup_complete: Event | None = None
+        self._hangup_complete_flag = Flag()
+        self._hung_up_flag = Flag()
+        self._executing: dict[str, AsyncResult] = {}
+        self._handlers: list[Callable[[Event], None]] = []
+        self._reader: gevent.Greenlet | None = None
+        self._execute_timeout = execute_timeout
+        self.last_execute_at = 0.0  # monotonic time the last command was sent (for node-gap metrics)
+
+    def __repr__(self) -> str:
+        return f"<CallChannel {self.uuid} from {mask_number(self.caller_number)}>"
+
+    # --- events -----------------------------------------------------------------------------------------
+    def add_handler(self, handler: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `handler(event)` for each event of this channel (in the reader greenlet; must not block)."""
+        self._handlers.append(handler)
+        return lambda: self._handlers.remove(handler) if handler in self._handlers else None
+
+    def _on_event(self, event: Event) -> None:
+        name = event.name
+        if name == commands.EV_CHANNEL_EXECUTE_COMPLETE:
+            pending = self._executing.pop(event.headers.get(commands.H_APPLICATION_UUID, ""), None)
+            if pending is not None:
+                pending.set(event)
+        elif name == commands.EV_CHANNEL_HANGUP:
+            self._mark_hung_up(event.headers.get(commands.H_HANGUP_CAUSE, "NORMAL_CLEARING"))
+        elif name == commands.EV_CHANNEL_HANGUP_COMPLETE:
+            self._mark_hung_up(event.headers.get(commands.H_HANGUP_CAUSE, "NORMAL_CLEARING"))
+            self.hangup_complete = event
+            self._hangup_complete_flag.set()
+        for handler in self._handlers:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("call %s: channel event handler failed on %s", self.uuid, name)
+
+    def _mark_hung_up(self, cause: str) -> None:
+        if self.hung_up:
+            return
+        self.hung_up = True
+        self.hangup_cause = cause
+        self._hung_up_flag.set()
+        gone = CallHungUp(f"call {self.uuid} hung up ({cause})")
+        pending, self._executing = self._executing, {}
+        for future in pending.values():
+            if not future.ready():
+                future.set_exception(gone)
+        self._wire.fail_pending(gone)
+
+    def _read_loop(self) -> None:
+        try:
+            while True:
+                for message in self._wire.read_messages():
+                    if type(message) is Event:
+                        self._on_event(message)
+                    elif isinstance(message, DisconnectNotice):
+                        if not message.is_linger:
+                            raise ConnectionLost("FreeSWITCH closed the call socket")
+                        self._mark_hung_up(self.hangup_cause or "NORMAL_CLEARING")
+        except (ConnectionLost, EslError, OSError) as exc:
+            log.debug("call %s: socket ended: %s", self.uuid, exc)
+        finally:
+            self._mark_hung_up(self.hangup_cause or "NORMAL_CLEARING")
+            self._hangup_complete_flag.set()
+            self._wire.close()
+
+    def _start_reader(self) -> None:
+        self._reader = gevent.spawn(self._read_loop)
+
+    # --- commands ----------------------------------------------------------------------------------------
+    def _command(self, data: bytes) -> CommandReply:
+        if self.hung_up:
+            raise CallHungUp(f"call {self.uuid} hung up ({self.hangup_cause})")
+        try:
+            reply = self._wire.request(data).get()
+        except ConnectionLost:
+            raise CallHungUp(f"call {self.uuid}: socket closed") from None
+        return reply
+
+    def execute(self, app: str, arg: str = "") -> Event:
+        """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE."""
+        event_uuid = commands.new_uuid()
+        done = AsyncResult()
+        self._executing[event_uuid] = done
+        self.last_execute_at = gevent.get_hub().loop.now()
+        reply = self._command(encode_sendmsg(None, commands.CALL_COMMAND_EXECUTE,
+                                             commands.execute_headers(app, event_uuid), arg or None))
+        if not reply.ok:
+            self._executing.pop(event_uuid, None)
+            raise CommandError(f"{app}: {reply.text}")
+        return done.get(timeout=self._execute_timeout)
+
+    def answer(self) -> None:
+        self.execute(commands.APP_ANSWER)
+
+    def set_variable(self, name: str, value: str) -> None:
+        self.execute(commands.APP_SET, commands.set_arg(name, value))
+        self.variables[name] = str(value)
+
+    def _ensure_variable(self, name: str, value: str) -> None:
+        if self.variables.get(name) != value:
+            self.set_variable(name, value)
+
+    def play(self, path: str, *, terminators: str = "none") -> str:
+        """Play a file (or stream); returns the terminator digit that interrupted it, or ""."""
+        self._ensure_variable(commands.VAR_PLAYBACK_TERMINATORS, terminators)
+        event = self.execute(commands.APP_PLAYBACK, path)
+        return event.variable(commands.VAR_PLAYBACK_TERMINATOR_USED) or ""
+
+    def collect(self, *, prompt: str, min_digits: int, max_digits: int, tries: int = 1, timeout_ms: int = 5000,
+                terminators: str = "#", invalid_prompt: str = "silence_stream://250", regexp: str = "\\d+",
+                digit_timeout_ms: int | None = None, variable: str = "jq_digits") -> str:
+        """play_and_get_digits; returns the valid digits entered, or "" when the tries ran out."""
+        arg = commands.play_and_get_digits_arg(
+            min_digits=min_digits, max_digits=max_digits, tries=tries, timeout_ms=timeout_ms,
+            terminators=terminators, prompt=prompt, invalid_prompt=invalid_prompt, variable=variable,
+            regexp=regexp, digit_timeout_ms=digit_timeout_ms)
+        event = self.execute(commands.APP_PLAY_AND_GET_DIGITS, arg)
+        return event.variable(variable) or ""
+
+    def record(self, path: str, *, max_seconds: int, silence_threshold: int = 200, silence_seconds: int = 3,
+               terminators: str = "#") -> float:
+        """Record the caller into `path`; returns the seconds recorded."""
+        self._ensure_variable(commands.VAR_PLAYBACK_TERMINATORS, terminators)
+        event = self.execute(commands.APP_RECORD,
+                             commands.record_arg(path, max_seconds, silence_threshold, silence_seconds))
+        ms = event.variable(commands.VAR_RECORD_MS)
+        if ms and ms.isdigit():
+            return int(ms) / 1000.0
+        seconds = event.variable(commands.VAR_RECORD_SECONDS) or "0"
+        return float(seconds) if seconds.replace(".", "", 1).isdigit() else 0.0
+
+    def bridge(self, dial_string: str) -> str:
+        """Bridge to a dial string; returns the originate disposition ("SUCCESS" or a cause name)."""
+        event = self.execute(commands.APP_BRIDGE, dial_string)
+        return (event.variable(commands.VAR_ORIGINATE_DISPOSITION) or event.variable(commands.VAR_DIALSTATUS)
+                or event.headers.get(commands.H_APPLICATION_RESPONSE, ""))
+
+    def transfer(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
+        self.execute(commands.APP_TRANSFER, commands.transfer_arg(extension, dialplan, context))
+
+    def sleep(self, ms: int) -> None:
+        self.execute(commands.APP_SLEEP, str(int(ms)))
+
+    def hangup(self, cause: str = "NORMAL_CLEARING", wait: float = 5.0) -> None:
+        """Hang the call up (no error if it is already gone) and wait for FreeSWITCH to confirm."""
+        if self.hung_up:
+            return
+        try:
+            self._command(encode_sendmsg(None, commands.CALL_COMMAND_HANGUP, commands.hangup_headers(cause)))
+        except CallHungUp:
+            return
+        self.wait_hangup(wait)
+
+    def wait_hangup(self, timeout: float | None = None) -> bool:
+        """Wait until the channel has hung up (CHANNEL_HANGUP or the socket closing)."""
+        return self._hung_up_flag.wait(timeout)
+
+    def wait_hangup_complete(self, timeout: float | None = None) -> Event | None:
+        """Wait for CHANNEL_HANGUP_COMPLETE (the CDR event, delivered thanks to linger), or None."""
+        self._hangup_complete_flag.wait(timeout)
+        return self.hangup_complete
+
+    def close(self) -> None:
+        self._wire.close()
+        if self._reader is not None:
+            self._reader.join(timeout=1.0)
+
+
+CallHandler = Callable[[CallChannel], None]
+
+
+class OutboundServer:
+    """Accepts FreeSWITCH `socket` connections and runs `handler(channel)` in one greenlet per call."""
+
+    def __init__(self, host: str, port: int, handler: CallHandler, *, linger: int = 10, event_format: str = "json",
+                 max_calls: int = 5000, first_reply_timeout: float = 10.0) -> None:
+        self.handler = handler
+        self.linger = linger
+        self.event_format = event_format
+        self.first_reply_timeout = first_reply_timeout
+        self.active_calls = 0
+        self.completed_calls = 0
+        self.failed_calls = 0
+        self._server = StreamServer((host, port), self._handle, spawn=Pool(max_calls), backlog=4096)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.address[0], self._server.server_port
+
+    def start(self) -> "OutboundServer":
+        self._server.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.stop(timeout=timeout)
+
+    def _connect(self, sock: gsocket.socket) -> CallChannel:
+        sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        wire = Wire(sock)
+        pending = wire.request(encode_command("connect"))
+        with gevent.Timeout(self.first_reply_timeout, ConnectionLost("no reply to connect")):
+            while not pending.ready():
+                for message in wire.read_messages():
+                    log.debug("event before connect reply ignored: %r", message)
+        reply = pending.get()
+        channel = CallChannel(wire, dict(reply.headers))
+        channel._start_reader()
+        replies = [wire.request(encode_command(f"myevents {self.event_format}"))]
+        if self.linger:
+            replies.append(wire.request(encode_command(f"linger {int(self.linger)}")))
+        for future in replies:
+            answer = future.get(timeout=self.first_reply_timeout)
+            if not answer.ok:
+                log.warning("call %s: %s refused: %s (is the socket app missing 'full'?)", channel.uuid,
+                            "linger" if future is not replies[0] else "myevents", answer.text)
+        return channel
+
+    def _handle(self, sock: gsocket.socket, address: tuple) -> None:
+        try:
+            channel = self._connect(sock)
+        except (ConnectionLost, EslError, OSError, gevent.Timeout) as exc:
+            log.warning("outbound connection from %s failed during setup: %s", address, exc)
+            self.failed_calls += 1
+            sock.close()
+            return
+        self.active_calls += 1
+        try:
+            self.handler(channel)
+            self.completed_calls += 1
+        except CallHungUp:
+            self.completed_calls += 1
+        except Exception:
+            self.failed_calls += 1
+            log.exception("call %s: flow handler failed", channel.uuid)
+        finally:
+            self.active_calls -= 1
+            channel.close()

@@ -1,0 +1,119 @@
+"""One ESL socket under gevent: ordered sends, replies matched FIFO to their commands, typed errors.
+
+How it works: FreeSWITCH answers every command on a connection exactly once and in order (ESL.md §2.5),
+so `request()` appends a future to a FIFO and writes the command under one lock; the reader pops the
+FIFO for each `command/reply` or `api/response`. Every other frame is handed back to the caller of
+`read_messages()`. A send that cannot complete within `send_timeout` (a peer that stopped reading) closes
+the socket, which the reader then reports as `ConnectionLost`.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import AsyncResult
+from gevent.lock import Semaphore
+
+from engine.esl.events import ApiResponse, CommandReply, EventDecodeError, Message, classify
+from engine.esl.protocol import Frame, Parser
+
+log = logging.getLogger(__name__)
+
+RECV_BYTES = 256 * 1024
+
+
+class EslError(Exception):
+    """Base of every error this layer raises."""
+
+
+class ConnectionLost(EslError):
+    """The socket closed, went silent past the watchdog, or stopped accepting bytes."""
+
+
+class CommandError(EslError):
+    """FreeSWITCH answered a command with -ERR (the text says why)."""
+
+
+class AuthenticationFailed(EslError):
+    """The password was refused."""
+
+
+class Wire:
+    """A connected ESL socket with a reply FIFO; used by the inbound client and by each outbound call."""
+
+    def __init__(self, sock: gsocket.socket, *, send_timeout: float = 10.0, parser: Parser | None = None) -> None:
+        self.sock = sock
+        self.parser = parser or Parser()
+        self.send_timeout = send_timeout
+        self._replies: deque[AsyncResult] = deque()
+        self._send_lock = Semaphore()
+        self.closed = False
+
+    def request(self, data: bytes) -> AsyncResult:
+        """Send one command; the returned future resolves to its CommandReply or ApiResponse."""
+        if self.closed:
+            raise ConnectionLost("connection is closed")
+        result = AsyncResult()
+        with self._send_lock:
+            self._replies.append(result)
+            try:
+                with gevent.Timeout(self.send_timeout, ConnectionLost("peer stopped reading (send timed out)")):
+                    self.sock.sendall(data)
+            except (OSError, ConnectionLost) as exc:
+                self.close()
+                lost = exc if isinstance(exc, ConnectionLost) else ConnectionLost(f"send failed: {exc}")
+                result.set_exception(lost)
+                raise lost from None
+        return result
+
+    def read_frames(self) -> list[Frame]:
+        """Block until at least one byte arrives; return the frames it completed. Raises ConnectionLost."""
+        try:
+            data = self.sock.recv(RECV_BYTES)
+        except gsocket.timeout:
+            raise ConnectionLost("no data within the heartbeat timeout") from None
+        except OSError as exc:
+            raise ConnectionLost(f"receive failed: {exc}") from None
+        if not data:
+            raise ConnectionLost("closed by peer")
+        return self.parser.feed(data)
+
+    def settle_reply(self, message: CommandReply | ApiResponse) -> None:
+        """Hand a reply to the oldest waiting command."""
+        if not self._replies:
+            log.warning("reply with no command waiting: %s", getattr(message, "text", "api/response"))
+            return
+        self._replies.popleft().set(message)
+
+    def read_messages(self) -> list[Message]:
+        """Read, settle replies, and return the other messages (events, notices) in order."""
+        out: list[Message] = []
+        for frame in self.read_frames():
+            try:
+                message = classify(frame)
+            except EventDecodeError as exc:
+                log.warning("dropping one undecodable event: %s", exc)
+                continue
+            if isinstance(message, (CommandReply, ApiResponse)):
+                self.settle_reply(message)
+            else:
+                out.append(message)
+        return out
+
+    def fail_pending(self, exc: Exception) -> None:
+        """Fail every command still waiting for a reply."""
+        while self._replies:
+            pending = self._replies.popleft()
+            if not pending.ready():
+                pending.set_exception(exc)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
