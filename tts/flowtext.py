@@ -1,0 +1,102 @@
+"""Find the static prompt texts in IVR flow YAML, so they can be rendered before the first call.
+
+How it works: a generic walk of the YAML data (the flow format lives in engine/ivr and docs/flows.md;
+this needs none of it): any mapping key `tts` whose value is a string, a mapping `{text, language}`, a
+mapping of language -> text (`{zh: ..., en: ...}`), or a list of those. Texts holding Jinja2 syntax
+(`{{`, `{%`, `{#`) are dynamic and skipped. A text's language is, in order: its own `language`, the
+nearest enclosing mapping's `language`, otherwise `zh` if it contains Chinese characters, else `en`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_MARKERS = ("{{", "{%", "{#")
+LANGUAGE_KEYS = ("zh", "en")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class PromptText:
+    """A static prompt found in a flow file."""
+
+    text: str
+    language: str
+    source: str  # file name and path inside it, e.g. "hotline.yaml:nodes.welcome.tts"
+
+
+def is_template(text: str) -> bool:
+    return any(marker in text for marker in TEMPLATE_MARKERS)
+
+
+def guess_language(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+def static_prompts(data: Any, source: str = "") -> list[PromptText]:
+    """Every static TTS text in parsed flow YAML, in document order, without duplicates."""
+    found: dict[tuple[str, str], PromptText] = {}
+    for prompt in _walk(data, None, source):
+        found.setdefault((prompt.text, prompt.language), prompt)
+    return list(found.values())
+
+
+def _walk(node: Any, language: str | None, where: str) -> Iterator[PromptText]:
+    if isinstance(node, dict):
+        own = node.get("language")
+        language = own if isinstance(own, str) else language
+        for key, value in node.items():
+            path = f"{where}.{key}" if where and not where.endswith(":") else f"{where}{key}"
+            if key == "tts":
+                yield from _tts_value(value, language, path)
+            else:
+                yield from _walk(value, language, path)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk(item, language, f"{where}[{index}]")
+
+
+def _tts_value(value: Any, language: str | None, where: str) -> Iterator[PromptText]:
+    if isinstance(value, str):
+        if value.strip() and not is_template(value):
+            yield PromptText(value, language or guess_language(value), where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _tts_value(item, language, f"{where}[{index}]")
+    elif isinstance(value, dict):
+        if "text" in value:
+            own = value.get("language")
+            yield from _tts_value(value["text"], own if isinstance(own, str) else language, f"{where}.text")
+        else:
+            for lang in LANGUAGE_KEYS:
+                if lang in value:
+                    yield from _tts_value(value[lang], lang, f"{where}.{lang}")
+
+
+def flow_files(paths: list[str]) -> list[str]:
+    """The YAML files named, and those found (recursively, sorted) in directories named."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, _, names in sorted(os.walk(path)):
+                files += [os.path.join(root, n) for n in sorted(names) if n.endswith((".yaml", ".yml"))]
+        else:
+            files.append(path)
+    return files
+
+
+def prompts_in_file(path: str) -> list[PromptText]:
+    """Static prompts of one flow file; raises OSError or yaml.YAMLError if it cannot be read."""
+    with open(path, encoding="utf-8") as handle:
+        documents = list(yaml.safe_load_all(handle))
+    name = os.path.basename(path)
+    if len(documents) == 1:
+        return static_prompts(documents[0], f"{name}:")
+    return static_prompts(documents, f"{name}:")
