@@ -170,7 +170,7 @@ def decode_xml_event(body: bytes) -> Event:
     headers: dict[str, str] = {}
     head = root.find("headers")
     for child in head if head is not None else []:
-        headers.setdefault(child.tag, decode_value(child.text or ""))
+        headers[child.tag] = decode_value(child.text or "")
     body_node = root.find("body")
     event_body = body_node.text if body_node is not None else None
     return Event(headers.get("Event-Name", ""), headers, event_body)

@@ -65,8 +65,10 @@ def decode_value(raw: str) -> str:
 def parse_header_lines(block: str, decode: bool = True) -> dict[str, str]:
     """Split `Name: value` lines (LF separated); values URL-decoded unless decode is False.
 
-    A repeated header keeps its first value, so CHANNEL_HANGUP_COMPLETE's duplicated Hangup-Cause reads
-    the same in plain and JSON (both copies are equal there).
+    A repeated header keeps its last value, as Python's json does for the JSON format, so both formats
+    read the same: a sendmsg's PRIVATE_COMMAND event carries `Event-Name: COMMAND` first and
+    `Event-Name: PRIVATE_COMMAND` last (capture 12); the repeated Hangup-Cause of
+    CHANNEL_HANGUP_COMPLETE has equal copies.
     """
     headers: dict[str, str] = {}
     for line in block.split("\n"):
@@ -79,8 +81,7 @@ def parse_header_lines(block: str, decode: bool = True) -> dict[str, str]:
             value = value[1:]
         if value.endswith("\r"):
             value = value[:-1]
-        if name not in headers:
-            headers[name] = decode_value(value) if decode else value
+        headers[name] = decode_value(value) if decode else value
     return headers
 
 
