@@ -1,0 +1,154 @@
+"""Property-based tests of the routing invariants: no double booking, priority order, no starvation."""
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from engine.acd.distributor import Distributor
+from engine.acd.intents import Offer
+from engine.acd.models import Agent, AgentState, QueueConfig, Strategy, WaitingCaller
+
+AGENTS = [f"10{n:02d}" for n in range(6)]
+QUEUES = ("sales", "support")
+
+op = st.one_of(
+    st.tuples(st.just("enqueue"), st.sampled_from(QUEUES), st.integers(0, 5), st.sampled_from([{}, {"fr": 2}])),
+    st.tuples(st.just("answer"), st.integers(0, 50)),
+    st.tuples(st.just("fail"), st.integers(0, 50)),
+    st.tuples(st.just("hangup_caller"), st.integers(0, 50)),
+    st.tuples(st.just("end_call"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("not_ready"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("ready"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("logout"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("login"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("unregister"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("register"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("wait"), st.floats(0.1, 40)),
+)
+
+
+def _build(strategy: Strategy) -> Distributor:
+    queues = {q: QueueConfig(q, strategy=strategy, wrap_up_seconds=5, offer_timeout=10, max_wait=300,
+                             sticky=None) for q in QUEUES}
+    agents = [Agent(a, skills={"fr": i % 4}, queues={q: {} for q in QUEUES[: 1 + i % 2]}) for i, a in enumerate(AGENTS)]
+    d = Distributor(queues, agents)
+    for a in AGENTS:
+        d.login(a, 0)
+    return d
+
+
+def _check_no_double_booking(d: Distributor) -> None:
+    holders: dict[str, list[str]] = {}
+    for agent in d.agents.values():
+        if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+            assert agent.current_call, agent
+            holders.setdefault(agent.current_call, []).append(agent.agent_id)
+        if agent.state is AgentState.RINGING:
+            caller = d.waiting[agent.current_call]
+            assert agent.agent_id in caller.offered_to
+    for caller in d.waiting.values():
+        for agent_id in caller.offered_to:
+            agent = d.agents[agent_id]
+            assert agent.state is AgentState.RINGING and agent.current_call == caller.call_id
+    on_call = [a.current_call for a in d.agents.values() if a.state is AgentState.ON_CALL]
+    assert len(on_call) == len(set(on_call)), "one call bridged to two agents"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(list(Strategy)), st.lists(op, max_size=60))
+def test_no_agent_is_ever_offered_two_callers(strategy, ops):
+    d = _build(strategy)
+    now, n = 0.0, 0
+    calls: list[str] = []
+    for item in ops:
+        kind = item[0]
+        offerable = {a.agent_id for a in d.agents.values() if a.can_take_offer}
+        intents = []
+        if kind == "enqueue":
+            n += 1
+            calls.append(f"c{n}")
+            intents = d.enqueue(WaitingCaller(f"c{n}", item[1], now, priority=item[2], required_skills=item[3]), now)
+        elif kind in ("answer", "fail", "hangup_caller") and calls:
+            call = calls[item[1] % len(calls)]
+            ringing = [a for a in d.agents.values() if a.state is AgentState.RINGING and a.current_call == call]
+            if kind == "hangup_caller":
+                intents = d.caller_left(call, now)
+            elif ringing:
+                fn = d.offer_answered if kind == "answer" else d.offer_failed
+                intents = fn(call, ringing[0].agent_id, now)
+        elif kind == "end_call":
+            intents = d.call_ended(item[1], now)
+        elif kind == "not_ready":
+            intents = d.set_not_ready(item[1], "break", now)
+        elif kind == "ready" and d.agents[item[1]].state is not AgentState.LOGGED_OUT:
+            intents = d.set_ready(item[1], now)
+        elif kind == "logout":
+            intents = d.logout(item[1], now)
+        elif kind == "login":
+            intents = d.login(item[1], now)
+        elif kind in ("register", "unregister"):
+            intents = d.set_registered(item[1], kind == "register", now)
+        elif kind == "wait":
+            now += item[1]
+            intents = d.tick(now)
+        for offer in (i for i in intents if isinstance(i, Offer)):
+            for agent_id in offer.agent_ids:
+                agent = d.agents[agent_id]
+                assert agent_id in offerable or _freed_in(intents, agent_id), (agent_id, kind)
+                assert offer.queue in agent.queues or any(q in agent.queues for q in d.waiting[offer.call_id].extra_queues)
+        _check_no_double_booking(d)
+
+
+def _freed_in(intents, agent_id) -> bool:
+    """The agent became available during this same step (e.g. its previous caller hung up), then got an offer."""
+    from engine.acd.intents import AgentStateChanged
+    return any(isinstance(i, AgentStateChanged) and i.agent_id == agent_id and i.new is AgentState.AVAILABLE
+               for i in intents)
+
+
+def _serve_checking_order(arrivals, aging, service_seconds) -> list[str]:
+    """One agent, one queue; arrivals (time, priority) sorted by time. At every offer, check the chosen
+    caller against everyone else still waiting. Returns the order callers were served."""
+    d = Distributor({"q": QueueConfig("q", aging_per_minute=aging, wrap_up_seconds=0)}, [Agent("1001", queues={"q": {}})])
+    d.login("1001", 0)
+    bound = 9 / (aging / 60.0)  # seconds after which a newcomer can never outrank an older caller
+    served: list[str] = []
+    pending = list(enumerate(arrivals))
+    now = 0.0
+    while pending or d.waiting:
+        agent = d.agents["1001"]
+        if agent.state is AgentState.RINGING:
+            chosen = d.waiting[agent.current_call]
+            for other in d.waiting.values():
+                if other is chosen:
+                    continue
+                dominates = other.enqueued_at <= chosen.enqueued_at and other.priority >= chosen.priority and \
+                    (other.enqueued_at, other.priority) != (chosen.enqueued_at, chosen.priority)
+                assert not dominates, f"{other.call_id} is older with higher-or-equal priority than {chosen.call_id}"
+                assert chosen.enqueued_at - other.enqueued_at <= bound, \
+                    f"starvation: {chosen.call_id} overtook {other.call_id}, who arrived far earlier"
+            served.append(chosen.call_id)
+            d.offer_answered(chosen.call_id, "1001", now)
+            now += service_seconds
+            while pending and pending[0][1][0] <= now:  # everyone who arrived during the call queues up
+                i, (at, priority) = pending.pop(0)
+                d.enqueue(WaitingCaller(f"c{i}", "q", at, priority=priority), now)
+            d.call_ended("1001", now)
+            d.tick(now)
+            continue
+        if not pending:
+            break
+        i, (at, priority) = pending.pop(0)
+        now = max(now, at)
+        d.enqueue(WaitingCaller(f"c{i}", "q", at, priority=priority), now)
+    return served
+
+
+arrival_list = st.lists(st.tuples(st.floats(0, 600), st.integers(0, 9)), min_size=1, max_size=40).map(
+    lambda xs: sorted(xs, key=lambda x: x[0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(arrival_list, st.sampled_from([0.5, 1.0, 6.0]), st.floats(5, 120))
+def test_priority_order_is_respected_and_nobody_starves(arrivals, aging, service):
+    served = _serve_checking_order(arrivals, aging, service)
+    assert sorted(served) == sorted(f"c{i}" for i in range(len(arrivals)))  # everyone is served
