@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.store.errors import StoreError
 from engine.store.models import Base
+from engine.store.phones import DEFAULT_REGION
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -27,8 +28,9 @@ SQLITE_BUSY_TIMEOUT_S = 30
 class Store:
     """A database: its engine and a session factory."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, region: str = DEFAULT_REGION) -> None:
         self.engine = engine
+        self.region = region  # default region for phone numbers written without a country code
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @property
@@ -58,8 +60,11 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def open_store(url: str, echo: bool = False) -> Store:
-    """Open (without migrating) the database at a SQLAlchemy URL; raise StoreError for a bad URL."""
+def open_store(url: str, echo: bool = False, region: str = DEFAULT_REGION) -> Store:
+    """Open (without migrating) the database at a SQLAlchemy URL; raise StoreError for a bad URL.
+
+    `region` (ISO 3166 code, default "CN") is how numbers without a country code are read.
+    """
     try:
         parsed = make_url(normalize_url(url))
     except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
@@ -75,7 +80,7 @@ def open_store(url: str, echo: bool = False) -> Store:
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    return Store(engine)
+    return Store(engine, region)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,209 @@
+"""Customers: find by any phone number or account, upsert by phone, track last and owner agent."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.store.database import Store
+from engine.store.errors import NotFound, StoreError
+from engine.store.models import CustomerPhoneRow, CustomerRow, as_utc
+from engine.store.phones import lookup_variants, mask, normalize, timezone_for
+from engine.store.records import Customer, Segment
+from engine.store.repos.convert import to_record
+
+log = logging.getLogger(__name__)
+SEGMENT_ALIASES = {
+    "prospect": "prospect", "潜在": "prospect", "潜在客户": "prospect",
+    "new": "new", "新": "new", "新客户": "new",
+    "loyal": "loyal", "忠诚": "loyal", "老客户": "loyal", "忠诚客户": "loyal",
+    "vip": "vip", "贵宾": "vip", "vip客户": "vip",
+}
+# Fields a caller may set on a customer besides the phone numbers, and how each is checked.
+EDITABLE = ("name", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
+            "owner_agent_id", "marketing_consent", "do_not_disturb", "attributes")
+
+
+def clean_field(name: str, value: Any) -> Any:
+    """Check and convert one customer field; raise ValueError naming what is wrong."""
+    if name == "segment":
+        key = str(value).strip().lower()
+        if key not in SEGMENT_ALIASES:
+            raise ValueError(f"unknown segment {value!r} (prospect, new, loyal, vip)")
+        return Segment(SEGMENT_ALIASES[key]).value
+    if name == "value_tier":
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
+            raise ValueError(f"value tier must be a whole number 0..9, got {value!r}")
+        tier = int(value)
+        if not 0 <= tier <= 9:
+            raise ValueError(f"value tier must be 0..9, got {tier}")
+        return tier
+    if name == "arpu":
+        if value is None or value == "":
+            return None
+        try:
+            amount = float(str(value).replace(",", "").strip())
+        except ValueError:
+            raise ValueError(f"ARPU must be a number, got {value!r}") from None
+        if amount != amount or amount < 0:
+            raise ValueError(f"ARPU must be a positive number, got {value!r}")
+        return round(amount, 2)
+    if name == "tags":
+        items = value.replace("；", ";").replace("，", ",").replace(";", ",").split(",") if isinstance(value, str) else list(value or [])
+        return sorted({str(t).strip() for t in items if str(t).strip()})
+    if name in ("marketing_consent", "do_not_disturb"):
+        if isinstance(value, bool) or value is None:
+            return value if name == "marketing_consent" else bool(value)
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "y", "是", "on"):
+            return True
+        if text in ("0", "false", "no", "n", "否", "off"):
+            return False
+        if text == "" and name == "marketing_consent":
+            return None
+        raise ValueError(f"expected yes or no, got {value!r}")
+    if name == "attributes":
+        if not isinstance(value, dict):
+            raise ValueError("attributes must be a mapping")
+        return dict(value)
+    if name == "timezone" and value:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(str(value))
+        except Exception:
+            raise ValueError(f"unknown time zone {value!r}") from None
+    if name in ("name", "language", "timezone", "account_no", "owner_agent_id"):
+        text = "" if value is None else str(value).strip()
+        limit = {"name": 200, "language": 16, "timezone": 64, "account_no": 64, "owner_agent_id": 32}[name]
+        if len(text) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        return text if name == "name" else (text or None)
+    raise ValueError(f"unknown customer field {name!r}")
+
+
+class CustomerRepository:
+    """Read and write customers; every method is one short transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, customer_id: int) -> Customer | None:
+        with self.store.session() as s:
+            row = s.get(CustomerRow, customer_id)
+            return self._record(row) if row else None
+
+    def find_by_phone(self, raw: str) -> Customer | None:
+        """The customer owning a number given in any format a caller ID or a person writes it."""
+        variants = lookup_variants(raw, self.store.region)
+        if not variants:
+            return None
+        with self.store.session() as s:
+            row = self._by_numbers(s, variants)
+            return self._record(row) if row else None
+
+    def find_by_account(self, account_no: str) -> Customer | None:
+        with self.store.session() as s:
+            row = s.scalars(select(CustomerRow).where(CustomerRow.account_no == str(account_no).strip())).first()
+            return self._record(row) if row else None
+
+    def upsert(self, phones: Iterable[str], at: dt.datetime | float | None = None, **fields: Any) -> Customer:
+        """Create the customer owning these numbers, or update the one that owns any of them.
+
+        Fields given as None are left as they are. New numbers are added after the existing ones.
+        Raises InvalidPhoneNumber, ValueError (bad field) or StoreError (numbers of two customers).
+        """
+        numbers = _unique(normalize(p, self.store.region) for p in phones)
+        if not numbers:
+            raise ValueError("a customer needs at least one phone number")
+        values = {k: clean_field(k, v) for k, v in fields.items() if v is not None}
+        now = as_utc(at) or dt.datetime.now(dt.timezone.utc)
+        with self.store.session() as s:
+            owners = set(s.scalars(select(CustomerPhoneRow.customer_id).where(CustomerPhoneRow.e164.in_(numbers))))
+            if len(owners) > 1:
+                raise StoreError(f"numbers belong to different customers ({', '.join(map(str, sorted(owners)))})")
+            if owners:
+                row = s.get(CustomerRow, owners.pop())
+                assert row is not None
+            else:
+                row = CustomerRow(created_at=now, tags=[], attributes={})
+                s.add(row)
+            for key, value in values.items():
+                setattr(row, key, value)
+            known = {p.e164 for p in row.phones}
+            for number in numbers:
+                if number not in known:
+                    row.phones.append(CustomerPhoneRow(e164=number, position=len(row.phones)))
+            if not row.timezone:
+                row.timezone = timezone_for(row.phones[0].e164)
+            row.updated_at = now
+            s.flush()
+            log.debug("customer %s upserted (%s)", row.id, mask(numbers[0]))
+            return self._record(row)
+
+    def set_last_agent(self, customer_id: int, agent_id: str, at: dt.datetime | float) -> None:
+        """Remember who served the customer last, and when (used for sticky routing)."""
+        self._set(customer_id, last_agent_id=agent_id, last_contact_at=as_utc(at))
+
+    def set_owner_agent(self, customer_id: int, agent_id: str | None) -> None:
+        self._set(customer_id, owner_agent_id=agent_id)
+
+    def touch(self, customer_id: int, at: dt.datetime | float) -> None:
+        """Record a contact with the customer (no agent involved)."""
+        self._set(customer_id, last_contact_at=as_utc(at))
+
+    def delete(self, customer_id: int) -> bool:
+        with self.store.session() as s:
+            row = s.get(CustomerRow, customer_id)
+            if row is None:
+                return False
+            s.delete(row)
+            return True
+
+    def count(self) -> int:
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(CustomerRow)) or 0)
+
+    def iter_all(self, batch: int = 2000) -> Iterator[Customer]:
+        """Every customer by id, fetched in batches (for export)."""
+        last = 0
+        while True:
+            with self.store.session() as s:
+                rows = s.scalars(select(CustomerRow).where(CustomerRow.id > last).order_by(CustomerRow.id).limit(batch)).all()
+                page = [self._record(r) for r in rows]
+            if not page:
+                return
+            yield from page
+            last = page[-1].id
+
+    def _set(self, customer_id: int, **values: Any) -> None:
+        with self.store.session() as s:
+            row = s.get(CustomerRow, customer_id)
+            if row is None:
+                raise NotFound(f"no customer with id {customer_id}")
+            for key, value in values.items():
+                setattr(row, key, value)
+
+    @staticmethod
+    def _by_numbers(s: Session, numbers: list[str]) -> CustomerRow | None:
+        owner = s.scalars(select(CustomerPhoneRow.customer_id).where(CustomerPhoneRow.e164.in_(numbers)).limit(1)).first()
+        return s.get(CustomerRow, owner) if owner is not None else None
+
+    @staticmethod
+    def _record(row: CustomerRow) -> Customer:
+        phones = tuple(p.e164 for p in sorted(row.phones, key=lambda p: p.position))
+        return to_record(Customer, row, phones=phones, tags=tuple(row.tags or ()))
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out

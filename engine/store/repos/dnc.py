@@ -1,0 +1,107 @@
+"""Do-not-call lists (black and grey, optionally expiring) and contact attempts for frequency caps."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import func, or_, select
+
+from engine.store.database import Store
+from engine.store.models import ContactAttemptRow, DncEntryRow, as_utc
+from engine.store.phones import lookup_variants, mask, normalize
+from engine.store.records import ContactAttempt, DncEntry, DncList
+from engine.store.repos.convert import to_record
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class DncRepository:
+    """Numbers we must not call (black) or may call only under restrictions (grey)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, number: str, list_kind: DncList | str = DncList.BLACK, reason: str = "", source: str = "manual",
+            expires_at: dt.datetime | float | None = None, now: dt.datetime | float | None = None) -> DncEntry:
+        """Put a number on a list (replacing any previous entry for it). Raises InvalidPhoneNumber."""
+        e164 = normalize(number, self.store.region)
+        kind = DncList(list_kind)
+        with self.store.session() as s:
+            row = s.scalars(select(DncEntryRow).where(DncEntryRow.number == e164)).first()
+            if row is None:
+                row = DncEntryRow(number=e164)
+                s.add(row)
+            row.list_kind, row.reason, row.source = kind.value, str(reason)[:200], str(source)[:32]
+            row.created_at, row.expires_at = as_utc(now) or _now(), as_utc(expires_at)
+            s.flush()
+            log.info("DNC %s list: %s added", kind.value, mask(e164))
+            return to_record(DncEntry, row)
+
+    def remove(self, number: str) -> bool:
+        variants = lookup_variants(number, self.store.region)
+        if not variants:
+            return False
+        with self.store.session() as s:
+            rows = s.scalars(select(DncEntryRow).where(DncEntryRow.number.in_(variants))).all()
+            for row in rows:
+                s.delete(row)
+            return bool(rows)
+
+    def is_blocked(self, number: str, at: dt.datetime | float) -> DncEntry | None:
+        """The entry (black or grey) that applies to a number at a time, or None when it may be called.
+
+        A number that cannot be parsed is not on any list (the dialer rejects it for that reason).
+        """
+        variants = lookup_variants(number, self.store.region)
+        if not variants:
+            return None
+        when = as_utc(at)
+        with self.store.session() as s:
+            row = s.scalars(select(DncEntryRow).where(
+                DncEntryRow.number.in_(variants),
+                or_(DncEntryRow.expires_at.is_(None), DncEntryRow.expires_at > when),
+            ).order_by(DncEntryRow.list_kind).limit(1)).first()  # "black" sorts before "grey"
+            return to_record(DncEntry, row) if row else None
+
+    def list(self) -> list[DncEntry]:
+        with self.store.session() as s:
+            return [to_record(DncEntry, r) for r in s.scalars(select(DncEntryRow).order_by(DncEntryRow.number))]
+
+
+class ContactAttemptRepository:
+    """Every attempt to reach a number, whatever placed it: the audit trail and frequency caps."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, number: str, outcome: str, at: dt.datetime | float, campaign_id: int | None = None,
+               interaction_id: int | None = None) -> ContactAttempt:
+        e164 = normalize(number, self.store.region)
+        with self.store.session() as s:
+            row = ContactAttemptRow(number=e164, outcome=str(outcome)[:32], at=as_utc(at), campaign_id=campaign_id,
+                                    interaction_id=interaction_id)
+            s.add(row)
+            s.flush()
+            return to_record(ContactAttempt, row)
+
+    def count_since(self, number: str, since: dt.datetime | float) -> int:
+        """How many attempts reached for this number since a time (for "at most N per day" caps)."""
+        variants = lookup_variants(number, self.store.region)
+        if not variants:
+            return 0
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(ContactAttemptRow).where(
+                ContactAttemptRow.number.in_(variants), ContactAttemptRow.at >= as_utc(since))) or 0)
+
+    def last_for(self, number: str) -> ContactAttempt | None:
+        variants = lookup_variants(number, self.store.region)
+        if not variants:
+            return None
+        with self.store.session() as s:
+            row = s.scalars(select(ContactAttemptRow).where(ContactAttemptRow.number.in_(variants))
+                            .order_by(ContactAttemptRow.at.desc(), ContactAttemptRow.id.desc()).limit(1)).first()
+            return to_record(ContactAttempt, row) if row else None
