@@ -1,0 +1,79 @@
+"""Check flow files together: each file on its own, then subflow names and ACD queue names across them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from engine.ivr.fields import Kind
+from engine.ivr.flow import FLOW_SUFFIXES, Flow, flow_name, load_flow
+from engine.ivr.templates import TemplateEngine
+from engine.yamlsrc import SourceError
+
+
+@dataclass
+class ValidationReport:
+    """Flows that loaded cleanly, and every problem found (sorted by file, line, column)."""
+
+    flows: dict[str, Flow] = field(default_factory=dict)
+    errors: list[SourceError] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def errors_for(self, file: str | Path) -> list[SourceError]:
+        return [e for e in self.errors if Path(e.file) == Path(file)]
+
+
+def flow_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The flow files named by `paths` (files, or directories scanned one level deep)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.iterdir() if p.suffix in FLOW_SUFFIXES and p.is_file()))
+        else:
+            out.append(path)
+    return out
+
+
+def known_flow_names(files: Iterable[Path]) -> set[str]:
+    """Names of every flow file next to the given files (subflows may live beside the file checked)."""
+    names = set()
+    for file in files:
+        names.add(flow_name(file))
+        if file.parent.is_dir():
+            names.update(flow_name(p) for p in file.parent.iterdir() if p.suffix in FLOW_SUFFIXES)
+    return names
+
+
+def check_references(flow: Flow, flow_names: set[str], queues: set[str] | None) -> list[SourceError]:
+    """Subflows that do not exist and queues that are not configured."""
+    assert flow.source is not None
+    errors = []
+    for ref in flow.refs:
+        if ref.kind is Kind.FLOW and ref.target not in flow_names:
+            errors.append(flow.source.error(ref.path, f"subflow {ref.target!r} not found"))
+        if ref.kind is Kind.QUEUE and queues is not None and ref.target not in queues:
+            known = ", ".join(sorted(queues)) or "none configured"
+            errors.append(flow.source.error(ref.path, f"unknown queue {ref.target!r} (acd.queues: {known})"))
+    return errors
+
+
+def validate_paths(paths: Iterable[str | Path], queues: set[str] | None = None,
+                   templates: TemplateEngine | None = None) -> ValidationReport:
+    """Load and check every flow file under `paths`; queue names are checked when `queues` is given."""
+    templates = templates or TemplateEngine()
+    report = ValidationReport(files=flow_files(paths))
+    names = known_flow_names(report.files)
+    for file in report.files:
+        flow, errors = load_flow(file, templates)
+        if flow is not None:
+            errors = errors + check_references(flow, names, queues)
+            if not errors:
+                report.flows[flow.name] = flow
+        report.errors.extend(errors)
+    report.errors.sort(key=lambda e: (e.file, e.line, e.column))
+    return report
