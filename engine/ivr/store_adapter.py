@@ -1,0 +1,96 @@
+"""Adapters from the IVR's ports to the SQL store's repositories (customers, interactions, surveys, callbacks)."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from engine.ivr.ports import CallbackRequest, IvrRecord
+
+log = logging.getLogger(__name__)
+
+
+def customer_fields(customer: Any) -> dict[str, Any]:
+    """A store Customer as the flat mapping templates see (`customer.segment`, `customer.tags`, attributes)."""
+    data = dataclasses.asdict(customer) if dataclasses.is_dataclass(customer) else dict(customer)
+    attributes = data.pop("attributes", None) or {}
+    out: dict[str, Any] = {k: v for k, v in attributes.items() if isinstance(k, str)}
+    for key, value in data.items():
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+class StoreDirectory:
+    """CustomerDirectory over engine.store's CustomerRepository (accounts only; orders/waybills: use a table)."""
+
+    def __init__(self, customers: Any) -> None:
+        self.customers = customers
+
+    def find_by_phone(self, number: str) -> Mapping[str, Any] | None:
+        found = self.customers.find_by_phone(number)
+        return customer_fields(found) if found else None
+
+    def find_by_reference(self, kind: str, value: str) -> Mapping[str, Any] | None:
+        if kind != "account":
+            return None
+        found = self.customers.find_by_account(value)
+        return customer_fields(found) if found else None
+
+
+class StoreInteractionLog:
+    """InteractionLog over InteractionRepository + SurveyRepository: path, digits and outcome per call."""
+
+    def __init__(self, interactions: Any, surveys: Any, now: Callable[[], datetime]) -> None:
+        self.interactions = interactions
+        self.surveys = surveys
+        self.now = now
+
+    def ivr_finished(self, record: IvrRecord) -> None:
+        existing = self.interactions.by_call_id(record.call_uuid) if record.call_uuid else None
+        customer_id = int(record.customer_id) if record.customer_id and record.customer_id.isdigit() else None
+        if existing is None:
+            interaction_id = self.interactions.start(
+                "inbound", record.started_at, caller=record.caller_number or None,
+                did=record.destination_number or None, call_id=record.call_uuid or None,
+                customer_id=customer_id, ivr_flow=record.flow or None)
+        else:
+            interaction_id = existing.id
+        fields: dict[str, Any] = {
+            "ivr_flow": record.flow or None,
+            "ivr_path": list(record.path),
+            "ivr_digits": [f"{node}:{digits}" for node, digits in record.digits],
+            "ivr_outcome": record.outcome[:64],
+        }
+        if customer_id is not None:
+            fields["customer_id"] = customer_id
+        self.interactions.update(interaction_id, **fields)
+        if existing is None and record.outcome not in ("answered", "transferred"):
+            # nobody else owns this interaction: the call ended in the IVR, so close it here
+            self.interactions.finish(interaction_id, record.ended_at or self.now(),
+                                     hangup_by="caller" if record.ended_by_caller else "ivr", abandoned=False)
+
+    def survey_answered(self, call_uuid: str, question: str, score: int) -> None:
+        existing = self.interactions.by_call_id(call_uuid) if call_uuid else None
+        self.surveys.record(question, score, self.now(), interaction_id=existing.id if existing else None,
+                            customer_id=existing.customer_id if existing else None,
+                            agent_id=getattr(existing, "agent_id", None) if existing else None)
+
+
+class StoreCallbacks:
+    """CallbackStore over CallbackRepository: due at once, source `ivr`."""
+
+    def __init__(self, callbacks: Any) -> None:
+        self.callbacks = callbacks
+
+    def request_callback(self, request: CallbackRequest) -> str:
+        customer_id = int(request.customer_id) if request.customer_id and request.customer_id.isdigit() else None
+        reason = request.note or f"IVR {request.flow}" + (f" ({request.queue})" if request.queue else "")
+        callback = self.callbacks.request(request.number, reason, request.requested_at, "ivr",
+                                          customer_id=customer_id, now=request.requested_at)
+        return str(callback.id)
