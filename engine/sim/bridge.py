@@ -1,0 +1,178 @@
+"""Bridging two legs: the `bridge` app (§5.3), `uuid_bridge`, and the wait loop while bridged."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import gevent
+
+from engine.sim.causes import CAUSES
+
+if TYPE_CHECKING:
+    from engine.sim.channel import Channel
+
+log = logging.getLogger(__name__)
+_DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
+               "ORIGINATOR_CANCEL": "CANCEL", "INVALID_NUMBER_FORMAT": "INVALIDARGS"}
+_CONTINUE_ALWAYS = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
+
+
+def _cause_in(cause: str, spec: str) -> bool:
+    for item in spec.split(","):
+        item = item.strip()
+        if item.upper() == cause or (item.isdigit() and CAUSES.get(cause) == int(item)):
+            return True
+    return False
+
+
+def link(a: Channel, b: Channel) -> None:
+    """CHANNEL_BRIDGE on A, CS_EXCHANGE_MEDIA on B, CALL_UPDATE on both."""
+    a.bridged_to, b.bridged_to = b, a
+    a.other_type, a.other_profile = "originatee", b.profile
+    if b.other_profile is None:
+        b.other_type, b.other_profile = "originator", a.profile
+    now = __import__("engine.sim.channel", fromlist=["usec"]).usec()
+    a.profile.times["Channel-Bridged-Time"] = now
+    b.profile.times["Channel-Bridged-Time"] = now
+    a.set_var("bridge_uuid", b.uuid)
+    b.set_var("bridge_uuid", a.uuid)
+    a.set_var("signal_bond", b.uuid)
+    b.set_var("signal_bond", a.uuid)
+    a.touch()
+    b.touch()
+    a.fire("CHANNEL_BRIDGE", [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+    b.set_state("CS_EXCHANGE_MEDIA")
+    a.fire("CALL_UPDATE", before=[("Direction", "SEND")])
+    b.fire("CALL_UPDATE", before=[("Direction", "RECV")])
+    a.poke()
+    b.poke()
+
+
+def hold_bridge(ch: Channel) -> None:
+    """Stay in the bridge loop (consuming DTMF) until this leg or its partner hangs up or it is unbridged."""
+    while ch.up and ch.bridged_to is not None and ch.bridged_to.up:
+        if ch.dtmf:
+            ch.take_dtmf()
+            continue
+        if ch.private:
+            from engine.sim.session import process_messages
+            process_messages(ch)
+            continue
+        ch.wait(None)
+
+
+def unlink(a: Channel, b: Channel) -> None:
+    """End a bridge: the peer's cause lands on the survivor; CHANNEL_UNBRIDGE on A."""
+    gone, other = (b, a) if not b.up else (a, b)
+    other.set_var("last_bridge_hangup_cause", gone.hangup_cause or "NORMAL_CLEARING")
+    gone.set_var("last_bridge_role", "originatee" if gone is b else "originator")
+    a.fire("CHANNEL_UNBRIDGE", [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+    a.bridged_to = None
+    b.bridged_to = None
+    b.poke()
+
+
+def bridge_app(a: Channel, dial: str) -> None:
+    sw = a.switch
+    for key in ("originate_disposition", "DIALSTATUS", "originate_failed_cause"):
+        a.set_var(key, None)
+    leg, cause = sw.originator.originate(dial, 60.0, a_leg=a)
+    if leg is None:
+        a.set_var("originate_failed_cause", cause)
+        a.set_var("originate_disposition", cause)
+        a.set_var("DIALSTATUS", _DIALSTATUS.get(cause, cause))
+        cof = a.get_var("continue_on_fail")
+        failure_causes = a.get_var("failure_causes")
+        keep = cause in _CONTINUE_ALWAYS
+        if cof == "true" or (cof and cof != "false" and _cause_in(cause, cof)):
+            keep = True
+        if failure_causes:
+            keep = not _cause_in(cause, failure_causes)
+        if not keep and a.up:
+            a.hangup(cause)
+        return
+    a.set_var("originate_disposition", "SUCCESS")
+    a.set_var("DIALSTATUS", "SUCCESS")
+    if not a.up:
+        leg.hangup("ORIGINATOR_CANCEL")
+        gevent.spawn(_leg_tail, leg)
+        return
+    if not a.answered:
+        a.answer()
+    leg.fire("CHANNEL_OUTGOING") if leg.endpoint is None else None
+    leg.greenlet = gevent.spawn(_leg_tail, leg)
+    link(a, leg)
+    hold_bridge(a)
+    if a.up is False and leg.up:
+        leg.hangup("NORMAL_CLEARING")
+    unlink(a, leg)
+    if not a.up:
+        return
+    if a.get_var("hangup_after_bridge") in ("true", "explicit"):
+        a.hangup(leg.hangup_cause or "NORMAL_CLEARING")
+    elif a.get_var("park_after_bridge") == "true":
+        a.pending_transfer = ("park", "inline", "park:")
+    elif a.get_var("transfer_after_bridge"):
+        bits = a.get_var("transfer_after_bridge").split(":")
+        a.pending_transfer = (bits[0], bits[1] if len(bits) > 1 else "XML",
+                              bits[2] if len(bits) > 2 else a.profile.context)
+
+
+def _leg_tail(leg: Channel) -> None:
+    """B-leg thread: wait out the bridge, then hang up with the A-leg's end and run its tail."""
+    hold_bridge(leg)
+    if leg.up:
+        leg.hangup("NORMAL_CLEARING")
+    leg.hangup_tail()
+
+
+def uuid_bridge(a: Channel, b: Channel) -> None:
+    """Interrupt both legs' apps and bridge them (capture 06b)."""
+    for ch in (b, a):
+        ch.break_park = True
+        ch.break_pending = True
+        ch.uuid_bridge_to = b if ch is a else a
+        ch.poke()
+
+
+def do_uuid_bridge(ch: Channel) -> None:
+    """Run this leg's half of a uuid_bridge after its app was interrupted; returns when the bridge ends."""
+    peer = ch.uuid_bridge_to
+    role = ch.ub_role
+    ch.uuid_bridge_to = None
+    if peer is None:
+        return
+    ch.set_state("CS_HIBERNATE")
+    ch.set_state("CS_RESET")
+    ch.ub_ready.set()
+    if role == "a":
+        peer.ub_ready.wait(5.0)
+        ch.set_state("CS_SOFT_EXECUTE")
+        peer.set_state("CS_SOFT_EXECUTE")
+        ch.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", peer.uuid),
+                                    ("Application-UUID", str(__import__("uuid").uuid4()))])
+        peer.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", ch.uuid),
+                                      ("Application-UUID", str(__import__("uuid").uuid4()))])
+        link(ch, peer)
+        ch.ub_linked.set()
+        peer.ub_linked.set()
+    else:
+        ch.ub_linked.wait(5.0)
+    hold_bridge(ch)
+    partner = peer
+    if not ch.up and partner.up:
+        partner.hangup("NORMAL_CLEARING")
+    if role == "a":
+        while partner.up and ch.up and ch.bridged_to is not None:
+            ch.wait(None)
+        unlink(ch, partner)
+    if ch.up and not partner.up and ch.get_var("park_after_bridge") != "true":
+        ch.hangup("NORMAL_CLEARING")
+    ch.ub_ready.clear()
+    ch.ub_linked.clear()
+    ch.ub_role = ""
+
+
+def uuid_bridge_start(a: Channel, b: Channel) -> None:
+    a.ub_role, b.ub_role = "a", "b"
+    uuid_bridge(a, b)

@@ -1,0 +1,418 @@
+"""A simulated channel: running state, call state, caller profile, variables and the events they fire.
+
+How it works: every event of a channel is built from the §4.2 prelude, optional headers placed before the
+channel data (CALLSTATE, HANGUP_COMPLETE), the channel data (§4.3, cached and rebuilt only when something
+changed), `variable_*` headers only for the event types that carry them, then the event's own headers.
+The channel's greenlet runs its applications; other greenlets wake it through `poke()`.
+"""
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent.event import Event as GEvent
+
+from engine.sim.wire import Event
+
+if TYPE_CHECKING:
+    from engine.sim.switch import Switch
+
+STATE_NUMBERS = {"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+                 "CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8, "CS_RESET": 9,
+                 "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13}
+CALLSTATE_NUMBERS = {"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5,
+                     "RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
+VARIABLE_EVENTS = frozenset(
+    "CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_PARK CHANNEL_UNPARK CHANNEL_BRIDGE "
+    "CHANNEL_UNBRIDGE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE REQUEST_PARAMS "
+    "CHANNEL_DATA CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY SESSION_HEARTBEAT API RECORD_START "
+    "RECORD_STOP PLAYBACK_START PLAYBACK_STOP CALL_UPDATE MEDIA_BUG_START MEDIA_BUG_STOP CHANNEL_HOLD CHANNEL_UNHOLD "
+    "TEXT CUSTOM PRIVATE_COMMAND".split())
+CODEC_HEADERS = [("Channel-Read-Codec-Name", "PCMU"), ("Channel-Read-Codec-Rate", "8000"),
+                 ("Channel-Read-Codec-Bit-Rate", "64000"), ("Channel-Write-Codec-Name", "PCMU"),
+                 ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "64000")]
+_TIMES = ("Profile-Created-Time", "Channel-Created-Time", "Channel-Answered-Time", "Channel-Progress-Time",
+          "Channel-Progress-Media-Time", "Channel-Hangup-Time", "Channel-Transfer-Time", "Channel-Resurrect-Time",
+          "Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum")
+
+
+class Wake(Enum):
+    """Why a waiting application was woken."""
+
+    TIMEOUT = "timeout"
+    DTMF = "dtmf"
+    HANGUP = "hangup"
+    BREAK = "break"
+    MESSAGE = "message"
+
+
+def usec() -> int:
+    return int(time.time() * 1e6)
+
+
+@dataclass
+class CallerProfile:
+    """switch_caller_profile_t fields that reach events, in their serialization order."""
+
+    direction: str = "inbound"
+    logical_direction: str = "inbound"
+    username: str = ""
+    dialplan: str = "XML"
+    caller_id_name: str = ""
+    caller_id_number: str = ""
+    orig_caller_id_name: str = ""
+    orig_caller_id_number: str = ""
+    callee_id_name: str = ""
+    callee_id_number: str = ""
+    network_addr: str = "127.0.0.1"
+    ani: str = ""
+    aniii: str = ""
+    destination_number: str = ""
+    unique_id: str = ""
+    source: str = "mod_sofia"
+    transfer_source: str = ""
+    context: str = "public"
+    rdnis: str = ""
+    channel_name: str = ""
+    profile_index: str = "1"
+    times: dict[str, int] = field(default_factory=dict)
+
+    def headers(self, prefix: str) -> list[tuple[str, str]]:
+        out = [(prefix + "-Direction", self.direction), (prefix + "-Logical-Direction", self.logical_direction)]
+        for key, value in (("Username", self.username), ("Dialplan", self.dialplan),
+                           ("Caller-ID-Name", self.caller_id_name), ("Caller-ID-Number", self.caller_id_number),
+                           ("Orig-Caller-ID-Name", self.orig_caller_id_name),
+                           ("Orig-Caller-ID-Number", self.orig_caller_id_number),
+                           ("Callee-ID-Name", self.callee_id_name), ("Callee-ID-Number", self.callee_id_number),
+                           ("Network-Addr", self.network_addr), ("ANI", self.ani), ("ANI-II", self.aniii),
+                           ("Destination-Number", self.destination_number), ("Unique-ID", self.unique_id),
+                           ("Source", self.source), ("Transfer-Source", self.transfer_source),
+                           ("Context", self.context), ("RDNIS", self.rdnis), ("Channel-Name", self.channel_name),
+                           ("Profile-Index", self.profile_index)):
+            if value:
+                out.append((prefix + "-" + key, value))
+        for key in _TIMES:
+            out.append((prefix + "-" + key, str(self.times.get(key, 0))))
+        out += [(prefix + "-Screen-Bit", "true"), (prefix + "-Privacy-Hide-Name", "false"),
+                (prefix + "-Privacy-Hide-Number", "false")]
+        return out
+
+
+class Channel:
+    """One call leg inside the simulator."""
+
+    def __init__(self, switch: Switch, name: str, direction: str, profile: CallerProfile,
+                 uuid: str | None = None, variables: dict[str, str] | None = None) -> None:
+        self.switch = switch
+        self.uuid = uuid or str(uuidlib.uuid4())
+        self.name = name
+        self.direction = direction
+        self.state = "CS_NEW"
+        self.state_number = 0
+        self.callstate = "DOWN"
+        self.answered = False
+        self.early = False
+        self.hit_dialplan = direction == "inbound"
+        self.has_codec = False
+        self.profile = profile
+        profile.unique_id = self.uuid
+        profile.channel_name = name
+        now = usec()
+        profile.times["Profile-Created-Time"] = now
+        profile.times["Channel-Created-Time"] = now
+        self.created = time.time()
+        self.presence_id = ""
+        self.other_type = ""
+        self.other: Channel | None = None
+        self.other_profile: CallerProfile | None = None
+        self.hangup_cause = ""
+        self.variables: dict[str, str] = {}
+        self.variables.update({"direction": direction, "uuid": self.uuid, "session_id": "1",
+                               "channel_name": name, "call_uuid": self.uuid})
+        if variables:
+            self.variables.update(variables)
+        self.dtmf: deque[tuple[str, int]] = deque()
+        self.private: deque[Any] = deque()
+        self.break_pending = False
+        self._wake = GEvent()
+        self.held_by = 0                     # outbound/myevents listeners holding the session
+        self._released = GEvent()
+        self._released.set()
+        self.destroyed = GEvent()
+        self.hungup = GEvent()
+        self.answered_evt = GEvent()
+        self.bridged_to: Channel | None = None
+        self.controlled = False
+        self.current_app = ""
+        self.apps: list[tuple[str, str]] = []
+        self.played: list[str] = []
+        self.recordings: dict[str, Any] = {}
+        self.extension: list[tuple[str, str]] = []
+        self.greenlet: gevent.Greenlet | None = None
+        self._data_cache: list[tuple[str, str]] | None = None
+        self._vars_cache: list[tuple[str, str]] | None = None
+        self.events: list[str] = []          # names of the events fired, for tests
+        self.on_reported: list[Any] = []     # called after CHANNEL_HANGUP_COMPLETE (listener notices)
+        self.pending_transfer: tuple[str, str, str] | None = None
+        self.exported: dict[str, str] = {}
+        self.session_recordings: dict[str, Any] = {}
+        self.on_hangup: list[Any] = []
+        self.break_park = False
+        self.uuid_bridge_to: Channel | None = None
+        self.ub_role = ""
+        self.ub_ready = GEvent()
+        self.ub_linked = GEvent()
+        self.endpoint: Any = None
+        self.dest: Any = None
+        self.machine_greeting_until = 0.0
+        self.machine = False                 # an answering machine: answers, then talks for a while
+
+    # -- data ---------------------------------------------------------------------------------
+    @property
+    def up(self) -> bool:
+        return not self.hungup.is_set()
+
+    def touch(self) -> None:
+        self._data_cache = None
+
+    def set_var(self, name: str, value: str | None) -> None:
+        if value is None or value == "":
+            self.variables.pop(name, None)
+        else:
+            self.variables[name] = str(value)
+        self._vars_cache = None
+
+    def get_var(self, name: str, default: str = "") -> str:
+        return self.variables.get(name, default)
+
+    def answer_state(self) -> str:
+        if self.state_number >= 10 or self.hangup_cause:
+            return "hangup"
+        if self.answered:
+            return "answered"
+        if self.early:
+            return "early"
+        return "ringing"
+
+    def channel_data(self, with_profile: bool = True) -> list[tuple[str, str]]:
+        """§4.3 channel data without variables (cached until the channel changes)."""
+        if self._data_cache is not None and with_profile:
+            return self._data_cache
+        out = [("Channel-State", self.state), ("Channel-Call-State", self.callstate),
+               ("Channel-State-Number", str(self.state_number)), ("Channel-Name", self.name),
+               ("Unique-ID", self.uuid), ("Call-Direction", self.direction),
+               ("Presence-Call-Direction", self.direction),
+               ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false")]
+        if self.presence_id and with_profile:
+            out.append(("Channel-Presence-ID", self.presence_id))
+        out.append(("Channel-Call-UUID", self.variables.get("call_uuid", self.uuid)))
+        out.append(("Answer-State", self.answer_state()))
+        if self.hangup_cause:
+            out.append(("Hangup-Cause", self.hangup_cause))
+        if self.has_codec:
+            out += CODEC_HEADERS
+        if with_profile:
+            out += self.profile.headers("Caller")
+            if self.other_profile is not None:
+                out.append(("Other-Type", self.other_type))
+                out += self.other_profile.headers("Other-Leg")
+            self._data_cache = out
+        return out
+
+    def variable_headers(self) -> list[tuple[str, str]]:
+        if self._vars_cache is None:
+            self._vars_cache = [("variable_" + k, v) for k, v in self.variables.items()]
+        return self._vars_cache
+
+    def build(self, name: str, extra: list[tuple[str, str]] | None = None,
+              before: list[tuple[str, str]] | None = None, with_profile: bool = True,
+              with_vars: bool | None = None, body: str = "", subclass: str = "") -> Event:
+        headers = self.switch.prelude(name, subclass)
+        if before:
+            headers += before
+        headers += self.channel_data(with_profile)
+        if with_vars is None:
+            with_vars = name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
+        if with_vars:
+            headers += self.variable_headers()
+        if extra:
+            headers += extra
+        return Event(name, headers, body, subclass, self.uuid)
+
+    def fire(self, name: str, extra: list[tuple[str, str]] | None = None, **kw: Any) -> Event:
+        ev = self.build(name, extra, **kw)
+        self.events.append(name)
+        self.switch.fire(ev)
+        return ev
+
+    # -- state machine ------------------------------------------------------------------------
+    def set_state(self, state: str, fire: bool = True, with_profile: bool = True) -> None:
+        self.state = state
+        self.state_number = max(self.state_number, STATE_NUMBERS[state]) if state != "CS_NONE" else self.state_number
+        if state in ("CS_ROUTING", "CS_EXECUTE", "CS_CONSUME_MEDIA", "CS_EXCHANGE_MEDIA", "CS_PARK") \
+                and self.state_number < 10:
+            self.state_number = STATE_NUMBERS[state]
+        self.touch()
+        if fire:
+            self.fire("CHANNEL_STATE", with_profile=with_profile)
+
+    def set_callstate(self, callstate: str) -> None:
+        old = self.callstate
+        self.callstate = callstate
+        self.touch()
+        self.fire("CHANNEL_CALLSTATE", before=[("Original-Channel-Call-State", old),
+                                              ("Channel-Call-State-Number", str(CALLSTATE_NUMBERS[callstate]))])
+
+    def presence(self) -> None:
+        if not self.presence_id:
+            return
+        status = {"RINGING": "Ringing", "EARLY": "EARLY", "ACTIVE": "Answered", "HANGUP": "Hangup"}.get(
+            self.callstate, "CS_ROUTING")
+        self.fire("PRESENCE_IN", [
+            ("proto", "sip"), ("login", self.presence_id.split("@")[0]), ("from", self.presence_id),
+            ("rpid", "unknown"), ("status", status), ("event_type", "presence"), ("alt_event_type", "dialog"),
+            ("presence-call-info-state", self.callstate.lower()), ("presence-call-direction", self.direction),
+            ("event_count", "1"), ("Presence-Calling-File", "switch_channel.c"),
+            ("Presence-Calling-Function", "switch_channel_set_callstate"), ("Presence-Calling-Line", "303")])
+
+    def codec(self) -> None:
+        if self.has_codec:
+            return
+        self.has_codec = True
+        self.touch()
+        self.set_var("read_codec", "PCMU")
+        self.set_var("read_rate", "8000")
+        self.set_var("write_codec", "PCMU")
+        self.set_var("write_rate", "8000")
+        self.fire("CODEC", [("channel-read-codec-name", "PCMU"), ("channel-read-codec-rate", "8000"),
+                            ("channel-read-codec-bit-rate", "64000")])
+        self.fire("CODEC", [("Channel-Write-Codec-Name", "PCMU"), ("Channel-Write-Codec-Rate", "8000"),
+                            ("Channel-Write-codec-bit-rate", "64000")])
+
+    def ring_ready(self) -> None:
+        if self.callstate in ("RINGING", "EARLY", "ACTIVE") and self.direction == "inbound" and self.early:
+            return
+        self.profile.times["Channel-Progress-Time"] = usec()
+        self.touch()
+        self.fire("CHANNEL_PROGRESS")
+        if self.callstate != "RINGING":
+            self.set_callstate("RINGING")
+
+    def pre_answer(self) -> None:
+        if self.early or self.answered:
+            return
+        self.codec()
+        self.early = True
+        self.profile.times["Channel-Progress-Media-Time"] = usec()
+        self.set_var("endpoint_disposition", "EARLY MEDIA")
+        self.touch()
+        self.fire("CHANNEL_PROGRESS_MEDIA")
+        self.set_callstate("EARLY")
+
+    def answer(self) -> bool:
+        if not self.up:
+            return False
+        if self.answered:
+            return True
+        if self.direction == "inbound":
+            self.pre_answer()
+        else:
+            self.codec()
+        self.answered = True
+        self.answered_evt.set()
+        self.profile.times["Channel-Answered-Time"] = usec()
+        self.set_var("endpoint_disposition", "ANSWER")
+        self.set_var("answer_epoch", str(int(time.time())))
+        self.touch()
+        self.fire("CHANNEL_ANSWER")
+        self.presence()
+        self.set_callstate("ACTIVE")
+        self.poke(Wake.MESSAGE)
+        return True
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
+        """Mark the channel hung up and fire CHANNEL_HANGUP; the channel greenlet runs the tail."""
+        if not self.up:
+            return False
+        self.hangup_cause = cause
+        self.state_number = STATE_NUMBERS["CS_HANGUP"]
+        self.profile.times["Channel-Hangup-Time"] = usec()
+        self.set_var("hangup_cause", cause)
+        from engine.sim.causes import q850
+        self.set_var("hangup_cause_q850", str(q850(cause)))
+        self.touch()
+        self.fire("CHANNEL_HANGUP")
+        self.hungup.set()
+        for cb in tuple(self.on_hangup):
+            cb()
+        self.poke(Wake.HANGUP)
+        return True
+
+    def hangup_tail(self) -> None:
+        """CS_HANGUP .. CS_REPORTING .. HANGUP_COMPLETE, then DESTROY once no listener holds the session."""
+        self.report()
+        self.destroy()
+
+    def report(self) -> None:
+        """CS_HANGUP, callstate HANGUP, CS_REPORTING, CHANNEL_HANGUP_COMPLETE; then tell the listeners."""
+        self.set_state("CS_HANGUP")
+        self.set_callstate("HANGUP")
+        self.presence()
+        now = time.time()
+        answered_at = self.profile.times.get("Channel-Answered-Time", 0) / 1e6
+        self.set_var("end_epoch", str(int(now)))
+        self.set_var("start_epoch", str(int(self.created)))
+        self.set_var("duration", str(int(now - self.created)))
+        self.set_var("billsec", str(int(now - answered_at)) if answered_at else "0")
+        self.set_var("billmsec", str(int((now - answered_at) * 1000)) if answered_at else "0")
+        self.set_state("CS_REPORTING")
+        self.fire("CHANNEL_HANGUP_COMPLETE", before=[("Hangup-Cause", self.hangup_cause)])
+        for cb in tuple(self.on_reported):
+            cb()
+
+    def destroy(self) -> None:
+        """CHANNEL_DESTROY and CS_DESTROY once no outbound/myevents listener holds the session."""
+        self._released.wait()
+        self.fire("CHANNEL_DESTROY")
+        self.set_state("CS_DESTROY")
+        self.switch.remove_channel(self)
+        self.destroyed.set()
+
+    def hold_session(self) -> None:
+        self.held_by += 1
+        self._released.clear()
+
+    def release_session(self) -> None:
+        self.held_by = max(0, self.held_by - 1)
+        if self.held_by == 0:
+            self._released.set()
+
+    # -- waking and waiting -------------------------------------------------------------------
+    def poke(self, why: Wake = Wake.MESSAGE) -> None:
+        self._wake.set()
+
+    def wait(self, timeout: float | None) -> None:
+        """Wait up to timeout real seconds for any poke (DTMF, hangup, break, message)."""
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        self._wake.wait(timeout)
+        self._wake.clear()
+
+    def queue_dtmf(self, digits: str, duration: int = 2000) -> None:
+        for d in digits:
+            self.dtmf.append((d, duration))
+        self.poke(Wake.DTMF)
+
+    def take_dtmf(self) -> str | None:
+        """Dequeue one digit and fire its DTMF event (as switch_channel_dequeue_dtmf does)."""
+        if not self.dtmf:
+            return None
+        digit, duration = self.dtmf.popleft()
+        self.fire("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", "RTP")])
+        return digit

@@ -1,0 +1,250 @@
+"""The Python control API of the simulator: FreeSwitchSim, scripted callers (Press/Hangup/Wait), SimCall."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+import gevent
+
+from engine.sim.apps import APPS  # noqa: F401  (registers the applications)
+from engine.sim.channel import CallerProfile, Channel
+from engine.sim.dialplan import Dialplan, Originator, Route
+from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint
+from engine.sim.inbound import InboundServer
+from engine.sim.session import spawn_inbound
+from engine.sim.sounds import SoundLibrary
+from engine.sim.switch import Switch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Press:
+    """The caller presses `digits` at `at` seconds (unscaled) after answer, one digit every `gap` seconds.
+
+    `at=None` means right after the previous step. `from_start=True` measures from call creation instead.
+    """
+
+    digits: str
+    at: float | None = None
+    gap: float = 0.25
+    from_start: bool = False
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The caller hangs up at `at` seconds after answer (or after creation with from_start=True)."""
+
+    at: float | None = None
+    cause: str = "NORMAL_CLEARING"
+    from_start: bool = False
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Advance the script clock by `seconds` before the next step whose `at` is None."""
+
+    seconds: float
+
+
+Step = Union[Press, Hangup, Wait]
+
+
+class SimCall:
+    """A scripted inbound caller and its channel."""
+
+    def __init__(self, channel: Channel, script: list[Step]) -> None:
+        self.channel = channel
+        self.uuid = channel.uuid
+        self.script = list(script)
+        self._runner = gevent.spawn(self._run) if script else None
+
+    @property
+    def hung_up(self) -> bool:
+        return not self.channel.up
+
+    @property
+    def hangup_cause(self) -> str:
+        return self.channel.hangup_cause
+
+    @property
+    def apps(self) -> list[tuple[str, str]]:
+        return self.channel.apps
+
+    @property
+    def played(self) -> list[str]:
+        return self.channel.played
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return self.channel.variables
+
+    @property
+    def events(self) -> list[str]:
+        return self.channel.events
+
+    def wait_hangup(self, timeout: float | None = None) -> bool:
+        return self.channel.hungup.wait(timeout)
+
+    def wait_destroyed(self, timeout: float | None = None) -> bool:
+        return self.channel.destroyed.wait(timeout)
+
+    def press(self, digits: str) -> None:
+        self.channel.queue_dtmf(digits)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        self.channel.hangup(cause)
+
+    def _run(self) -> None:
+        ch = self.channel
+        sw = ch.switch
+        start = time.monotonic()
+        answered_at: float | None = None
+        cursor = 0.0
+        for step in self.script:
+            if isinstance(step, Wait):
+                cursor += step.seconds
+                continue
+            when = step.at if step.at is not None else cursor
+            if step.from_start:
+                base = start
+            else:
+                if answered_at is None:
+                    while ch.up and not ch.answered:
+                        ch.answered_evt.wait(1.0)
+                    if not ch.up:
+                        return
+                    answered_at = time.monotonic()
+                base = answered_at
+            delay = base + sw.scaled(when) - time.monotonic()
+            if delay > 0 and ch.hungup.wait(delay):
+                return
+            if not ch.up:
+                return
+            if isinstance(step, Hangup):
+                ch.hangup(step.cause)
+                return
+            for i, digit in enumerate(step.digits):
+                if i and ch.hungup.wait(sw.scaled(step.gap)):
+                    return
+                ch.queue_dtmf(digit)
+            cursor = when + step.gap * len(step.digits)
+
+
+class FreeSwitchSim:
+    """A faithful-enough FreeSWITCH on loopback: inbound ESL server, dialplan, endpoints, scripted callers."""
+
+    def __init__(self, password: str = "ClueCon", time_scale: float = 1.0, host: str = "127.0.0.1",
+                 port: int = 0, sounds_dir: str | None = None) -> None:
+        self.switch = Switch(password=password, time_scale=time_scale)
+        sw = self.switch
+        sw.sounds = SoundLibrary(sounds_dir)
+        sw.dialplan = Dialplan()
+        sw.directory = Directory(sw)
+        sw.originator = Originator(sw)
+        self._server = InboundServer(sw, host, port)
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._server.start()
+        self._started = True
+
+    def stop(self) -> None:
+        for ch in list(self.switch.channels.values()):
+            ch.hangup("SYSTEM_SHUTDOWN")
+        if self._started:
+            self._server.stop()
+            self._started = False
+
+    def __enter__(self) -> FreeSwitchSim:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.address
+
+    @property
+    def time_scale(self) -> float:
+        return self.switch.time_scale
+
+    # -- configuration ------------------------------------------------------------------------
+    def route(self, did: str, socket: str | None = None, apps: list[tuple[str, str]] | None = None) -> Route:
+        """Dialplan entry for `did` (`*` = catch-all): apps, then `socket <socket>` if given."""
+        route = Route(did, socket, list(apps or []))
+        self.switch.dialplan.add(route)
+        return route
+
+    def add_endpoint(self, ext: str, registered: bool = True, answer_after: float | None = 1.0,
+                     reject_cause: str | None = None, hangup_after: float | None = None) -> Endpoint:
+        """A user/<ext> phone. answer_after=None never answers; reject_cause e.g. "CALL_REJECTED"."""
+        return self.switch.directory.add_endpoint(Endpoint(ext, registered, answer_after, reject_cause,
+                                                           hangup_after))
+
+    def set_destination(self, number: str, outcome: str = "answer", after: float = 2.0,
+                        hangup_after: float | None = None, machine_greeting: float = 8.0) -> Destination:
+        """What dialing `number` does: answer|busy|no_answer|unallocated|rejected|machine|not_registered."""
+        if outcome not in OUTCOMES:
+            raise ValueError("unknown outcome %r (one of %s)" % (outcome, ", ".join(OUTCOMES)))
+        dest = Destination(number, outcome, after, hangup_after, machine_greeting)
+        self.switch.directory.destinations[number] = dest
+        return dest
+
+    def set_sound(self, path: str, seconds: float) -> None:
+        """Give a sound file an explicit (unscaled) duration, whether or not it exists."""
+        self.switch.sounds.register(path, seconds)
+
+    def register(self, ext: str) -> None:
+        self.switch.directory.register(ext)
+
+    def unregister(self, ext: str) -> None:
+        self.switch.directory.unregister(ext)
+
+    def expire(self, ext: str) -> None:
+        self.switch.directory.expire(ext)
+
+    # -- calls --------------------------------------------------------------------------------
+    def place_call(self, did: str, caller_number: str, caller_name: str = "",
+                   script: list[Step] | None = None, variables: dict[str, str] | None = None) -> SimCall:
+        """An inbound call from `caller_number` to `did`, running the route's apps; `script` drives the caller."""
+        sw = self.switch
+        port = 5070 + (sw.sessions_since_startup % 1000)
+        name = "sofia/internal/%s@127.0.0.1:%d" % (caller_number, port)
+        profile = CallerProfile(username=caller_number, caller_id_name=caller_name or caller_number,
+                                caller_id_number=caller_number, orig_caller_id_name=caller_name or caller_number,
+                                orig_caller_id_number=caller_number, ani=caller_number, destination_number=did,
+                                context="public")
+        base = {"sip_from_user": caller_number, "sip_from_host": "127.0.0.1", "sip_to_user": did,
+                "sip_req_user": did, "sip_network_ip": "127.0.0.1", "sip_network_port": str(port),
+                "sofia_profile_name": "internal", "presence_id": "%s@127.0.0.1" % caller_number,
+                "endpoint_disposition": "RECEIVED"}
+        base.update(variables or {})
+        ch = Channel(sw, name, "inbound", profile, variables=base)
+        ch.presence_id = "%s@127.0.0.1" % caller_number
+        call = SimCall(ch, list(script or []))
+        spawn_inbound(ch, sw.dialplan.lookup(did, ch))
+        return call
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        return self.switch.channels
+
+    @property
+    def command_log(self) -> list[str]:
+        return self.switch.command_log
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait (cooperatively) until predicate() is true; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            gevent.sleep(0.002)

@@ -1,0 +1,101 @@
+"""Far ends the simulator can ring: user/<ext> agent phones and external numbers, plus SIP registration events."""
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.sim.switch import Switch
+
+OUTCOME_CAUSES = {"busy": "USER_BUSY", "unallocated": "UNALLOCATED_NUMBER", "rejected": "CALL_REJECTED",
+                  "not_registered": "USER_NOT_REGISTERED", "no_user_response": "NO_USER_RESPONSE"}
+OUTCOMES = ("answer", "busy", "no_answer", "unallocated", "rejected", "machine", "not_registered",
+            "no_user_response")
+DOMAIN = "127.0.0.1"
+
+
+@dataclass
+class Endpoint:
+    """A registered (or not) user/<ext> phone and how its human behaves when it rings."""
+
+    ext: str
+    registered: bool = True
+    answer_after: float | None = 1.0
+    reject_cause: str | None = None
+    hangup_after: float | None = None
+    call_id: str = field(default_factory=lambda: "%s@127.0.0.1" % uuidlib.uuid4().hex[:12])
+    port: int = 5090
+    rings: int = 0                      # how many times it was rung (for tests)
+
+
+@dataclass
+class Destination:
+    """What happens when the sim dials an external number (originate or bridge to a gateway)."""
+
+    number: str
+    outcome: str = "answer"
+    after: float = 2.0
+    hangup_after: float | None = None
+    machine_greeting: float = 8.0       # an answering machine "talks" this long after answering
+
+
+class Directory:
+    """Endpoints and destinations known to the simulator."""
+
+    def __init__(self, switch: Switch) -> None:
+        self.switch = switch
+        self.endpoints: dict[str, Endpoint] = {}
+        self.destinations: dict[str, Destination] = {}
+        self.default = Destination("*", "answer", 1.0)
+
+    def add_endpoint(self, ep: Endpoint) -> Endpoint:
+        self.endpoints[ep.ext] = ep
+        return ep
+
+    def destination(self, number: str) -> Destination:
+        return self.destinations.get(number, self.default)
+
+    def _user_vars(self, ext: str) -> list[tuple[str, str]]:
+        return [("sip_number_alias", ext), ("sip_auth_username", ext), ("sip_auth_realm", DOMAIN),
+                ("number_alias", ext), ("user_name", ext), ("domain_name", DOMAIN), ("record_stereo", "true"),
+                ("default_gateway", "example.com"), ("default_areacode", "918"),
+                ("transfer_fallback_extension", "operator"), ("toll_allow", "domestic,international,local"),
+                ("accountcode", ext), ("user_context", "default"), ("effective_caller_id_name", "Extension " + ext),
+                ("effective_caller_id_number", ext), ("outbound_caller_id_name", "FreeSWITCH"),
+                ("outbound_caller_id_number", "0000000000"), ("callgroup", "techsupport")]
+
+    def register(self, ext: str, expires: int = 120) -> None:
+        """Mark ext registered and fire CUSTOM sofia::register (capture 07 header set)."""
+        ep = self.endpoints.get(ext) or self.add_endpoint(Endpoint(ext))
+        ep.registered = True
+        contact = '"" <sip:%s@127.0.0.1:%d>' % (ext, ep.port)
+        self.switch.fire_simple("CUSTOM", [
+            ("profile-name", "internal"), ("from-user", ext), ("from-host", DOMAIN),
+            ("presence-hosts", "%s,%s" % (DOMAIN, DOMAIN)), ("contact", contact), ("call-id", ep.call_id),
+            ("rpid", "unknown"), ("status", "Registered(UDP)"), ("expires", str(expires)), ("to-user", ext),
+            ("to-host", DOMAIN), ("network-ip", "127.0.0.1"), ("network-port", str(ep.port + 1)),
+            ("username", ext), ("realm", DOMAIN), ("user-agent", "jinqiao-sim-phone")] + self._user_vars(ext),
+            subclass="sofia::register")
+
+    def unregister(self, ext: str) -> None:
+        """Mark ext unregistered and fire CUSTOM sofia::unregister."""
+        ep = self.endpoints.get(ext) or self.add_endpoint(Endpoint(ext, registered=False))
+        ep.registered = False
+        contact = '"" <sip:%s@127.0.0.1:%d>' % (ext, ep.port)
+        self.switch.fire_simple("CUSTOM", [
+            ("profile-name", "internal"), ("username", ext), ("from-user", ext), ("from-host", DOMAIN),
+            ("contact", contact), ("call-id", ep.call_id), ("rpid", "unknown"), ("realm", DOMAIN),
+            ("network-ip", "127.0.0.1"), ("network-port", str(ep.port + 1)), ("user-agent", "jinqiao-sim-phone"),
+            ("expires", "0")] + self._user_vars(ext), subclass="sofia::unregister")
+
+    def expire(self, ext: str) -> None:
+        """The registration of ext expired: fire CUSTOM sofia::expire (`expires` is an epoch)."""
+        ep = self.endpoints.get(ext) or self.add_endpoint(Endpoint(ext, registered=False))
+        ep.registered = False
+        self.switch.fire_simple("CUSTOM", [
+            ("profile-name", "internal"), ("call-id", ep.call_id), ("user", ext), ("username", ext),
+            ("host", DOMAIN), ("contact", '"" <sip:%s@127.0.0.1:%d>' % (ext, ep.port)),
+            ("expires", str(int(time.time()))), ("user-agent", "jinqiao-sim-phone"), ("realm", DOMAIN),
+            ("network-ip", "127.0.0.1"), ("network-port", str(ep.port + 1))], subclass="sofia::expire")

@@ -1,0 +1,78 @@
+"""The `socket` dialplan app: connect out to the engine's outbound server and hand it the channel (§3)."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import gevent
+from gevent import socket
+
+from engine.sim.listener import Listener
+from engine.sim.session import park_loop, process_messages
+
+if TYPE_CHECKING:
+    from engine.sim.channel import Channel
+
+log = logging.getLogger(__name__)
+FIRST_COMMAND_TIMEOUT = 25.0
+
+
+def parse_socket_arg(arg: str) -> tuple[list[tuple[str, int]], bool, bool]:
+    words = arg.split()
+    hosts = []
+    for item in (words[0] if words else "").split("|"):
+        item = item.split("/")[0]
+        host, _, port = item.partition(":")
+        if host:
+            hosts.append((host, int(port) if port else 8084))
+    return hosts, "async" in words[1:], "full" in words[1:]
+
+
+def socket_app(ch: Channel, arg: str) -> None:
+    hosts, async_mode, full = parse_socket_arg(arg)
+    sock = None
+    for host, port in hosts:
+        try:
+            sock = socket.create_connection((host, port), timeout=5)
+            sock.settimeout(None)
+            ch.set_var("socket_host", host)
+            break
+        except OSError as exc:
+            log.info("sim %s: socket to %s:%s failed: %s", ch.uuid, host, port, exc)
+    if sock is None:
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    lst = Listener(ch.switch, sock, outbound_session=ch, async_mode=async_mode, full=full)
+    ch.controlled = True
+    ch.hold_session()
+    closed = lst.closed
+
+    def _reported() -> None:
+        from engine.sim.commands import session_reported
+        session_reported(lst)
+    ch.on_reported.append(_reported)
+    lst.on_close.append(ch.release_session)
+    lst.on_close.append(ch.poke)
+    reader = gevent.spawn(lst.run)
+    if not lst.connected.wait(ch.switch.scaled(FIRST_COMMAND_TIMEOUT) or FIRST_COMMAND_TIMEOUT):
+        lst.send(__import__("engine.sim.wire", fromlist=["disconnect_notice"]).disconnect_notice(ch.uuid))
+        lst.close_after_flush()
+        ch.controlled = False
+        return
+    if not async_mode:
+        # static mode: the listener runs the channel; commands execute as they arrive
+        while ch.up and not closed.is_set():
+            if ch.private:
+                process_messages(ch)
+                continue
+            ch.wait(None)
+    else:
+        park_loop(ch, until=closed.is_set)
+        if ch.pending_transfer is not None and not closed.is_set():
+            from engine.sim.wire import disconnect_notice
+            lst.send(disconnect_notice(ch.uuid))
+            lst.close_after_flush()
+    if closed.is_set() and ch.up and not lst.resume:
+        ch.hangup("NORMAL_CLEARING")
+    ch.controlled = False
+    del reader
