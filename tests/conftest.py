@@ -1,7 +1,7 @@
 """Shared fixtures: where the FreeSWITCH captures live, and gevent monkey-patching for socket tests."""
 from gevent import monkey
 
-monkey.patch_all(thread=False, subprocess=False)
+monkey.patch_all()
 
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402

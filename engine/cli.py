@@ -1,0 +1,105 @@
+"""The `jinqiao` command line: global options, config loading, and registration of every command group."""
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+
+import click
+
+from engine import __version__
+from engine.config import Config, ConfigError, find_config_path, load_config
+
+# Command groups owned by feature packages, as "module:attribute". A group whose module is not part of
+# this installation is left out of `--help` (so a partial checkout still works).
+PLUGIN_GROUPS = (
+    "engine.sim.cli:sim",
+    "engine.store.cli:db",
+    "engine.store.cli:customers",
+    "engine.store.cli:dnc",
+    "engine.store.cli:agents",
+    "engine.store.cli:dispositions",
+    "engine.ivr.cli:flows",
+    "tts.cli:tts",
+    "engine.acd.cli:agent",
+)
+
+
+@dataclass
+class AppContext:
+    """What every command receives as `ctx.obj`: the config path and the config, loaded on first use."""
+
+    config_path: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                click.echo(f"jinqiao: config error: {exc}", err=True)
+                sys.exit(2)
+        return self._config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE", help="Config file (default: $JINQIAO_CONFIG, else built-in defaults).")
+@click.version_option(__version__, prog_name="jinqiao")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Jinqiao (金桥): a call-center engine for FreeSWITCH."""
+    ctx.obj = AppContext(find_config_path(config_path))
+
+
+@main.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"jinqiao {__version__}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Validate the config and exit.")
+@click.pass_obj
+def serve(app: AppContext, check: bool) -> None:
+    """Run the engine: connect to FreeSWITCH and serve calls until stopped."""
+    config = app.config
+    if check:
+        click.echo(f"config OK: FreeSWITCH {config.freeswitch.host}:{config.freeswitch.port}, "
+                   f"outbound {config.outbound.host}:{config.outbound.port}, database {config.database_url.split('://')[0]}")
+        return
+    from engine.daemon import run_forever
+
+    sys.exit(run_forever(config))
+
+
+@main.command()
+@click.option("--calls", default=4, show_default=True, help="How many simulated callers to run.")
+@click.option("--time-scale", default=0.05, show_default=True, help="Simulated-time factor (1 = real time).")
+@click.option("--data-dir", default=None, help="Where the demo keeps its SQLite store and audio (default: a temp dir).")
+@click.pass_obj
+def demo(app: AppContext, calls: int, time_scale: float, data_dir: str | None) -> None:
+    """Start the simulated FreeSWITCH and the engine, run a few calls through a flow, print what happened."""
+    from engine.demo import run_demo
+
+    sys.exit(run_demo(app.config, calls=calls, time_scale=time_scale, data_dir=data_dir))
+
+
+def _register_plugins(group: click.Group) -> None:
+    for spec in PLUGIN_GROUPS:
+        module_name, _, attribute = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that package is not in this installation
+            raise
+        command = getattr(module, attribute, None)
+        if command is not None:
+            group.add_command(command)
+
+
+_register_plugins(main)
+
+if __name__ == "__main__":
+    main()
