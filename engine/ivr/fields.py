@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.ivr.templates import Expression, Template, TemplateCompileError, TemplateEngine
-from engine.yamlsrc import LocatedYaml, PathKey, SourceError
+from engine.yamlsrc import LocatedYaml, PathKey, SourceError, dotted
 
 LANGUAGES = ("zh", "en")
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -105,8 +105,13 @@ class FieldParser:
     refs: list[Ref] = field(default_factory=list)
     current_node: str = ""
 
-    def error(self, path: PathKey, message: str) -> None:
-        self.errors.append(self.source.error(path, message))
+    graph_incomplete: bool = False  # a node reference is missing or broken: skip the reachability check
+
+    def error(self, path: PathKey, message: str, field_name: str | None = None) -> None:
+        err = self.source.error(path, message)
+        if field_name is not None:
+            err = SourceError(err.file, err.line, err.column, field_name, message)
+        self.errors.append(err)
 
     def parse_fields(self, data: dict, fields: dict[str, Field], path: PathKey,
                      ignore: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -120,6 +125,8 @@ class FieldParser:
                 values[name] = self.parse_value(data[name], spec, path + (name,))
             elif spec.required:
                 self.error(path, f"missing required field '{name}'")
+                if spec.kind in (Kind.NODE, Kind.NODE_MAP, Kind.CONDITIONS):
+                    self.graph_incomplete = True
                 values[name] = None
             else:
                 values[name] = spec.default
@@ -206,7 +213,8 @@ class FieldParser:
         for key, target in value.items():
             digit = str(key)
             if not DTMF_KEY.match(digit):
-                self.error(path + (key,), f"menu key must be one of 0-9, * or # (quote * and #), got {key!r}")
+                self.error(path + (key,), f"menu key must be one of 0-9, * or # (quote * and #), got {key!r}",
+                           field_name=f"{dotted(path)}.{digit}")
                 continue
             ref = self._ref(target, Kind.NODE, path + (key,))
             if ref:

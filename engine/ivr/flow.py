@@ -47,6 +47,7 @@ class Flow:
     refs: list[Ref] = field(default_factory=list)
     source: LocatedYaml | None = field(default=None, repr=False)
     mtime: float = 0.0
+    broken: set[str] = field(default_factory=set)  # node ids present but unusable (already reported)
 
 
 def flow_name(path: Path) -> str:
@@ -78,16 +79,17 @@ def load_flow(path: str | Path, templates: TemplateEngine | None = None) -> tupl
     if header["name"] is not None and header["name"] != flow_name(path):
         parser.error(("name",), f"flow name {header['name']!r} does not match the file name {flow_name(path)!r}")
     initial_vars = {k: getattr(v, "source", v) for k, v in (header["vars"] or {}).items()}
-    nodes = _parse_nodes(parser, raw_nodes)
+    broken: set[str] = set()
+    nodes = _parse_nodes(parser, raw_nodes, broken)
     flow = Flow(name=flow_name(path), file=str(path), start=header["start"] or "", nodes=nodes,
                 language=header["language"], description=header["description"] or "",
                 fallback=header["fallback"], initial_vars=initial_vars, refs=list(parser.refs),
-                source=source, mtime=mtime)
+                source=source, mtime=mtime, broken=broken)
     check_graph(flow, parser)
     return flow, parser.errors
 
 
-def _parse_nodes(parser: FieldParser, raw_nodes: Any) -> dict[str, Node]:
+def _parse_nodes(parser: FieldParser, raw_nodes: Any, broken: set[str]) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     if raw_nodes is None:
         parser.error((), "missing required field 'nodes'")
@@ -102,6 +104,7 @@ def _parse_nodes(parser: FieldParser, raw_nodes: Any) -> dict[str, Node]:
             continue
         if not isinstance(raw, dict):
             parser.error(path, "expected a mapping with 'type'")
+            broken.add(node_id)
             continue
         kind = raw.get("type")
         cls = NODE_TYPES.get(kind) if isinstance(kind, str) else None
@@ -109,6 +112,7 @@ def _parse_nodes(parser: FieldParser, raw_nodes: Any) -> dict[str, Node]:
             where = path + ("type",) if "type" in raw else path
             parser.error(where, f"unknown node type {kind!r} (known: {', '.join(sorted(NODE_TYPES))})"
                          if "type" in raw else "missing required field 'type'")
+            broken.add(node_id)
             continue
         parser.current_node = node_id
         values = parser.parse_fields(raw, cls.all_fields(), path)
@@ -130,8 +134,9 @@ def edges(flow: Flow) -> dict[str, list[str]]:
 def check_graph(flow: Flow, parser: FieldParser) -> None:
     """Report dangling references, unreachable nodes and loops that take no input."""
     for ref in flow.refs:
-        if ref.kind is Kind.NODE and ref.target not in flow.nodes:
+        if ref.kind is Kind.NODE and ref.target not in flow.nodes and ref.target not in flow.broken:
             parser.error(ref.path, f"no node called {ref.target!r} in this flow")
+            parser.graph_incomplete = True
     if not flow.nodes or flow.start not in flow.nodes:
         return
     graph = edges(flow)
@@ -142,7 +147,7 @@ def check_graph(flow: Flow, parser: FieldParser) -> None:
                 seen.add(target)
                 todo.append(target)
     for node_id in flow.nodes:
-        if node_id not in seen:
+        if node_id not in seen and not flow.broken and not parser.graph_incomplete:
             parser.error(("nodes", node_id), "node is unreachable from the start node")
     for cycle in _silent_cycles(flow, graph):
         parser.error(("nodes", cycle[0]), "loop that never waits for the caller: " + " -> ".join(cycle + [cycle[0]]))

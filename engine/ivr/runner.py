@@ -98,6 +98,8 @@ class FlowRunner:
             channel.hangup()  # the flow ran off its end: nothing more to do for this caller
         except FlowFinished as finished:
             record.outcome = finished.outcome
+            if finished.outcome != "transferred":  # a transferred call belongs to the dialplan now
+                channel.hangup()
         except CallHungUp:
             record.ended_by_caller = True
             if record.outcome == "completed":

@@ -98,15 +98,16 @@ class TemplateEngine:
     def __init__(self) -> None:
         self.env = _make_env()
 
-    def _check_names(self, source: str) -> None:
+    def _check_names(self, source: str, what: str = "template") -> None:
         try:
             ast = self.env.parse(source)
+            names = meta.find_undeclared_variables(ast)  # compiles: also catches unknown filters/tests
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateCompileError(f"template syntax error: {exc.message}", exc.lineno or 1) from None
-        unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+            raise TemplateCompileError(f"{what} syntax error: {exc.message}", exc.lineno or 1) from None
+        unknown = sorted(names - CONTEXT_NAMES)
         if unknown:
             raise TemplateCompileError(
-                f"unknown name {', '.join(unknown)} (templates can use: {', '.join(sorted(CONTEXT_NAMES))})")
+                f"unknown name {', '.join(unknown)} ({what}s can use: {', '.join(sorted(CONTEXT_NAMES))})")
 
     def template(self, source: str) -> Template:
         """Compile `source`; raise TemplateCompileError for syntax errors, unknown filters or names."""
@@ -123,7 +124,7 @@ class TemplateEngine:
         """Compile a Jinja2 expression such as `customer.segment == 'vip' and vars.tries|int < 3`."""
         if "{{" in source or "{%" in source:
             raise TemplateCompileError("write the condition without {{ }} (it is an expression)")
-        self._check_names("{{ (" + source + ") }}")
+        self._check_names("{{ (" + source + ") }}", "expression")
         try:
             compiled = self.env.compile_expression(source, undefined_to_none=False)
         except jinja2.TemplateSyntaxError as exc:
