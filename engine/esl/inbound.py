@@ -60,7 +60,7 @@ class InboundConnection:
         self._session_greenlet: gevent.Greenlet | None = None
         self._dispatcher: gevent.Greenlet | None = None
         self.sessions = 0  # how many times we (re)connected, for tests and metrics
-        self.last_error: str = ""
+        self.last_error: str = ""  # why the last session ended (kept across reconnects, for status and tests)
 
     # --- public API ---------------------------------------------------------------------------------------
     def start(self) -> "InboundConnection":
@@ -191,7 +191,6 @@ class InboundConnection:
         reply = pending_auth.get()
         if not (isinstance(reply, CommandReply) and reply.ok):
             raise AuthenticationFailed(getattr(reply, "text", "auth refused"))
-        self.last_error = ""
         gevent.spawn(self._subscribe, wire)
         self._read_loop(wire)
 
