@@ -278,6 +278,8 @@ def _record(ch: Channel, arg: str) -> None:
         ch.hangup("DESTINATION_OUT_OF_ORDER")
         return
     _media_ready(ch)
+    ch.fire("CODEC", [("channel-read-codec-name", "L16"), ("channel-read-codec-rate", "8000"),
+                      ("channel-read-codec-bit-rate", "128000")])
     ch.fire("RECORD_START", [("Record-File-Path", path)])
     terms = _terminators(ch)
     used: list[str] = []
@@ -292,6 +294,8 @@ def _record(ch: Channel, arg: str) -> None:
     if used:
         ch.set_var("playback_terminator_used", used[0])
     ch.fire("RECORD_STOP", [("Record-File-Path", path)])
+    ch.fire("CODEC", [("channel-read-codec-name", "PCMU"), ("channel-read-codec-rate", "8000"),
+                      ("channel-read-codec-bit-rate", "64000")])
     ch.recordings[path] = seconds
 
 

@@ -32,7 +32,7 @@ VARIABLE_EVENTS = frozenset(
     "CHANNEL_UNBRIDGE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE REQUEST_PARAMS "
     "CHANNEL_DATA CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY SESSION_HEARTBEAT API RECORD_START "
     "RECORD_STOP PLAYBACK_START PLAYBACK_STOP CALL_UPDATE MEDIA_BUG_START MEDIA_BUG_STOP CHANNEL_HOLD CHANNEL_UNHOLD "
-    "TEXT CUSTOM PRIVATE_COMMAND".split())
+    "TEXT CUSTOM".split())
 CODEC_HEADERS = [("Channel-Read-Codec-Name", "PCMU"), ("Channel-Read-Codec-Rate", "8000"),
                  ("Channel-Read-Codec-Bit-Rate", "64000"), ("Channel-Write-Codec-Name", "PCMU"),
                  ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "64000")]
@@ -163,6 +163,7 @@ class Channel:
         self.session_recordings: dict[str, Any] = {}
         self.on_hangup: list[Any] = []
         self.break_park = False
+        self.messages_processed = 0
         self.uuid_bridge_to: Channel | None = None
         self.ub_role = ""
         self.ub_ready = GEvent()

@@ -60,6 +60,7 @@ class Listener:
         self.resume = False
         self.log_level: int | None = None
         self.connected = GEvent()            # outbound: `connect` received and answered
+        self.settled = GEvent()              # outbound: the command after `connect` was answered
         self.closed = GEvent()
         self._out: deque[bytes] = deque()
         self._held: list[bytes] | None = None
@@ -219,6 +220,8 @@ class Listener:
             return
         from engine.sim import commands as handlers
         handlers.dispatch(self, cmd, low, first)
+        if self.connected.is_set() and not low.startswith("connect"):
+            self.settled.set()
 
     # -- api blocking -------------------------------------------------------------------------
     def hold_events(self) -> None:

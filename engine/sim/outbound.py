@@ -59,6 +59,9 @@ def socket_app(ch: Channel, arg: str) -> None:
         lst.close_after_flush()
         ch.controlled = False
         return
+    # FreeSWITCH parks right after the connect reply; a client that sends its next command at once
+    # (myevents) usually sees CHANNEL_PARK (05b, 05c). Wait briefly for that command to keep this stable.
+    lst.settled.wait(0.05)
     if not async_mode:
         # static mode: the listener runs the channel; commands execute as they arrive
         while ch.up and not closed.is_set():

@@ -42,7 +42,10 @@ def process_messages(ch: Channel) -> None:
             apps = [a.split(" ", 1) for a in [cmd.header("application")] if a]
             ch.pending_transfer = ("__xferext__", "inline", ",".join(
                 "%s:%s" % (a[0], a[1] if len(a) > 1 else "") for a in apps))
-        ch.fire("PRIVATE_COMMAND", [(k, v) for k, v in cmd.headers.items()])
+        ch.messages_processed += 1
+        if ch.messages_processed > 1:       # as captured: the first dequeued message fires none (05a)
+            block = cmd.line + "\n" + "".join("%s: %s\n" % kv for kv in cmd.headers.items()) + "\n"
+            ch.fire("PRIVATE_COMMAND", [("Command", block)] + [(k, v) for k, v in cmd.headers.items()])
 
 
 def park_loop(ch: Channel, until=None) -> None:
