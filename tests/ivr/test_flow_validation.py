@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from types import SimpleNamespace
 from pathlib import Path
 
 import jsonschema
@@ -10,7 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.cli import main
+from engine.config import load_config
+from engine.ivr.cli import flows
 from engine.ivr.schema import flow_schema
 from engine.ivr.validate import validate_paths
 
@@ -223,16 +225,16 @@ def test_shipped_flows_are_valid_with_their_queues():
 
 def test_cli_prints_located_errors_and_exits_non_zero(tmp_path):
     bad = write(tmp_path, GOOD.replace("next: bye", "next: nowhere"))
-    result = CliRunner().invoke(main, ["flows", "validate", str(bad)])
+    result = CliRunner().invoke(flows, ["validate", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:6:5: nodes.hello.next: no node called 'nowhere' in this flow" in result.output.splitlines()
 
 
 def test_cli_accepts_good_flows_and_checks_given_queues(tmp_path):
     flows_dir = REPO / "ivr_flows"
-    args = ["flows", "validate", str(flows_dir)] + [f"--queue={q}" for q in SHIPPED_QUEUES]
-    assert CliRunner().invoke(main, args).exit_code == 0
-    result = CliRunner().invoke(main, ["flows", "validate", str(flows_dir), "--queue", "complaints"])
+    args = ["validate", str(flows_dir)] + [f"--queue={q}" for q in SHIPPED_QUEUES]
+    assert CliRunner().invoke(flows, args).exit_code == 0
+    result = CliRunner().invoke(flows, ["validate", str(flows_dir), "--queue", "complaints"])
     assert result.exit_code == 1 and "unknown queue 'vip_service'" in result.output
 
 
@@ -240,7 +242,8 @@ def test_cli_reads_queue_names_from_the_config(tmp_path):
     config = tmp_path / "jinqiao.yaml"
     config.write_text("acd:\n  queues:\n    complaints: {}\n", encoding="utf-8")
     flow = write(tmp_path, "start: q\nnodes:\n  q: {type: queue, queue: sales, on_failure: b}\n  b: {type: hangup}\n")
-    result = CliRunner().invoke(main, ["--config", str(config), "flows", "validate", str(flow)])
+    app = SimpleNamespace(config=load_config(str(config)))  # what `jinqiao --config` puts in ctx.obj
+    result = CliRunner().invoke(flows, ["validate", str(flow)], obj=app)
     assert result.exit_code == 1 and "unknown queue 'sales' (acd.queues: complaints)" in result.output
 
 
