@@ -4,9 +4,9 @@ How it works: a prompt's key is the sha256 of everything that changes its audio 
 sample rate, format, backend version); its file is `<cache_dir>/<key[:2]>/<key>.wav`, written to a
 temp file and renamed into place, so readers never see half a file. A file's mtime is its last use:
 a hit touches it, eviction removes the oldest first. "Same key rendered once" holds across greenlets,
-threads and processes: `rendering(key)` takes an in-process lock, then an flock on
-`<cache_dir>/.locks/<key>.lock` (polled without blocking, so a monkey-patched gevent hub keeps running);
-whoever gets it second finds the file and counts a hit.
+threads and processes: `rendering(key)` takes an flock on `<cache_dir>/.locks/<key>.lock` through a
+descriptor of its own (polled with LOCK_NB and short sleeps, so it never blocks a gevent hub whatever
+is monkey-patched); whoever gets it second finds the file and counts a hit.
 """
 from __future__ import annotations
 
@@ -42,8 +42,7 @@ class AudioCache:
     def __init__(self, cache_dir: str, max_bytes: int) -> None:
         self.cache_dir = os.path.abspath(cache_dir)
         self.max_bytes = max_bytes
-        self._guard = threading.Lock()
-        self._key_locks: dict[str, list] = {}  # key -> [lock, users]
+        self._guard = threading.Lock()  # counters only; never held across I/O
         self._hits = self._misses = self._failures = self._evictions = 0
         self._bytes: int | None = None  # running total, rescanned before evicting
         self._last_touch_ns = 0
@@ -101,24 +100,13 @@ class AudioCache:
     # -- single flight ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def rendering(self, key: str, timeout: float) -> Iterator[None]:
-        """Hold the exclusive right to render `key` (TtsError if not obtained within `timeout` s)."""
-        with self._guard:
-            entry = self._key_locks.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        lock: threading.Lock = entry[0]
-        try:
-            if not lock.acquire(timeout=timeout):
-                raise TtsError(f"another render of this prompt did not finish within {timeout:.1f} s")
-            try:
-                with self._file_lock(key, timeout):
-                    yield
-            finally:
-                lock.release()
-        finally:
-            with self._guard:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._key_locks[key]
+        """Hold the exclusive right to render `key` (TtsError if not obtained within `timeout` s).
+
+        An flock on a per-key lock file: each caller opens its own descriptor, so it excludes other
+        threads and greenlets of this process as well as other processes.
+        """
+        with self._file_lock(key, timeout):
+            yield
 
     @contextlib.contextmanager
     def _file_lock(self, key: str, timeout: float) -> Iterator[None]:
@@ -126,25 +114,28 @@ class AudioCache:
         os.makedirs(lock_dir, exist_ok=True)
         lock_path = os.path.join(lock_dir, f"{key}.lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        locked = False
         try:
             deadline, pause = time.monotonic() + timeout, 0.002
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locked = True
                     break
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES):
                         raise
                     if time.monotonic() >= deadline:
-                        raise TtsError(f"another process rendering this prompt did not finish within {timeout:.1f} s")
+                        raise TtsError(f"another render of this prompt did not finish within {timeout:.1f} s")
                     time.sleep(pause)  # cooperative under gevent monkey-patching
-                    pause = min(pause * 2, 0.05)
+                    pause = min(pause * 2, 0.02)
             yield
         finally:
             # Unlinking while locked may let a late opener lock a fresh inode; it then finds the
             # finished file in the cache (a hit), so the worst case is a duplicate render, never a bad file.
-            with contextlib.suppress(OSError):
-                os.unlink(lock_path)
+            if locked:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)
             os.close(fd)
 
     # -- size limit ------------------------------------------------------------------------------

@@ -1,18 +1,19 @@
-"""Render text to PCM with the espeak-ng command, text on stdin, never through a shell.
+"""Render text to PCM with the espeak-ng program: argument list, text in a file, never through a shell.
 
-How it works: argv is a fixed list (`espeak-ng -b 1 -v VOICE -s RATE --stdin --stdout`); the text goes
-to stdin as UTF-8, so a text beginning with `-`, or containing `;`, `$(...)`, quotes or `{{ }}`, is
-only ever spoken. espeak-ng's inline phoneme syntax `[[...]]` is broken apart so it is read as text.
+How it works: argv is fixed (`espeak-ng -b 1 -v VOICE [-s RATE] -f TEXT_FILE -w WAV_FILE`) with paths we
+chose; the text reaches espeak-ng only as file content, so a text beginning with `-`, or containing `;`,
+`$(...)`, quotes or `{{ }}`, is only ever spoken. espeak-ng's inline phoneme syntax `[[...]]` is broken
+apart so it too is read as text.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
-import shutil
-import subprocess
 import time
 
 from tts.model import TtsError
+from tts.process import resolve, run_command, scratch_dir
 from tts.wav import Pcm, parse_wav
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def speakable_text(text: object) -> str:
 
 
 class EspeakBackend:
-    """Runs espeak-ng; `version()` identifies the output for cache keys."""
+    """Runs espeak-ng; `version()` identifies its output for cache keys."""
 
     name = "espeak"
 
@@ -44,47 +45,42 @@ class EspeakBackend:
         self.executable = executable
         self._version: str | None = None
 
-    def _argv0(self) -> str:
-        found = shutil.which(self.executable)
-        if not found:
-            raise TtsError(f"{self.executable} is not installed (Debian package espeak-ng)")
-        return found
-
     def version(self, timeout: float = 5.0) -> str:
-        """`espeak-ng --version` output (asked once), e.g. 'eSpeak NG text-to-speech: 1.51 ...'."""
+        """`espeak-ng --version` output (asked once), e.g. 'eSpeak NG text-to-speech: 1.51'."""
         if self._version is None:
-            try:
-                done = subprocess.run(
-                    [self._argv0(), "--version"], capture_output=True, timeout=timeout, check=False
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise TtsError(f"cannot run {self.executable} --version: {exc}") from exc
-            if done.returncode != 0:
-                raise TtsError(f"{self.executable} --version failed with code {done.returncode}")
-            self._version = done.stdout.decode(errors="replace").split(" Data at:")[0].strip()
+            with scratch_dir() as work:
+                out = os.path.join(work, "version.txt")
+                done = run_command([resolve(self.executable), "--version"], timeout=timeout, workdir=work,
+                                   stdout_path=out)
+                if done.returncode != 0:
+                    raise TtsError(f"{self.executable} --version failed with code {done.returncode}")
+                with open(out, encoding="utf-8", errors="replace") as handle:
+                    self._version = handle.read().split(" Data at:")[0].strip()
         return self._version
 
     def synthesize(self, text: str, *, voice: str, rate: int | None, timeout: float) -> Pcm:
         """Speak `text` (already passed through speakable_text) with `voice`; PCM at espeak's native rate."""
         if not _VOICE_NAME.match(voice):
             raise TtsError(f"invalid espeak-ng voice name {voice!r}")
-        argv = [self._argv0(), "-b", "1", "-v", voice]
-        if rate is not None:
-            if not MIN_RATE <= rate <= MAX_RATE:
-                raise TtsError(f"speaking rate {rate} is outside {MIN_RATE}..{MAX_RATE} words per minute")
-            argv += ["-s", str(int(rate))]
-        argv += ["--stdin", "--stdout"]
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+            raise TtsError(f"speaking rate {rate} is outside {MIN_RATE}..{MAX_RATE} words per minute")
         started = time.monotonic()
-        try:
-            done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise TtsError(f"espeak-ng did not finish within {timeout:.1f} s") from exc
-        except OSError as exc:
-            raise TtsError(f"cannot run espeak-ng: {exc}") from exc
-        if done.returncode != 0:
-            detail = done.stderr.decode(errors="replace").strip()[:200]
-            raise TtsError(f"espeak-ng failed with code {done.returncode}: {detail}")
-        pcm = parse_wav(done.stdout)
+        with scratch_dir() as work:
+            text_path, wav_path = os.path.join(work, "text.txt"), os.path.join(work, "speech.wav")
+            with open(text_path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            argv = [resolve(self.executable), "-b", "1", "-v", voice]
+            if rate is not None:
+                argv += ["-s", str(int(rate))]
+            argv += ["-f", text_path, "-w", wav_path]
+            done = run_command(argv, timeout=timeout, workdir=work)
+            if done.returncode != 0:
+                raise TtsError(f"espeak-ng failed with code {done.returncode}: {done.stderr[:200]}")
+            try:
+                with open(wav_path, "rb") as handle:
+                    pcm = parse_wav(handle.read())
+            except FileNotFoundError:
+                raise TtsError(f"espeak-ng wrote no audio: {done.stderr[:200]}") from None
         if pcm.frames == 0:
             raise TtsError("espeak-ng produced no audio for this text")
         log.debug("espeak-ng voice=%s chars=%d audio=%.2fs in %.0f ms", voice, len(text), pcm.duration_s,

@@ -3,19 +3,20 @@
 How it works: the pure-Python path averages the input samples that fall inside each output sample's
 period (a box low-pass filter computed from prefix sums) when downsampling, and interpolates linearly
 when upsampling. It is cruder than sox's filter but good enough for telephone speech, and needs
-nothing outside the standard library. sox is run with argument lists and raw PCM on stdin/stdout.
+nothing outside the standard library. sox is run with an argument list on raw PCM files.
 """
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-import subprocess
 import sys
 from array import array
 from itertools import accumulate
 from typing import Protocol
 
 from tts.model import TtsError
+from tts.process import run_command, scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class PythonResampler:
 
 
 class SoxResampler:
-    """Resample with the sox command (better anti-aliasing filter), dither off so output is deterministic."""
+    """Resample with the sox program (a proper anti-aliasing filter); dither off so output is deterministic."""
 
     name = "sox"
 
@@ -84,16 +85,16 @@ class SoxResampler:
         if src_rate == dst_rate or not pcm:
             return pcm
         raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L"]
-        argv = [self.executable, "-V1", "-D", *raw, "-r", str(src_rate), "-", *raw, "-r", str(dst_rate), "-"]
-        try:
-            done = subprocess.run(argv, input=pcm, capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise TtsError(f"sox timed out after {timeout:.1f} s") from exc
-        except OSError as exc:
-            raise TtsError(f"cannot run sox: {exc}") from exc
-        if done.returncode != 0:
-            raise TtsError(f"sox failed ({done.returncode}): {done.stderr.decode(errors='replace').strip()[:200]}")
-        return done.stdout
+        with scratch_dir() as work:
+            src, dst = os.path.join(work, "in.raw"), os.path.join(work, "out.raw")
+            with open(src, "wb") as handle:
+                handle.write(pcm)
+            argv = [self.executable, "-V1", "-D", *raw, "-r", str(src_rate), src, *raw, "-r", str(dst_rate), dst]
+            done = run_command(argv, timeout=timeout, workdir=work)
+            if done.returncode != 0:
+                raise TtsError(f"sox failed with code {done.returncode}: {done.stderr[:200]}")
+            with open(dst, "rb") as handle:
+                return handle.read()
 
 
 def choose_resampler(preference: str = "auto") -> Resampler:
@@ -104,7 +105,7 @@ def choose_resampler(preference: str = "auto") -> Resampler:
         raise ValueError(f"unknown resampler {preference!r} (auto, sox, python)")
     sox = shutil.which("sox")
     if sox:
-        return SoxResampler(sox)
+        return SoxResampler(os.path.abspath(sox))
     if preference == "sox":
         raise TtsError("resampler 'sox' requested but sox is not installed")
     log.info("sox not found; resampling TTS audio in pure Python")

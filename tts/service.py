@@ -2,8 +2,8 @@
 
 How it works: `render` looks the prompt up by its content key; on a miss it takes the key's render
 lock, looks again (another greenlet or process may just have rendered it), runs espeak-ng, resamples to
-the configured rate and stores the WAV. Blocking calls are plain `subprocess`, `threading` and
-`time.sleep`, so under the daemon's gevent monkey-patching they yield to other calls.
+the configured rate and stores the WAV. Waits are `os.waitpid`/`time.sleep` polls (tts.process), so under
+the daemon's gevent monkey-patching a render yields to other calls; without gevent it works from threads.
 With the `freeswitch` backend nothing is rendered: `prompt` returns a SpeakInstruction.
 """
 from __future__ import annotations
