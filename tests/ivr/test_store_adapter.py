@@ -1,0 +1,71 @@
+"""The IVR's ports backed by the SQL store: customers found, path/digits/outcome and surveys stored."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+pytest.importorskip("engine.store.repos.interactions")
+
+from engine.ivr.ports import CallbackRequest, IvrRecord  # noqa: E402
+from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog  # noqa: E402
+from engine.store.database import open_store  # noqa: E402
+from engine.store.repos.callbacks import CallbackRepository  # noqa: E402
+from engine.store.repos.customers import CustomerRepository  # noqa: E402
+from engine.store.repos.interactions import InteractionRepository, SurveyRepository  # noqa: E402
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'jq.db'}")
+    store.create_all()
+    yield store
+    store.dispose()
+
+
+def test_directory_returns_flat_customer_fields_with_attributes(store):
+    customers = CustomerRepository(store)
+    customers.upsert(["13800138000"], name="王芳", segment="vip", tags=["offer_5g"], account_no="A100",
+                     attributes={"balance": "12.5"})
+    directory = StoreDirectory(customers)
+    found = directory.find_by_phone("+8613800138000")
+    assert (found["name"], found["segment"], found["tags"], found["balance"]) == ("王芳", "vip", ["offer_5g"], "12.5")
+    assert directory.find_by_reference("account", "A100")["name"] == "王芳"
+    assert directory.find_by_reference("waybill", "A100") is None
+    assert directory.find_by_phone("13900000000") is None
+
+
+def test_ivr_record_and_survey_are_stored_on_the_interaction(store):
+    interactions, surveys = InteractionRepository(store), SurveyRepository(store)
+    log = StoreInteractionLog(interactions, surveys, now=lambda: T0 + timedelta(minutes=2))
+    log.survey_answered("uuid-1", "q1", 4)  # no interaction yet: stored unattached
+    record = IvrRecord("uuid-1", "telecom_service", "13800138000", "10086", T0, T0 + timedelta(minutes=1),
+                       path=["welcome", "pin"], digits=[("pin", "****56")], outcome="caller_hangup",
+                       ended_by_caller=True)
+    log.ivr_finished(record)
+    stored = interactions.by_call_id("uuid-1")
+    assert (stored.ivr_flow, list(stored.ivr_path), list(stored.ivr_digits), stored.ivr_outcome) == (
+        "telecom_service", ["welcome", "pin"], ["pin:****56"], "caller_hangup")
+    assert stored.hangup_at is not None and stored.hangup_by == "caller"
+    log.survey_answered("uuid-1", "q2", 5)
+    assert [s.score for s in surveys.for_interaction(stored.id)] == [5]
+
+
+def test_ivr_record_updates_an_interaction_opened_by_the_call_layer(store):
+    interactions = InteractionRepository(store)
+    existing = interactions.start("inbound", T0, caller="13800138000", did="10086", call_id="uuid-2")
+    log = StoreInteractionLog(interactions, SurveyRepository(store), now=lambda: T0)
+    log.ivr_finished(IvrRecord("uuid-2", "telecom_service", "13800138000", "10086", T0, path=["a"],
+                               outcome="answered"))
+    stored = interactions.get(existing)
+    assert stored.ivr_outcome == "answered" and stored.hangup_at is None
+
+
+def test_callback_request_is_stored_as_an_ivr_callback(store):
+    callbacks = CallbackRepository(store)
+    ident = StoreCallbacks(callbacks).request_callback(
+        CallbackRequest("13800138000", "consultation", "uuid-3", "logistics_hotline", T0, note="waybill 88"))
+    stored = callbacks.get(int(ident))
+    assert stored.source == "ivr" and stored.reason == "waybill 88" and stored.number.endswith("13800138000")
