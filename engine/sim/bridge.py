@@ -25,12 +25,13 @@ def _cause_in(cause: str, spec: str) -> bool:
     return False
 
 
-def link(a: Channel, b: Channel) -> None:
+def link(a: Channel, b: Channel, keep_profiles: bool = False) -> None:
     """CHANNEL_BRIDGE on A, CS_EXCHANGE_MEDIA on B, CALL_UPDATE on both."""
     a.bridged_to, b.bridged_to = b, a
-    a.other_type, a.other_profile = "originatee", b.profile
-    if b.other_profile is None:
-        b.other_type, b.other_profile = "originator", a.profile
+    if not keep_profiles:
+        a.other_type, a.other_profile = "originatee", b.profile.snapshot()
+        if b.other_profile is None:
+            b.other_type, b.other_profile = "originator", a.profile.snapshot()
     now = __import__("engine.sim.channel", fromlist=["usec"]).usec()
     a.profile.times["Channel-Bridged-Time"] = now
     b.profile.times["Channel-Bridged-Time"] = now
@@ -42,8 +43,10 @@ def link(a: Channel, b: Channel) -> None:
     b.touch()
     a.fire("CHANNEL_BRIDGE", [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
     b.set_state("CS_EXCHANGE_MEDIA")
-    a.fire("CALL_UPDATE", before=[("Direction", "SEND")])
-    b.fire("CALL_UPDATE", before=[("Direction", "RECV")])
+    for me, peer in ((b, a), (a, b)):
+        me.fire("CALL_UPDATE", before=[("Direction", "SEND"), ("Sent-Callee-ID-Name", peer.profile.caller_id_name),
+                                       ("Sent-Callee-ID-Number", peer.profile.caller_id_number),
+                                       ("Bridged-To", peer.uuid)])
     a.poke()
     b.poke()
 
@@ -153,7 +156,7 @@ def do_uuid_bridge(ch: Channel) -> None:
                                     ("Application-UUID", str(__import__("uuid").uuid4()))])
         peer.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", ch.uuid),
                                       ("Application-UUID", str(__import__("uuid").uuid4()))])
-        link(ch, peer)
+        link(ch, peer, keep_profiles=True)
         ch.ub_linked.set()
         peer.ub_linked.set()
     else:
@@ -175,4 +178,11 @@ def do_uuid_bridge(ch: Channel) -> None:
 
 def uuid_bridge_start(a: Channel, b: Channel) -> None:
     a.ub_role, b.ub_role = "a", "b"
+    a.other_type, a.other_profile = "originatee", b.profile.snapshot()
+    b.other_type, b.other_profile = "originator", a.profile.snapshot()
+    now = int(__import__("time").time())
+    a.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, __import__("uuid").uuid4(), b.uuid)
+    b.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, __import__("uuid").uuid4(), a.uuid)
+    a.touch()
+    b.touch()
     uuid_bridge(a, b)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +82,11 @@ class CallerProfile:
     profile_index: str = "1"
     times: dict[str, int] = field(default_factory=dict)
 
-    def headers(self, prefix: str) -> list[tuple[str, str]]:
+    def snapshot(self) -> CallerProfile:
+        """A copy, as FreeSWITCH clones the other leg's profile when it links them."""
+        return replace(self, times=dict(self.times))
+
+    def headers(self, prefix: str, primary: bool = True) -> list[tuple[str, str]]:
         out = [(prefix + "-Direction", self.direction), (prefix + "-Logical-Direction", self.logical_direction)]
         for key, value in (("Username", self.username), ("Dialplan", self.dialplan),
                            ("Caller-ID-Name", self.caller_id_name), ("Caller-ID-Number", self.caller_id_number),
@@ -93,7 +97,7 @@ class CallerProfile:
                            ("Destination-Number", self.destination_number), ("Unique-ID", self.unique_id),
                            ("Source", self.source), ("Transfer-Source", self.transfer_source),
                            ("Context", self.context), ("RDNIS", self.rdnis), ("Channel-Name", self.channel_name),
-                           ("Profile-Index", self.profile_index)):
+                           ("Profile-Index", self.profile_index if primary else "")):
             if value:
                 out.append((prefix + "-" + key, value))
         for key in _TIMES:
@@ -162,6 +166,7 @@ class Channel:
         self.exported: dict[str, str] = {}
         self.session_recordings: dict[str, Any] = {}
         self.on_hangup: list[Any] = []
+        self.on_cs_hangup: list[Any] = []
         self.break_park = False
         self.messages_processed = 0
         self.uuid_bridge_to: Channel | None = None
@@ -221,7 +226,7 @@ class Channel:
             out += self.profile.headers("Caller")
             if self.other_profile is not None:
                 out.append(("Other-Type", self.other_type))
-                out += self.other_profile.headers("Other-Leg")
+                out += self.other_profile.headers("Other-Leg", primary=False)
             self._data_cache = out
         return out
 
@@ -362,6 +367,8 @@ class Channel:
     def report(self) -> None:
         """CS_HANGUP, callstate HANGUP, CS_REPORTING, CHANNEL_HANGUP_COMPLETE; then tell the listeners."""
         self.set_state("CS_HANGUP")
+        for cb in tuple(self.on_cs_hangup):
+            cb()
         self.set_callstate("HANGUP")
         self.presence()
         now = time.time()

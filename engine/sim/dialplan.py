@@ -125,12 +125,24 @@ class Originator:
         uuid = vars_.get("origination_uuid")
         if uuid and uuid in sw.channels:
             return "NORMAL_TEMPORARY_FAILURE"
-        cid_name = vars_.get("origination_caller_id_name") or (a_leg.profile.caller_id_name if a_leg else "")
-        cid_num = vars_.get("origination_caller_id_number") or (a_leg.profile.caller_id_number if a_leg else "")
-        profile = CallerProfile(direction="outbound", logical_direction="outbound", dialplan="XML",
-                                caller_id_name=cid_name or "Outbound Call", caller_id_number=cid_num or "0000000000",
-                                callee_id_name="Outbound Call", callee_id_number=number, destination_number=number,
-                                context="default", source="mod_sofia", network_addr="127.0.0.1")
+        if a_leg is not None:
+            ap = a_leg.profile
+            profile = CallerProfile(direction="outbound", logical_direction="outbound", username=ap.username,
+                                    dialplan=ap.dialplan, caller_id_name=ap.caller_id_name,
+                                    caller_id_number=ap.caller_id_number, orig_caller_id_name=ap.caller_id_name,
+                                    orig_caller_id_number=ap.caller_id_number, network_addr=ap.network_addr,
+                                    ani=ap.ani, context=ap.context, source=ap.source)
+        else:
+            profile = CallerProfile(direction="outbound", logical_direction="outbound", dialplan="",
+                                    network_addr="", context="default", source="src/switch_ivr_originate.c")
+            profile.caller_id_number = profile.orig_caller_id_number = profile.ani = "0000000000"
+        if vars_.get("origination_caller_id_name"):
+            profile.caller_id_name = profile.orig_caller_id_name = vars_["origination_caller_id_name"]
+        if vars_.get("origination_caller_id_number"):
+            num = vars_["origination_caller_id_number"]
+            profile.caller_id_number = profile.orig_caller_id_number = profile.ani = num
+        profile.callee_id_name, profile.callee_id_number = "Outbound Call", number
+        profile.destination_number = number
         vars_out = {"is_outbound": "true", "dialed_user": number if ep else "", "originate_endpoint":
                     "user" if ep else "sofia"}
         if a_leg is not None:
@@ -146,7 +158,7 @@ class Originator:
             ep.rings += 1
         if a_leg is not None:
             leg.other_type = "originator"
-            leg.other_profile = a_leg.profile
+            leg.other_profile = a_leg.profile.snapshot()
             leg.set_var("call_uuid", a_leg.uuid)
         return leg
 
@@ -179,6 +191,8 @@ class Originator:
             if outcome in OUTCOME_CAUSES:
                 cause = OUTCOME_CAUSES[outcome]
                 self._wait(leg, start + sw.scaled(dest.after), winner)
+        leg.profile.network_addr = "127.0.0.1"     # the far end answered the INVITE with something
+        leg.touch()
         if leg.up and cause is None:
             leg.ring_ready()
             target = deadline if answer_after is None else min(deadline, start + sw.scaled(answer_after))
@@ -206,10 +220,11 @@ class Originator:
         leg.answer()
         if leg.endpoint is not None:
             leg.fire("CHANNEL_OUTGOING")
-            leg.hit_dialplan = True
-            leg.touch()
-            leg.fire("CALL_UPDATE", before=[("Direction", "RECV")])
-        else:
+        if leg.other_profile is None:
+            # originate without an A-leg: sofia flips the caller id on answer (switch_channel_flip_cid)
+            p = leg.profile
+            p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
+            p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
             leg.hit_dialplan = True
             leg.touch()
             leg.fire("CALL_UPDATE", before=[("Direction", "RECV")])

@@ -21,15 +21,15 @@ def start_session_recording(ch: Channel, path: str, limit: float | None) -> bool
     except OSError:
         return False
     started = time.monotonic()
-    ch.fire("MEDIA_BUG_START", [("Media-Bug-Function", "session_record"), ("Media-Bug-Target", path)])
     ch.fire("RECORD_START", [("Record-File-Path", path)])
+    ch.fire("MEDIA_BUG_START", [("Media-Bug-Function", "session_record"), ("Media-Bug-Target", path)])
     entry = {"started": started, "limit": limit, "timer": None}
     ch.session_recordings[path] = entry
     if limit:
         entry["timer"] = gevent.spawn_later(ch.switch.scaled(limit), stop_session_recording, ch, path, "limit")
     if not getattr(ch, "_rec_hook", False):
         ch._rec_hook = True
-        ch.on_hangup.append(lambda: stop_session_recording(ch, "all", "hangup"))
+        ch.on_cs_hangup.append(lambda: stop_session_recording(ch, "all", "hangup"))
     return True
 
 
@@ -49,14 +49,14 @@ def stop_session_recording(ch: Channel, path: str, why: str = "stop") -> bool:
             seconds = entry["limit"]
         write_silence_wav(p, seconds)
         ms = int(seconds * 1000)
+        completion = "success-silence" if why == "hangup" else "success-maxtime"   # as captured (08)
+        ch.set_var("record_file_size", str(os.path.getsize(p)))
         ch.set_var("record_seconds", str(int(seconds)))
         ch.set_var("record_ms", str(ms))
         ch.set_var("record_samples", str(ms * 8))
+        ch.set_var("record_completion_cause", completion)
         ch.recordings[p] = seconds
-        extra = [("Record-File-Path", p)]
-        if why == "limit":
-            extra.append(("Record-Completion-Cause", "success-maxtime"))
-        ch.fire("RECORD_STOP", extra)
+        ch.fire("RECORD_STOP", [("Record-File-Path", p), ("Record-Completion-Cause", completion)])
         ch.fire("MEDIA_BUG_STOP", [("Media-Bug-Function", "session_record"), ("Media-Bug-Target", p)])
         done = True
     return done

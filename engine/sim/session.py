@@ -43,7 +43,9 @@ def process_messages(ch: Channel) -> None:
             ch.pending_transfer = ("__xferext__", "inline", ",".join(
                 "%s:%s" % (a[0], a[1] if len(a) > 1 else "") for a in apps))
         ch.messages_processed += 1
-        if ch.messages_processed > 1:       # as captured: the first dequeued message fires none (05a)
+        # captured: on a socket-controlled channel the first message is dequeued before park and fires
+        # no PRIVATE_COMMAND (05a); messages to a parked channel all fire one (08, 12)
+        if ch.messages_processed > 1 or not ch.controlled:
             block = cmd.line + "\n" + "".join("%s: %s\n" % kv for kv in cmd.headers.items()) + "\n"
             ch.fire("PRIVATE_COMMAND", [("Command", block)] + [(k, v) for k, v in cmd.headers.items()])
 
@@ -103,6 +105,9 @@ def run_apps(ch: Channel, apps: list[tuple[str, str]]) -> None:
 
 def transfer_apps(ch: Channel, exten: str, dp: str, ctx: str) -> list[tuple[str, str]]:
     """Go back to CS_ROUTING with a new destination and return the apps of the new extension."""
+    if exten != "__xferext__":
+        ch.profile.transfer_source = "%d:%s:bl_xfer:%s/%s/%s" % (
+            int(__import__("time").time()), __import__("uuid").uuid4(), exten, ctx, dp)
     ch.profile.destination_number = exten if exten != "__xferext__" else ch.profile.destination_number
     ch.profile.context = ctx if exten != "__xferext__" else ch.profile.context
     ch.profile.times["Channel-Transfer-Time"] = __import__("engine.sim.channel", fromlist=["usec"]).usec()
