@@ -47,6 +47,7 @@ def execute(ch: Channel, name: str, arg: str = "", app_uuid: str | None = None, 
         tail.append(("Application-UUID-Name", uuid_name))
     ch.fire("CHANNEL_EXECUTE", ids + tail)
     prev, ch.current_app = ch.current_app, name
+    ch.app_changed.set()
     try:
         fn(ch, arg)
     finally:

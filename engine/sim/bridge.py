@@ -100,9 +100,14 @@ def bridge_app(a: Channel, dial: str) -> None:
         leg.hangup("ORIGINATOR_CANCEL")
         gevent.spawn(_leg_tail, leg)
         return
+    a.profile.callee_id_name = leg.profile.callee_id_name
+    a.profile.callee_id_number = leg.profile.callee_id_number
+    a.touch()
     if not a.answered:
         a.answer()
-    leg.fire("CHANNEL_OUTGOING") if leg.endpoint is None else None
+    leg.other_profile = a.profile.snapshot()
+    leg.touch()
+    leg.fire("CHANNEL_OUTGOING")
     leg.greenlet = gevent.spawn(_leg_tail, leg)
     link(a, leg)
     hold_bridge(a)

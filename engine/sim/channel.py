@@ -169,6 +169,8 @@ class Channel:
         self.on_cs_hangup: list[Any] = []
         self.break_park = False
         self.messages_processed = 0
+        self.ring_indicated = False
+        self.app_changed = GEvent()
         self.uuid_bridge_to: Channel | None = None
         self.ub_role = ""
         self.ub_ready = GEvent()

@@ -31,6 +31,7 @@ class Press:
     at: float | None = None
     gap: float = 0.25
     from_start: bool = False
+    during: str | None = None       # wait until this app starts; `at` then counts from its start
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,16 @@ class SimCall:
                 cursor += step.seconds
                 continue
             when = step.at if step.at is not None else cursor
-            if step.from_start:
+            during = getattr(step, "during", None)
+            if during:
+                while ch.up and ch.current_app != during:
+                    ch.app_changed.wait(1.0)
+                    ch.app_changed.clear()
+                if not ch.up:
+                    return
+                base = time.monotonic()
+                when = step.at or 0.0
+            elif step.from_start:
                 base = start
             else:
                 if answered_at is None:

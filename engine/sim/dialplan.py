@@ -195,6 +195,11 @@ class Originator:
         leg.touch()
         if leg.up and cause is None:
             leg.ring_ready()
+            if a_leg is not None and a_leg.up and not (a_leg.answered or a_leg.early or a_leg.ring_indicated):
+                a_leg.ring_indicated = True          # the caller hears ringback: CHANNEL_PROGRESS on A (06a)
+                a_leg.profile.times["Channel-Progress-Time"] = int(time.time() * 1e6)
+                a_leg.touch()
+                a_leg.fire("CHANNEL_PROGRESS")
             target = deadline if answer_after is None else min(deadline, start + sw.scaled(answer_after))
             self._wait(leg, target, winner)
             if leg.up and answer_after is not None and time.monotonic() >= start + sw.scaled(answer_after) - 1e-4 \
@@ -218,7 +223,7 @@ class Originator:
 
     def _answer(self, leg: Channel) -> None:
         leg.answer()
-        if leg.endpoint is not None:
+        if leg.endpoint is not None and leg.other_profile is None:
             leg.fire("CHANNEL_OUTGOING")
         if leg.other_profile is None:
             # originate without an A-leg: sofia flips the caller id on answer (switch_channel_flip_cid)

@@ -74,9 +74,21 @@ def test_inbound_call_lifecycle_matches_capture_03(sim, fmt):
     real = capture("03-call-lifecycle-" + fmt)
     lifecycle_route(sim)
     peer = observer(sim, fmt)
-    call = sim.place_call("5000", "01011", "ESL Capture", script=[Press("123#", at=3.0, gap=0.4)])
+    script = [Press("123#", at=1.0, gap=0.4, during="play_and_get_digits")]
+    call = sim.place_call("5000", "01011", "ESL Capture", script=script)
     mine = finish(peer, sim)
     assert call.channel.variables["pagd_digits"] == "123"
     assert non_event_types(mine) == non_event_types(real)
     assert reply_texts(mine) == reply_texts(real)
+    assert_same_shapes(mine, real)
+
+
+def test_dialplan_bridge_to_agent_matches_capture_06a(sim):
+    real = capture("06a-bridge-dialplan")
+    sim.add_endpoint("1001", answer_after=0.5)
+    sim.route("5002", apps=PUBLIC_PRELUDE + [("set", "capture_test=5002"), ("bridge", "user/1001@127.0.0.1")])
+    peer = observer(sim)
+    call = sim.place_call("5002", "01011", "ESL Capture", script=[Hangup(at=2.0)])
+    mine = finish(peer, sim, until_destroyed=2)
+    assert call.hangup_cause == "NORMAL_CLEARING"
     assert_same_shapes(mine, real)

@@ -66,7 +66,8 @@ def connect_block_names(frames) -> set[str]:
 def test_outbound_full_session_matches_capture_05a(sim, engine_listener, tmp_path):
     real_out = capture("05a-outbound-full", "outbound")
     real_obs = capture("05a-outbound-full", "observer")
-    obs, call, peer = outbound_call(sim, engine_listener, [Press("123#", at=3.0, gap=0.4)])
+    script = [Press("123#", at=1.0, gap=0.4, during="play_and_get_digits")]
+    obs, call, peer = outbound_call(sim, engine_listener, script)
     replay(peer, "05a-outbound-full", call.uuid, tmp_path)
     notice = peer.wait_for = peer.next()
     while notice.content_type != "text/disconnect-notice":
