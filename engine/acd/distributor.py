@@ -102,6 +102,7 @@ class Distributor(CallerRouting):
             self._available.add(agent_id, list(agent.queues))
             intents += self._agent_freed(agent, now)
         if not registered and agent.state is AgentState.RINGING and agent.current_call:
+            intents.append(CancelOffer(agent.current_call, agent_id, "unregistered"))
             intents += self.offer_failed(agent.current_call, agent_id, now, reason="unregistered")
         return intents
 
@@ -149,12 +150,18 @@ class Distributor(CallerRouting):
         caller.priority = max(caller.priority, queue.base_priority(caller.features))
         self.waiting[caller.call_id] = caller
         self._lengths[caller.queue] = self._lengths.get(caller.queue, 0) + 1
-        if queue.max_wait:
-            self._timers.schedule(caller.enqueued_at + queue.max_wait, "max_wait", caller.call_id)
+        limit = min((w for w in (queue.max_wait, caller.max_wait) if w > 0), default=0.0)
+        if limit:
+            self._timers.schedule(caller.enqueued_at + limit, "max_wait", caller.call_id)
         self._schedule_overflow(caller, queue)
         if self._in_sticky_window(caller, queue, now):
-            self._timers.schedule(caller.enqueued_at + queue.sticky.max_wait, "sticky_end", caller.call_id)
+            self._timers.schedule(self._sticky_deadline(caller, queue) or now, "sticky_end", caller.call_id)
         return self._place(caller, now)
+
+    def agents_serving(self, queue: str) -> int:
+        """Members of the queue who are working (not logged out, not paused); O(agents), for estimates only."""
+        working = (AgentState.AVAILABLE, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
+        return sum(1 for a in self.agents.values() if queue in a.queues and a.state in working)
 
     def queue_length(self, queue: str) -> int:
         return self._lengths.get(queue, 0)

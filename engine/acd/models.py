@@ -176,7 +176,9 @@ class WaitingCaller:
     priority: int = 0
     required_skills: Mapping[str, int] = field(default_factory=dict)
     sticky_agent: str | None = None
+    sticky_until: float | None = None  # overrides the queue's sticky window (direct transfers to an agent)
     features: Mapping[str, object] = field(default_factory=dict)
+    max_wait: float = 0.0  # this caller's own limit (e.g. from the IVR node); 0 = the queue's
     overflow_step: int = 0  # how many overflow steps have been applied
     extra_queues: tuple[str, ...] = ()
     offered_to: tuple[str, ...] = ()  # agents currently ringing for this caller

@@ -64,13 +64,21 @@ class CallerRouting:
         queue = self.queues[queue_name or caller.queue]
         return caller.priority + queue.aging_per_minute / 60.0 * caller.waited(now)
 
+    def _sticky_deadline(self, caller: WaitingCaller, queue: QueueConfig) -> float | None:
+        if not caller.sticky_agent:
+            return None
+        if caller.sticky_until is not None:
+            return caller.sticky_until
+        return caller.enqueued_at + queue.sticky.max_wait if queue.sticky is not None else None
+
     def _in_sticky_window(self, caller: WaitingCaller, queue: QueueConfig, now: float) -> bool:
-        if queue.sticky is None or not caller.sticky_agent:
+        deadline = self._sticky_deadline(caller, queue)
+        if deadline is None:
             return False
-        agent = self.agents.get(caller.sticky_agent)
+        agent = self.agents.get(caller.sticky_agent or "")
         if agent is None or agent.state is AgentState.LOGGED_OUT or caller.queue not in agent.queues:
             return False
-        return now < caller.enqueued_at + queue.sticky.max_wait
+        return now < deadline
 
     def _live(self, call_id: str, version: int) -> bool:
         caller = self.waiting.get(call_id)

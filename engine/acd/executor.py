@@ -1,0 +1,221 @@
+"""Carrying out the distributor's intents on the switch and in the store, and settling agent legs.
+
+Each agent leg is settled once: by its answer (CHANNEL_ANSWER or a `+OK` job result) or by its failure
+(a `-ERR` job result or CHANNEL_HANGUP before answer), whichever arrives first. Blocking switch commands
+(`api`) run in their own greenlets so the event dispatcher is never blocked.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from engine.acd.bus import TOPIC_AGENT_STATE, TOPIC_CALL, TOPIC_SCREEN_POP
+from engine.acd.intents import Abandoned, AgentStateChanged, CallerExit, CancelOffer, Connect, Offer
+from engine.acd.legs import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HEADER_CUSTOMER_NAME, SIP_HEADER_QUEUE,
+                             SIP_HEADER_SEGMENT, parse_job_body)
+from engine.acd.models import AgentState, RecordPolicy
+from engine.acd.queued import AgentLeg, QueuedCall
+from engine.esl import commands
+from engine.esl.commands import HangupCause
+from engine.recording.files import describe, recording_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.acd.service import QueueService
+
+log = logging.getLogger(__name__)
+_WE_CANCELLED = {"ORIGINATOR_CANCEL", "LOSE_RACE", "MANAGER_REQUEST"}
+
+
+class IntentExecution:
+    """The half of QueueService that talks to the switch and the store."""
+
+    def _leg_for(self: "QueueService", call_id: str, agent_id: str) -> AgentLeg | None:
+        for leg in self.agent_legs.values():
+            if leg.call_id == call_id and leg.agent_id == agent_id and not leg.gone:
+                return leg
+        return None
+
+    # ----- offers -------------------------------------------------------------------------------
+    def _do_Offer(self: "QueueService", offer: Offer) -> None:
+        call = self.calls.get(offer.call_id)
+        now = self.clock()
+        for agent_id in offer.agent_ids:
+            agent = self.distributor.agents[agent_id]
+            leg = AgentLeg(commands.new_uuid(), agent_id, offer.call_id, created_at=now)
+            self.agent_legs[leg.uuid] = leg
+            pop = self._screen_pop(call, offer, agent_id)
+            self.bus.publish(TOPIC_SCREEN_POP, pop)
+            self.interactions.queue_event(offer.call_id, now, offered_at=now, agent_id=agent_id)
+            customer = call.customer if call else None
+            headers = {SIP_HEADER_CALL_ID: offer.call_id, SIP_HEADER_QUEUE: offer.queue,
+                       SIP_HEADER_CUSTOMER: (customer.customer_id or "") if customer else "",
+                       SIP_HEADER_CUSTOMER_NAME: customer.name if customer else "",
+                       SIP_HEADER_SEGMENT: customer.segment if customer else ""}
+            display = (customer.name if customer and customer.name else
+                       getattr(call.channel, "caller_name", "") if call else "")
+            log.info("call %s: offering to agent %s (leg %s)", offer.call_id, agent_id, leg.uuid)
+            future = self.legs.ring_agent(leg.uuid, agent.extension or agent.agent_id, call_id=offer.call_id,
+                                          queue=offer.queue, caller_number=call.caller_number if call else "",
+                                          display_name=display, timeout=offer.timeout, headers=headers)
+            future.rawlink(lambda done, leg=leg: gevent.spawn(self._ring_done, leg, done))
+
+    def _screen_pop(self: "QueueService", call: QueuedCall | None, offer: Offer, agent_id: str) -> dict[str, Any]:
+        customer = call.customer if call else None
+        return {"agent_id": agent_id, "call_id": offer.call_id, "queue": offer.queue,
+                "transferred_from": call.transferred_from if call else None,
+                "caller_number": call.caller_number if call else "",
+                "waited": round(self.clock() - call.enqueued_at, 1) if call else 0.0,
+                "customer": None if customer is None else {
+                    "id": customer.customer_id, "name": customer.name, "segment": customer.segment,
+                    "value_tier": customer.value_tier, "tags": list(customer.tags), **dict(customer.details)}}
+
+    def _ring_done(self: "QueueService", leg: AgentLeg, done: Any) -> None:
+        if not done.successful():
+            self.leg_failed(leg.uuid, "NETWORK_OUT_OF_ORDER")
+            return
+        result = parse_job_body(done.value)
+        if result.answered:
+            self.leg_answered(leg.uuid)
+        else:
+            self.leg_failed(leg.uuid, result.cause)
+
+    def leg_answered(self: "QueueService", leg_uuid: str) -> None:
+        leg = self.agent_legs.get(leg_uuid)
+        if leg is None or leg.settled:
+            return
+        leg.settled = leg.answered = True
+        log.info("call %s: agent %s answered", leg.call_id, leg.agent_id)
+        self.execute(self.distributor.offer_answered(leg.call_id, leg.agent_id, self.clock()))
+
+    def leg_failed(self: "QueueService", leg_uuid: str, cause: str) -> None:
+        leg = self.agent_legs.pop(leg_uuid, None)
+        if leg is None:
+            return
+        leg.gone = True
+        if leg.settled:
+            return
+        leg.settled = True
+        log.info("call %s: agent %s did not answer (%s)", leg.call_id, leg.agent_id, cause)
+        if cause not in _WE_CANCELLED:
+            self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))
+
+    def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str) -> None:
+        """CHANNEL_HANGUP on an agent leg: an unanswered offer failed, or the agent's conversation ended."""
+        leg = self.agent_legs.get(leg_uuid)
+        if leg is None:
+            return
+        if not leg.answered:
+            self.leg_failed(leg_uuid, cause)
+            return
+        self.agent_legs.pop(leg_uuid, None)
+        leg.gone = True
+        now = self.clock()
+        agent = self.distributor.agents.get(leg.agent_id)
+        if agent is not None and agent.state is AgentState.ON_CALL and agent.current_call == leg.call_id:
+            self.handle_times.add(self.distributor._agent_queue.get(leg.agent_id, ""),
+                                  now - agent.answered_at + self._wrap_up_of(leg.agent_id))
+            self.execute(self.distributor.call_ended(leg.agent_id, now))
+            self.interactions.queue_event(leg.call_id, now, wrap_up_until=agent.wrap_up_until or now)
+            self.wake_timers()
+        call = self.calls.get(leg.call_id)
+        if call is not None and call.agent_leg == leg_uuid and not call.finished.is_set():
+            self.interactions.queue_event(leg.call_id, now, hangup_by="agent")
+            call.finished.set()
+        if call is not None and call.recording:
+            gevent.spawn(self._catalogue_recording, leg.call_id, call.recording, now)
+
+    def _wrap_up_of(self: "QueueService", agent_id: str) -> float:
+        queue = self.distributor.queues.get(self.distributor._agent_queue.get(agent_id, ""))
+        return queue.wrap_up_seconds if queue else 0.0
+
+    def _do_CancelOffer(self: "QueueService", cancel: CancelOffer) -> None:
+        leg = self._leg_for(cancel.call_id, cancel.agent_id)
+        if leg is None:
+            return
+        leg.settled = True
+        log.info("call %s: cancelling agent %s leg (%s)", cancel.call_id, cancel.agent_id, cancel.reason)
+        self.legs.hang_up(leg.uuid, HangupCause.ORIGINATOR_CANCEL)
+
+    # ----- connect ------------------------------------------------------------------------------
+    def _do_Connect(self: "QueueService", connect: Connect) -> None:
+        leg = self._leg_for(connect.call_id, connect.agent_id)
+        call = self.calls.get(connect.call_id)
+        now = self.clock()
+        if call is None or leg is None:
+            log.warning("call %s: connect for a call no longer here; releasing agent %s", connect.call_id,
+                        connect.agent_id)
+            if leg is not None:
+                self.legs.hang_up(leg.uuid)
+            else:
+                self.execute(self.distributor.call_ended(connect.agent_id, now))
+            return
+        call.status, call.agent_id, call.agent_leg, call.answered_at = "connected", connect.agent_id, leg.uuid, now
+        queue = self.distributor.queues[connect.queue]
+        if queue.record.policy is RecordPolicy.ALWAYS:
+            call.recording = recording_path(self.recording_root, queue.record.path_template, call_id=call.call_id,
+                                            queue=queue.name, agent=connect.agent_id, caller=call.caller_number,
+                                            at=now)
+        call.decided.set()
+        self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now, bridged_at=now,
+                                      wait_seconds=round(connect.waited, 3))
+        self.bus.publish(TOPIC_CALL, {"event": "connected", "call_id": call.call_id, "agent_id": connect.agent_id,
+                                      "queue": connect.queue, "waited": connect.waited})
+        gevent.spawn(self._connect_legs, call, leg.uuid, queue.record.stereo)
+
+    def _connect_legs(self: "QueueService", call: QueuedCall, leg_uuid: str, stereo: bool) -> None:
+        """In order: stop the music, bridge, start recording (blocking api calls, in their own greenlet)."""
+        caller_uuid = call.channel.uuid
+        control = self.legs.control
+        try:
+            control.api(commands.uuid_break(caller_uuid, all=True))
+            reply = control.api(commands.uuid_bridge(caller_uuid, leg_uuid))
+            if reply.startswith(commands.REPLY_ERR):
+                log.warning("call %s: bridge to agent leg %s failed: %s", call.call_id, leg_uuid, reply.strip())
+                self.caller_gone(call.call_id) if getattr(call.channel, "hung_up", False) else \
+                    self.legs.hang_up(leg_uuid)
+                return
+            if call.recording:
+                self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
+        except Exception:
+            log.exception("call %s: connecting to agent leg %s failed", call.call_id, leg_uuid)
+            self.legs.hang_up(leg_uuid)
+
+    def _catalogue_recording(self: "QueueService", call_id: str, path: str, at: float) -> None:
+        for _ in range(10):
+            try:
+                facts = describe(path)
+            except FileNotFoundError:
+                gevent.sleep(0.2)
+                continue
+            self.recordings.add_recording(call_id, facts.path, facts.duration, facts.size, facts.sha256, at)
+            return
+        log.warning("call %s: recording %s not found on this host; metadata not stored", call_id, path)
+
+    # ----- leaving and agents -------------------------------------------------------------------
+    def _do_CallerExit(self: "QueueService", exit_: CallerExit) -> None:
+        call = self.calls.get(exit_.call_id)
+        if call is None:
+            return
+        now = self.clock()
+        self.interactions.queue_event(exit_.call_id, now, wait_seconds=round(exit_.waited, 3))
+        log.info("call %s: leaves %s (%s, %s)", exit_.call_id, exit_.queue, exit_.reason, exit_.action.value)
+        self._leave(call, exit_.action, exit_.reason, now)
+
+    def _do_Abandoned(self: "QueueService", abandoned: Abandoned) -> None:
+        now = self.clock()
+        self.interactions.queue_event(abandoned.call_id, now, abandoned=True, wait_seconds=round(abandoned.waited, 3))
+        log.info("call %s: abandoned %s after %.0fs", abandoned.call_id, abandoned.queue, abandoned.waited)
+        queue = self.distributor.queues.get(abandoned.queue)
+        call = self.calls.get(abandoned.call_id)
+        if call is not None and queue is not None and queue.abandon_callback:
+            self._request_callback(call, f"abandoned after {abandoned.waited:.0f}s in {abandoned.queue}", now,
+                                   "abandoned")
+
+    def _do_AgentStateChanged(self: "QueueService", change: AgentStateChanged) -> None:
+        self.agent_log.agent_state(change.agent_id, change.new.value, change.reason, change.at)
+        self.bus.publish(TOPIC_AGENT_STATE, {"agent_id": change.agent_id, "state": change.new.value,
+                                             "previous": change.old.value, "reason": change.reason,
+                                             "at": change.at, "call_id": change.call_id})
+        log.info("agent %s: %s -> %s (%s)", change.agent_id, change.old.value, change.new.value, change.reason)

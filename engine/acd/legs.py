@@ -1,0 +1,113 @@
+"""The ACD's hands on the switch: ring an agent, stop hold music, bridge, cancel, record, list live channels.
+
+The only ACD module that builds FreeSWITCH commands (through `engine.esl.commands`). It talks to an
+inbound control connection (`api`, `bgapi`); every method except `live_channels` is non-blocking and
+safe to call from an event handler.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+from engine.esl import commands
+from engine.esl.commands import HangupCause
+
+log = logging.getLogger(__name__)
+
+# TODO(commands.py): variable names not in commands.py yet
+VAR_RECORD_STEREO = "RECORD_STEREO"
+SIP_HEADER_CUSTOMER = "X-Jinqiao-Customer"
+SIP_HEADER_CUSTOMER_NAME = "X-Jinqiao-Customer-Name"
+SIP_HEADER_CALL_ID = "X-Jinqiao-Call-Id"
+SIP_HEADER_QUEUE = "X-Jinqiao-Queue"
+SIP_HEADER_SEGMENT = "X-Jinqiao-Segment"
+# TODO(commands.py): CUSTOM subclass the engine listens to for agent control (CLI, phone feature codes)
+SUBCLASS_AGENT_CONTROL = "jinqiao::agent"
+
+
+class Control(Protocol):
+    """The part of `engine.esl.connection.InboundConnection` the ACD uses."""
+
+    def api(self, command: str, timeout: float = 10.0) -> str: ...
+
+    def bgapi(self, command: str, job_uuid: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RingResult:
+    """How an agent-leg originate ended: answered, or the FreeSWITCH cause name."""
+
+    answered: bool
+    cause: str
+
+
+def parse_job_body(body: str) -> RingResult:
+    """`+OK <uuid>` -> answered; `-ERR NO_ANSWER` -> the cause."""
+    text = (body or "").strip()
+    if text.startswith(commands.REPLY_OK):
+        return RingResult(True, "SUCCESS")
+    cause = text[len(commands.REPLY_ERR):].strip() if text.startswith(commands.REPLY_ERR) else text
+    return RingResult(False, HangupCause.parse(cause.split()[0] if cause else "").name if cause else "UNKNOWN")
+
+
+def sip_header(name: str) -> str:
+    return commands.VAR_SIP_HEADER_PREFIX + name
+
+
+class SwitchLegs:
+    """Turns ACD decisions into FreeSWITCH commands on the control connection."""
+
+    def __init__(self, control: Control, *, domain: str | None = None) -> None:
+        self.control = control
+        self.domain = domain
+
+    def ring_agent(self, leg_uuid: str, extension: str, *, call_id: str, queue: str, caller_number: str,
+                   display_name: str, timeout: float, headers: Mapping[str, str]) -> Any:
+        """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body."""
+        variables: dict[str, object] = {
+            commands.VAR_ORIGINATION_CID_NUMBER: caller_number or "anonymous",
+            commands.VAR_ORIGINATION_CID_NAME: display_name or caller_number or "anonymous",
+            commands.VAR_CALL_ID: call_id,
+            commands.VAR_QUEUE: queue,
+            commands.VAR_IGNORE_EARLY_MEDIA: "true",
+            commands.VAR_HANGUP_AFTER_BRIDGE: "true",
+        }
+        for name, value in headers.items():
+            if value:
+                variables[sip_header(name)] = value
+        command = commands.originate(commands.user_endpoint(extension, self.domain), app=commands.APP_PARK,
+                                     variables=variables, uuid=leg_uuid, timeout=max(1, int(round(timeout))))
+        return self.control.bgapi(command)
+
+    def hang_up(self, uuid: str, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> Any:
+        return self.control.bgapi(commands.uuid_kill(uuid, cause))
+
+    def stop_music(self, caller_uuid: str) -> Any:
+        return self.control.bgapi(commands.uuid_break(caller_uuid, all=True))
+
+    def bridge(self, caller_uuid: str, agent_leg: str) -> Any:
+        return self.control.bgapi(commands.uuid_bridge(caller_uuid, agent_leg))
+
+    def keep_caller_after_bridge(self, caller_uuid: str) -> Any:
+        """When the agent hangs up, the caller goes back to park (and to its IVR flow), not to hang-up."""
+        self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_HANGUP_AFTER_BRIDGE, "false"))
+        return self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_PARK_AFTER_BRIDGE, "true"))
+
+    def start_recording(self, caller_uuid: str, path: str, *, stereo: bool) -> Any:
+        if stereo:
+            self.control.bgapi(commands.uuid_setvar(caller_uuid, VAR_RECORD_STEREO, "true"))
+        return self.control.bgapi(commands.uuid_record(caller_uuid, "start", path))
+
+    def transfer(self, uuid: str, extension: str, context: str = "default") -> Any:
+        return self.control.bgapi(commands.uuid_transfer(uuid, extension, context=context))
+
+    def live_channels(self, timeout: float = 10.0) -> set[str]:
+        """UUIDs of every channel FreeSWITCH has now (blocking; never call from an event handler)."""
+        text = self.control.api(commands.show_channels_json(), timeout=timeout)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise RuntimeError(f"unexpected reply to show channels: {text[:80]!r}") from None
+        return {row.get("uuid", "") for row in data.get("rows", []) if row.get("uuid")}

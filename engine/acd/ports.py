@@ -1,0 +1,103 @@
+"""What the queue service needs from the rest of the engine, as small protocols, plus in-memory versions.
+
+The daemon passes adapters over the store (`store_adapters.py`); tests and the demo use the memory
+classes here. Times are epoch seconds (floats).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    """What routing and the screen-pop need to know about a caller."""
+
+    customer_id: str | None = None
+    name: str = ""
+    segment: str = ""
+    value_tier: str = ""
+    tags: tuple[str, ...] = ()
+    owner_agent: str | None = None
+    last_agent: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # shown on the agent's screen
+
+    @property
+    def features(self) -> dict[str, Any]:
+        return {"segment": self.segment, "value_tier": self.value_tier, "tags": self.tags}
+
+
+class CustomerLookup(Protocol):
+    def lookup(self, number: str, customer_id: str | None = None) -> CustomerInfo | None: ...
+
+
+class AgentLog(Protocol):
+    def agent_state(self, agent_id: str, state: str, reason: str, at: float) -> None: ...
+
+
+class InteractionLog(Protocol):
+    """The queue part of a call's interaction record (one per call id)."""
+
+    def queue_event(self, call_id: str, at: float, **fields: Any) -> None: ...
+
+
+class CallbackBook(Protocol):
+    def request_callback(self, number: str, reason: str, due_at: float, source: str, *,
+                         customer_id: str | None = None, call_id: str | None = None) -> str | None: ...
+
+
+class RecordingCatalog(Protocol):
+    def add_recording(self, call_id: str, path: str, duration: float, size: int, sha256: str, at: float) -> None: ...
+
+
+class NoCustomers:
+    def lookup(self, number: str, customer_id: str | None = None) -> CustomerInfo | None:
+        return None
+
+
+@dataclass
+class MemoryCustomers:
+    by_number: dict[str, CustomerInfo] = field(default_factory=dict)
+
+    def lookup(self, number: str, customer_id: str | None = None) -> CustomerInfo | None:
+        if customer_id is not None:
+            for info in self.by_number.values():
+                if info.customer_id == customer_id:
+                    return info
+        return self.by_number.get(number)
+
+
+@dataclass
+class MemoryRecords:
+    """Every ACD record kept in lists: agent states, interaction events, callbacks, recordings."""
+
+    agent_states: list[tuple[str, str, str, float]] = field(default_factory=list)
+    queue_events: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    recordings: list[dict[str, Any]] = field(default_factory=list)
+
+    def agent_state(self, agent_id: str, state: str, reason: str, at: float) -> None:
+        self.agent_states.append((agent_id, state, reason, at))
+
+    def queue_event(self, call_id: str, at: float, **fields: Any) -> None:
+        self.queue_events.append((call_id, at, dict(fields)))
+
+    def request_callback(self, number: str, reason: str, due_at: float, source: str, *,
+                         customer_id: str | None = None, call_id: str | None = None) -> str | None:
+        import datetime as dt
+        day = dt.datetime.fromtimestamp(due_at, dt.timezone.utc).date()
+        for existing in self.callbacks:  # one callback per number and day, like the store
+            if existing["number"] == number and existing["day"] == day:
+                existing["requests"] += 1
+                return existing["id"]
+        self.callbacks.append({"id": str(len(self.callbacks) + 1), "number": number, "reason": reason, "day": day,
+                               "due_at": due_at, "source": source, "customer_id": customer_id, "call_id": call_id,
+                               "requests": 1})
+        return self.callbacks[-1]["id"]
+
+    def add_recording(self, call_id: str, path: str, duration: float, size: int, sha256: str, at: float) -> None:
+        self.recordings.append({"call_id": call_id, "path": path, "duration": duration, "size": size,
+                                "sha256": sha256, "at": at})
+
+    def events_for(self, call_id: str) -> list[dict[str, Any]]:
+        return [fields for cid, _, fields in self.queue_events if cid == call_id]

@@ -1,0 +1,51 @@
+"""The service's view of one queued call and of each agent leg it originated."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gevent.event import Event as Flag
+
+from engine.acd.ports import CustomerInfo
+from engine.ivr.ports import QueueResult
+
+
+def mask(number: str) -> str:
+    return number if len(number) <= 4 else number[:3] + "*" * (len(number) - 5) + number[-2:]
+
+
+@dataclass
+class QueuedCall:
+    """A caller the service is handling, from enqueue to the end of its agent conversation."""
+
+    call_id: str
+    channel: Any
+    queue: str
+    caller_number: str
+    customer: CustomerInfo | None
+    language: str
+    enqueued_at: float
+    status: str = "waiting"  # waiting | connected | left
+    agent_id: str | None = None
+    agent_leg: str | None = None
+    result: QueueResult | None = None
+    recording: str | None = None
+    answered_at: float = 0.0
+    transfer: tuple[str, str] | None = None  # (kind, target) requested while connected
+    transferred_from: str | None = None  # the agent who transferred this call here
+    decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
+    finished: Flag = field(default_factory=Flag)  # the agent conversation is over
+    announce_due: bool = False
+
+
+@dataclass
+class AgentLeg:
+    """One originated agent leg; `settled` once its answer or failure was handled."""
+
+    uuid: str
+    agent_id: str
+    call_id: str
+    created_at: float = 0.0
+    answered: bool = False
+    settled: bool = False
+    gone: bool = False

@@ -1,0 +1,315 @@
+"""QueueService: the IVR's `queue` node hands a caller here; it holds the caller with music, rings agents,
+bridges on answer, and records everything.
+
+How it works: the pure `Distributor` decides; this service executes its intents. The caller's own
+greenlet (inside `enqueue`) loops over hold music (`channel.play`, ended by `uuid_break`) and
+announcements until the distributor connects it or it leaves. Agent legs are originated with `bgapi`
+and a pre-assigned UUID; their answer/hang-up arrive as events (`agent_events.py`) or as the job
+result, whichever comes first, and each leg is settled exactly once. Store writes go through the
+injected ports. Time comes from the injected `clock`; a timer greenlet runs the distributor's timers.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Mapping
+
+import gevent
+from gevent.event import Event as Flag
+
+from engine.acd.announce import Announcer, HandleTimes, SilentAnnouncer, announcement_text, estimated_wait
+from engine.acd.bus import Bus
+from engine.acd.distributor import AcdError, Distributor
+from engine.acd.executor import IntentExecution
+from engine.acd.intents import Intent
+from engine.acd.legs import SwitchLegs
+from engine.acd.models import Agent, ExitAction, QueueConfig, WaitingCaller
+from engine.acd.queued import AgentLeg, QueuedCall, mask
+from engine.acd.reconciler import Reconciler
+from engine.acd.switch_events import SwitchEvents
+from engine.acd.ports import (AgentLog, CallbackBook, CustomerInfo, CustomerLookup, InteractionLog, MemoryRecords,
+                              NoCustomers, RecordingCatalog)
+from engine.esl import commands
+from engine.ivr.ports import QueueOutcome, QueueRequest, QueueResult
+
+log = logging.getLogger(__name__)
+DIRECT_TRANSFER_SECONDS = 60.0  # a call transferred to one agent waits this long for them, then for anyone
+
+
+class QueueService(IntentExecution):
+    """Queues, agents and offers on a live switch. Construct once in the daemon; see `attach`."""
+
+    def __init__(self, queues: Mapping[str, QueueConfig], agents: Iterable[Agent], *, legs: SwitchLegs,
+                 clock: Callable[[], float], bus: Bus | None = None, agent_log: AgentLog | None = None,
+                 interactions: InteractionLog | None = None, callbacks: CallbackBook | None = None,
+                 recordings: RecordingCatalog | None = None, customers: CustomerLookup | None = None,
+                 announcer: Announcer | None = None, recording_root: str = "var/recordings",
+                 music: str = commands.MUSIC_ON_HOLD) -> None:
+        memory = MemoryRecords()
+        self.distributor = Distributor(queues, agents)
+        self.legs = legs
+        self.clock = clock
+        self.bus = bus or Bus()
+        self.agent_log = agent_log or memory
+        self.interactions = interactions or memory
+        self.callbacks = callbacks or memory
+        self.recordings = recordings or memory
+        self.customers = customers or NoCustomers()
+        self.announcer = announcer or SilentAnnouncer()
+        self.recording_root = recording_root
+        self.music = music
+        self.handle_times = HandleTimes()
+        self.calls: dict[str, QueuedCall] = {}  # by call id
+        self.by_caller_uuid: dict[str, QueuedCall] = {}
+        self.agent_legs: dict[str, AgentLeg] = {}  # by leg uuid
+        self._wake = Flag()
+        self._timer: gevent.Greenlet | None = None
+
+    # ----- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> "QueueService":
+        self._timer = gevent.spawn(self._run_timers)
+        return self
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.kill(block=False)
+
+    def _run_timers(self) -> None:
+        while True:
+            due = self.distributor.next_timer()
+            wait = None if due is None else max(0.0, due - self.clock())
+            self._wake.clear()
+            self._wake.wait(timeout=wait)
+            self.execute(self.distributor.tick(self.clock()))
+
+    def wake_timers(self) -> None:
+        self._wake.set()
+
+    def attach(self, control: Any, *, reconcile_every: float = 30.0) -> Reconciler:
+        """Listen to the control connection's events, reconcile after reconnects and every `reconcile_every` s."""
+        control.add_handler(SwitchEvents(self))
+        reconciler = Reconciler(self, interval=reconcile_every)
+        control.on_reconnect(reconciler.reconcile)
+        return reconciler.start()
+
+    # ----- agents -------------------------------------------------------------------------------
+    def login(self, agent_id: str, queues: Iterable[str] | Mapping[str, Mapping[str, int]] | None = None,
+              ready: bool = True) -> list[Intent]:
+        if queues is not None and not isinstance(queues, Mapping):
+            queues = {name: {} for name in queues}
+        if queues is None and not self.distributor.agent(agent_id).queues:
+            queues = {name: {} for name in self.distributor.queues}
+        return self.execute(self.distributor.login(agent_id, self.clock(), queues, ready=ready))
+
+    def logout(self, agent_id: str) -> list[Intent]:
+        return self.execute(self.distributor.logout(agent_id, self.clock()))
+
+    def ready(self, agent_id: str) -> list[Intent]:
+        return self.execute(self.distributor.set_ready(agent_id, self.clock()))
+
+    def not_ready(self, agent_id: str, reason: str) -> list[Intent]:
+        return self.execute(self.distributor.set_not_ready(agent_id, reason, self.clock()))
+
+    def end_wrap_up(self, agent_id: str) -> list[Intent]:
+        return self.execute(self.distributor.end_wrap_up(agent_id, self.clock()))
+
+    def set_registered(self, extension: str, registered: bool) -> list[Intent]:
+        intents: list[Intent] = []
+        for agent in self.distributor.agents.values():
+            if agent.extension == extension or (not agent.extension and agent.agent_id == extension):
+                intents += self.distributor.set_registered(agent.agent_id, registered, self.clock())
+        return self.execute(intents)
+
+    def agent_status(self, agent_id: str) -> dict[str, Any]:
+        agent = self.distributor.agent(agent_id)
+        return {"agent_id": agent.agent_id, "state": agent.state.value, "reason": agent.not_ready_reason,
+                "registered": agent.registered, "queues": sorted(agent.queues), "call_id": agent.current_call,
+                "calls_handled": agent.calls_handled, "no_answers": agent.consecutive_no_answers}
+
+    # ----- the caller's greenlet ----------------------------------------------------------------
+    def enqueue(self, channel: Any, request: QueueRequest, *, direct_agent: str | None = None,
+                transferred_from: str | None = None) -> QueueResult:
+        """Hold the caller in `request.queue` until an agent's conversation with it ends, or it leaves."""
+        queue = self.distributor.queues.get(request.queue)
+        if queue is None:
+            log.warning("call %s: unknown queue %s", request.call_uuid or channel.uuid, request.queue)
+            return QueueResult(QueueOutcome.CLOSED, f"unknown queue {request.queue}")
+        call = self._admit(channel, request, queue, direct_agent, transferred_from)
+        try:
+            if call.result is None:
+                self._hold(call, queue)
+            if call.status == "connected":
+                call.finished.wait()
+                return self._after_conversation(call, request)
+            return call.result or QueueResult(QueueOutcome.FAILED, "left the queue")
+        finally:
+            if call.status == "waiting":  # the caller's channel failed (hang-up): leave the line now
+                self.caller_gone(call.call_id)
+            self.by_caller_uuid.pop(channel.uuid, None)
+            self.calls.pop(call.call_id, None)
+
+    def _admit(self, channel: Any, request: QueueRequest, queue: QueueConfig, direct_agent: str | None,
+               transferred_from: str | None) -> QueuedCall:
+        now = self.clock()
+        call_id = request.call_uuid or channel.uuid
+        number = getattr(channel, "caller_number", "") or ""
+        customer = self.customers.lookup(number, request.customer_id)
+        call = QueuedCall(call_id, channel, queue.name, number, customer, request.language, now,
+                          transferred_from=transferred_from)
+        self.calls[call_id] = call
+        self.by_caller_uuid[channel.uuid] = call
+        if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
+            channel.add_handler(lambda event: self._caller_event(call, event))
+        self.legs.keep_caller_after_bridge(channel.uuid)
+        self.interactions.queue_event(call_id, now, queue=queue.name, queue_entered_at=now)
+        sticky = None
+        if customer is not None and queue.sticky is not None:
+            sticky = customer.owner_agent if queue.sticky.mode == "owner" else customer.last_agent
+        caller = WaitingCaller(call_id, queue.name, now, priority=request.priority,
+                               required_skills={s: 1 for s in request.skills}, sticky_agent=sticky,
+                               features=customer.features if customer else {},
+                               max_wait=float(request.timeout_s or 0))
+        if direct_agent is not None:
+            caller.sticky_agent, caller.sticky_until = direct_agent, now + DIRECT_TRANSFER_SECONDS
+        log.info("call %s: queued in %s from %s", call_id, queue.name, mask(number))
+        try:
+            self.execute(self.distributor.enqueue(caller, now))
+        except AcdError as exc:
+            call.status, call.result = "left", QueueResult(QueueOutcome.FAILED, str(exc))
+        self.wake_timers()
+        return call
+
+    def _hold(self, call: QueuedCall, queue: QueueConfig) -> None:
+        """Music (and announcements) until decided; exit keys end the wait."""
+        keys = "".join(queue.exit_keys) or "none"
+        announcer = gevent.spawn(self._announce_clock, call, queue.announce_every) if queue.announce_every else None
+        try:
+            while not call.decided.is_set():
+                if call.announce_due:
+                    call.announce_due = False
+                    self._announce(call)
+                    continue
+                digit = call.channel.play(queue.moh or self.music, terminators=keys)
+                if digit and digit in queue.exit_keys and not call.decided.is_set():
+                    self._exit_key(call, queue, digit)
+        finally:
+            if announcer is not None:
+                announcer.kill(block=False)
+
+    def _announce_clock(self, call: QueuedCall, every: float) -> None:
+        while not call.decided.is_set():
+            gevent.sleep(every)
+            if not call.decided.is_set():
+                call.announce_due = True
+                self.legs.stop_music(call.channel.uuid)
+
+    def _announce(self, call: QueuedCall) -> None:
+        if call.call_id not in self.distributor.waiting:
+            return
+        now = self.clock()
+        position = self.distributor.position(call.call_id, now)
+        wait = estimated_wait(position, self.distributor.agents_serving(call.queue),
+                              self.handle_times.average(call.queue))
+        self.announcer.announce(call.channel, announcement_text(position, wait, call.language), call.language)
+
+    def _exit_key(self, call: QueuedCall, queue: QueueConfig, digit: str) -> None:
+        action = queue.exit_keys[digit]
+        now = self.clock()
+        position = self.distributor.position(call.call_id, now) if call.call_id in self.distributor.waiting else 1
+        self.execute(self.distributor.withdraw(call.call_id, now, f"exit key {digit}"))
+        wait = estimated_wait(position, self.distributor.agents_serving(call.queue), self.handle_times.average(call.queue))
+        self._leave(call, action, f"exit key {digit}", now, due_in=wait)
+
+    def _after_conversation(self, call: QueuedCall, request: QueueRequest) -> QueueResult:
+        if call.transfer is None:
+            return QueueResult(QueueOutcome.ANSWERED, f"agent {call.agent_id}")
+        kind, target = call.transfer
+        if kind == "number":
+            return QueueResult(QueueOutcome.ANSWERED, f"transferred to a number by agent {call.agent_id}")
+        queue, direct = target, None
+        if kind == "agent":
+            agent = self.distributor.agent(target)
+            queue = call.queue if call.queue in agent.queues else next(iter(agent.queues), call.queue)
+            direct = target
+        self.by_caller_uuid.pop(call.channel.uuid, None)
+        self.calls.pop(call.call_id, None)
+        again = QueueRequest(queue=queue, priority=request.priority, skills=request.skills, call_uuid=call.call_id,
+                             flow=request.flow, customer_id=request.customer_id, language=request.language)
+        return self.enqueue(call.channel, again, direct_agent=direct, transferred_from=call.agent_id)
+
+    def _caller_event(self, call: QueuedCall, event: Any) -> None:
+        if event.name == commands.EV_CHANNEL_HANGUP and self.calls.get(call.call_id) is call:
+            self.caller_gone(call.call_id)
+
+    # ----- transfers ----------------------------------------------------------------------------
+    def transfer(self, call_id: str, kind: str, target: str) -> None:
+        """Blind transfer of a connected call to a `queue`, an `agent` or a `number`; the context follows.
+
+        The agent's leg is released (the agent goes to wrap-up); the caller's greenlet then queues the
+        call again (queue, agent) keeping its call id, customer and interaction, or the switch moves the
+        caller to the number through the dialplan.
+        """
+        call = self.calls.get(call_id)
+        if call is None or call.status != "connected" or not call.agent_leg:
+            raise AcdError(f"call {call_id} is not connected to an agent")
+        if kind == "queue" and target not in self.distributor.queues:
+            raise AcdError(f"unknown queue {target!r} (known: {', '.join(sorted(self.distributor.queues))})")
+        if kind == "agent":
+            self.distributor.agent(target)
+        if kind not in ("queue", "agent", "number"):
+            raise AcdError(f"a transfer goes to a queue, an agent or a number, not {kind!r}")
+        log.info("call %s: blind transfer by agent %s to %s %s", call_id, call.agent_id, kind, target)
+        self.interactions.queue_event(call_id, self.clock(), hangup_by=f"transfer:{kind}")
+        call.transfer = (kind, target)
+        if kind == "number":
+            self.legs.transfer(call.channel.uuid, target)
+        self.legs.hang_up(call.agent_leg)
+
+    # ----- leaving ------------------------------------------------------------------------------
+    def _leave(self, call: QueuedCall, action: ExitAction, reason: str, now: float, due_in: float = 0.0) -> None:
+        detail = reason
+        if action is ExitAction.CALLBACK:
+            callback_id = self._request_callback(call, f"{reason} in {call.queue}", now + due_in, "queue")
+            detail = f"callback:{callback_id}" if callback_id else f"{reason}: no callback (caller unknown)"
+        elif action is ExitAction.VOICEMAIL:
+            detail = "voicemail"
+        outcome = QueueOutcome.CLOSED if reason == "queue full" else QueueOutcome.TIMEOUT
+        call.status, call.result = "left", QueueResult(outcome, detail)
+        self.interactions.queue_event(call.call_id, now, ivr_outcome=f"queue_{action.value}")
+        call.decided.set()
+        self.legs.stop_music(call.channel.uuid)
+
+    def _request_callback(self, call: QueuedCall, reason: str, due_at: float, source: str) -> str | None:
+        if not call.caller_number or not call.caller_number.lstrip("+").isdigit():
+            return None
+        try:
+            return self.callbacks.request_callback(call.caller_number, reason, due_at, source,
+                                                   customer_id=call.customer.customer_id if call.customer else None,
+                                                   call_id=call.call_id)
+        except Exception:
+            log.exception("call %s: could not store a callback", call.call_id)
+            return None
+
+    def caller_gone(self, call_id: str) -> None:
+        """The caller hung up (event or failed channel command): cancel offers at once, end the conversation."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        if call.status == "waiting":
+            call.status = "left"
+            call.result = QueueResult(QueueOutcome.FAILED, "caller hung up")
+            self.execute(self.distributor.caller_left(call_id, self.clock()))
+            call.decided.set()
+        elif call.status == "connected" and call.agent_leg and not call.finished.is_set():
+            self.interactions.queue_event(call_id, self.clock(), hangup_by="caller")
+            self.legs.hang_up(call.agent_leg)
+            call.finished.set()
+
+    # ----- intents ------------------------------------------------------------------------------
+    def execute(self, intents: list[Intent]) -> list[Intent]:
+        """Carry out the distributor's intents (non-blocking; safe in event handlers)."""
+        for intent in intents:
+            try:
+                getattr(self, f"_do_{type(intent).__name__}")(intent)
+            except Exception:
+                log.exception("call %s: failed to carry out %s", getattr(intent, "call_id", "?"), intent)
+        return intents

@@ -1,0 +1,227 @@
+"""QueueService on a scripted switch: offers, answers, no-answers, hang-up races, exit keys, recording,
+registration, transfers and reconciliation, checking the exact commands sent and the records written."""
+from __future__ import annotations
+
+import os
+
+import gevent
+import pytest
+
+from engine.acd.bus import TOPIC_AGENT_STATE, TOPIC_SCREEN_POP
+from engine.acd.legs import SUBCLASS_AGENT_CONTROL
+from engine.acd.models import Agent, AgentState, ExitAction, QueueConfig, RecordingPolicy, RecordPolicy
+from engine.acd.ports import CustomerInfo, MemoryCustomers, MemoryRecords
+from engine.acd.reconciler import Reconciler
+from engine.esl import commands
+from engine.ivr.ports import QueueOutcome, QueueRequest
+
+from .fakes import FakeCaller, Hungup, advance, make_service, wait_until
+
+VIP = CustomerInfo(customer_id="42", name="王 芳", segment="vip", value_tier="1", last_agent="1002")
+
+
+def _setup(queues=None, agents=("1001", "1002"), **kw):
+    queues = queues or [QueueConfig("support", wrap_up_seconds=10, offer_timeout=15)]
+    people = [Agent(a, extension=a, queues={q.name: {} for q in queues}) for a in agents]
+    records = MemoryRecords()
+    customers = MemoryCustomers({"13800138000": VIP})
+    service, switch, clock = make_service(queues, people, agent_log=records, interactions=records, callbacks=records,
+                                          recordings=records, customers=customers, **kw)
+    for a in agents:
+        clock.now += 1  # 1001 becomes available first, so it is the longest idle
+        service.login(a)
+    return service, switch, clock, records
+
+
+def _queue_call(service, switch, uuid="caller-1", number="13800138000", queue="support"):
+    caller = FakeCaller(uuid, number)
+    switch.callers[uuid] = caller
+    waiting = gevent.spawn(service.enqueue, caller, QueueRequest(queue=queue, call_uuid=uuid))
+    wait_until(lambda: caller.played or waiting.ready())
+    return caller, waiting
+
+
+def test_answered_call_is_bridged_with_screen_pop_and_every_agent_state_recorded():
+    service, switch, clock, records = _setup()
+    caller, waiting = _queue_call(service, switch)
+    # Then the longest-idle agent's phone rings with the caller's identity and context on the leg
+    [(leg, ext, originate)] = switch.rung
+    assert ext == "1001"
+    for part in (f"origination_uuid={leg}", "jq_call_id=caller-1", "ignore_early_media=true",
+                 "origination_caller_id_number=13800138000", "sip_h_X-Jinqiao-Customer=42",
+                 "sip_h_X-Jinqiao-Segment=vip", "&park()"):
+        assert part in originate
+    [pop] = service.bus.messages(TOPIC_SCREEN_POP)
+    assert pop["agent_id"] == "1001" and pop["customer"]["name"] == "王 芳"
+    # When the agent answers, the music stops and the two legs are bridged
+    switch.answer("1001")
+    wait_until(lambda: f"uuid_bridge caller-1 {leg}" in switch.commands)
+    assert switch.commands.index("uuid_break caller-1 all") < switch.commands.index(f"uuid_bridge caller-1 {leg}")
+    assert service.distributor.agents["1001"].state is AgentState.ON_CALL
+    # When the agent hangs up, the conversation ends and the agent wraps up
+    clock.now += 60
+    switch.hang_up_leg(leg)
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+    states = [s for a, s, _, _ in records.agent_states if a == "1001"]
+    assert states == ["available", "ringing", "on-call", "wrap-up"]
+    assert any(f.get("bridged_at") for f in records.events_for("caller-1"))
+    advance(service, clock, 10)
+    assert service.distributor.agents["1001"].state is AgentState.AVAILABLE
+    assert len(service.bus.messages(TOPIC_AGENT_STATE)) == len(records.agent_states)
+
+
+def test_unanswered_offer_rings_the_next_agent_and_counts_the_miss():
+    service, switch, clock, records = _setup()
+    caller, waiting = _queue_call(service, switch)
+    switch.fail("1001", "NO_ANSWER")
+    wait_until(lambda: len(switch.rung) == 2)
+    assert switch.rung[1][1] == "1002"
+    assert service.distributor.agents["1001"].consecutive_no_answers == 1
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+
+
+def test_caller_hang_up_during_offer_cancels_agent_leg_and_creates_one_callback():
+    service, switch, clock, records = _setup()
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.leg_of("1001")
+    clock.now += 12
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+    assert (leg, "ORIGINATOR_CANCEL") in switch.killed
+    assert service.distributor.agents["1001"].state is AgentState.AVAILABLE
+    assert any(f.get("abandoned") and f.get("wait_seconds") == 12 for f in records.events_for("caller-1"))
+    # A second abandon from the same number on the same day does not create a second callback
+    caller2, waiting2 = _queue_call(service, switch, uuid="caller-2")
+    caller2.hang_up()
+    with pytest.raises(Hungup):
+        waiting2.get(timeout=2)
+    assert len(records.callbacks) == 1 and records.callbacks[0]["requests"] == 2
+    assert records.callbacks[0]["source"] == "abandoned"
+
+
+def test_caller_hangs_up_as_the_agent_answers_and_agent_leg_is_dropped():
+    service, switch, clock, records = _setup(agents=("1001",))
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.leg_of("1001")
+    caller.hang_up()
+    switch.jobs[leg].set(f"+OK {leg}\n")  # the answer was already on its way
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+    wait_until(lambda: any(u == leg for u, _ in switch.killed))
+    assert not any(c.startswith("uuid_bridge") for c in switch.commands)
+    assert service.distributor.agents["1001"].state is AgentState.AVAILABLE
+
+
+def test_exit_key_asks_for_a_callback_due_when_the_caller_would_have_been_served():
+    queue = QueueConfig("support", exit_keys={"1": ExitAction.CALLBACK})
+    service, switch, clock, records = _setup([queue], agents=("1001",))
+    service.not_ready("1001", "meeting")
+    caller, waiting = _queue_call(service, switch)
+    service.ready("1001")  # 1001 comes back and rings for caller-1 ...
+    switch.fail("1001", "USER_BUSY")  # ... but is busy, so caller-1 keeps waiting
+    caller.press("1")
+    result = waiting.get(timeout=2)
+    assert result.outcome is QueueOutcome.TIMEOUT and result.detail == "callback:1"
+    assert records.callbacks[0]["due_at"] > clock.now  # place kept: due after the estimated wait
+    assert "caller-1" not in service.distributor.waiting
+
+
+def test_unregistered_phone_mid_offer_is_cancelled_and_next_agent_rings():
+    service, switch, clock, records = _setup()
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.leg_of("1001")
+    switch.custom(commands.SUBCLASS_SOFIA_UNREGISTER, **{commands.H_REG_USERNAME: "1001"})
+    assert (leg, "ORIGINATOR_CANCEL") in switch.killed
+    wait_until(lambda: len(switch.rung) == 2 and switch.rung[1][1] == "1002")
+    switch.answer("1002")
+    wait_until(lambda: service.distributor.agents["1002"].state is AgentState.ON_CALL)
+    assert not service.distributor.agents["1001"].can_take_offer
+    switch.custom(commands.SUBCLASS_SOFIA_REGISTER, **{commands.H_REG_USERNAME: "1001"})
+    assert service.distributor.agents["1001"].can_take_offer
+    caller.hang_up()
+
+
+def test_lost_hang_up_event_is_repaired_by_the_reconciler():
+    service, switch, clock, records = _setup(agents=("1001",))
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: service.distributor.agents["1001"].state is AgentState.ON_CALL)
+    clock.now += 30
+    switch.hang_up_leg(leg, lose_event=True)  # CHANNEL_HANGUP never arrives
+    repairs = Reconciler(service).reconcile()
+    assert repairs.legs_gone == [leg]
+    assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+
+
+def test_recording_starts_after_the_bridge_and_its_checksum_is_stored(tmp_path):
+    queue = QueueConfig("support", record=RecordingPolicy(RecordPolicy.ALWAYS, path_template="{queue}/{call_id}.wav"))
+    service, switch, clock, records = _setup([queue], agents=("1001",), recording_root=str(tmp_path))
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    path = os.path.join(str(tmp_path), "support", "caller-1.wav")
+    wait_until(lambda: f"uuid_record caller-1 start {path}" in switch.commands)
+    assert "uuid_setvar caller-1 RECORD_STEREO true" in switch.commands
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"RIFF-not-really-a-wav")
+    switch.hang_up_leg(leg)
+    waiting.get(timeout=2)
+    wait_until(lambda: records.recordings)
+    import hashlib
+    assert records.recordings[0]["sha256"] == hashlib.sha256(b"RIFF-not-really-a-wav").hexdigest()
+    assert records.recordings[0]["size"] == 21
+
+
+def test_blind_transfer_to_another_queue_carries_the_context_to_the_next_agent():
+    queues = [QueueConfig("support", wrap_up_seconds=5), QueueConfig("billing", wrap_up_seconds=5)]
+    people = {"1001": ["support"], "2001": ["billing"]}
+    service, switch, clock, records = _setup(queues, agents=())
+    for agent_id, member_of in people.items():
+        service.distributor.add_agent(Agent(agent_id, extension=agent_id, queues={q: {} for q in member_of}))
+        service.login(agent_id)
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: service.distributor.agents["1001"].state is AgentState.ON_CALL)
+    service.transfer("caller-1", "queue", "billing")
+    assert (leg, "NORMAL_CLEARING") in switch.killed
+    switch.hang_up_leg(leg)
+    wait_until(lambda: any(ext == "2001" for _, ext, _ in switch.rung))
+    pop = service.bus.messages(TOPIC_SCREEN_POP)[-1]
+    assert pop["agent_id"] == "2001" and pop["transferred_from"] == "1001" and pop["customer"]["id"] == "42"
+    assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
+    leg2 = switch.answer("2001")
+    wait_until(lambda: service.distributor.agents["2001"].state is AgentState.ON_CALL)
+    switch.hang_up_leg(leg2)
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+
+
+def test_max_wait_ends_the_wait_with_a_callback():
+    queue = QueueConfig("support", max_wait=90, max_wait_action=ExitAction.CALLBACK)
+    service, switch, clock, records = _setup([queue], agents=())
+    caller, waiting = _queue_call(service, switch)
+    advance(service, clock, 90)
+    result = waiting.get(timeout=2)
+    assert result.outcome is QueueOutcome.TIMEOUT and result.detail.startswith("callback:")
+    assert records.callbacks[0]["source"] == "queue"
+
+
+def test_agent_control_events_log_in_pause_and_resume():
+    service, switch, clock, records = _setup(agents=())
+    service.distributor.add_agent(Agent("1005", extension="1005"))
+    switch.custom(SUBCLASS_AGENT_CONTROL, **{"Agent-ID": "1005", "Agent-Action": "login", "Agent-Queues": "support"})
+    switch.custom(SUBCLASS_AGENT_CONTROL, **{"Agent-ID": "1005", "Agent-Action": "not-ready", "Agent-Reason": "lunch"})
+    assert service.agent_status("1005")["state"] == "not-ready"
+    assert service.agent_status("1005")["reason"] == "lunch"
+    switch.custom(SUBCLASS_AGENT_CONTROL, **{"Agent-ID": "1005", "Agent-Action": "ready"})
+    assert service.agent_status("1005")["state"] == "available" and service.agent_status("1005")["queues"] == ["support"]
+
+
+def test_unknown_queue_is_closed_without_touching_the_switch():
+    service, switch, clock, records = _setup()
+    result = service.enqueue(FakeCaller("x"), QueueRequest(queue="sales", call_uuid="x"))
+    assert result.outcome is QueueOutcome.CLOSED
+    assert switch.commands == []
