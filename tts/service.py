@@ -86,27 +86,37 @@ class TtsService:
             raise TtsError(f"no voice configured for language {language!r} (have {', '.join(sorted(self.voices))})")
         return self.voices[code]
 
+    def key_for(self, text: str, *, language: str = "zh", rate: int | None = None) -> str:
+        """The cache key (sha256 hex) `render` uses for this prompt."""
+        clean = speakable_text(text)
+        return cache_key(clean, self.voice_for(language), rate, self.sample_rate, AUDIO_FORMAT,
+                         self._backend_version())
+
     def render(self, text: str, *, language: str = "zh", rate: int | None = None) -> RenderedPrompt:
         """A WAV file of `text` at the configured rate; raises TtsError on bad text, failure or timeout."""
+        try:
+            return self._render(text, language, rate)
+        except TtsError:
+            self.cache.record_failure()
+            raise
+
+    def _render(self, text: str, language: str, rate: int | None) -> RenderedPrompt:
         if self.backend != "espeak":
             raise TtsError(f"the {self.backend!r} backend renders no files; use prompt() for a SpeakInstruction")
         voice = self.voice_for(language)
         clean = speakable_text(text)
-        key = cache_key(clean, voice, rate, self.sample_rate, AUDIO_FORMAT, self._backend_version())
+        key = self.key_for(clean, language=language, rate=rate)
         path = self.cache.lookup(key)
         if path:
             return RenderedPrompt(path, wav_duration(path), cached=True)
         started = time.monotonic()
-        with self.cache.rendering(key, timeout=self.timeout + 1.0):
+        deadline = started + self.timeout  # one budget for waiting on another renderer and rendering
+        with self.cache.rendering(key, timeout=self.timeout):
             path = self.cache.lookup(key)
             if path:  # rendered by someone else while we waited
                 return RenderedPrompt(path, wav_duration(path), cached=True)
-            try:
-                pcm = self._synthesize(clean, voice, rate, deadline=started + self.timeout)
-                path = self.cache.store(key, pcm)
-            except TtsError:
-                self.cache.record_failure()
-                raise
+            pcm = self._synthesize(clean, voice, rate, deadline=deadline)
+            path = self.cache.store(key, pcm)
         log.info("tts rendered language=%s chars=%d audio=%.2fs in %.0f ms", language, len(clean),
                  pcm.duration_s, (time.monotonic() - started) * 1000)
         return RenderedPrompt(path, pcm.duration_s, cached=False)
@@ -175,9 +185,12 @@ class TtsService:
         return self._resampler
 
     def _synthesize(self, text: str, voice: str, rate: int | None, *, deadline: float) -> Pcm:
-        native = self._espeak.synthesize(text, voice=voice, rate=rate, timeout=self.timeout)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TtsError(f"rendering took longer than {self.timeout:.1f} s")
-        data = self._get_resampler()(native.data, native.sample_rate, self.sample_rate, remaining)
+        native = self._espeak.synthesize(text, voice=voice, rate=rate, timeout=self._left(deadline))
+        data = self._get_resampler()(native.data, native.sample_rate, self.sample_rate, self._left(deadline))
         return Pcm(data, self.sample_rate)
+
+    def _left(self, deadline: float) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TtsError(f"rendering did not finish within {self.timeout:.1f} s")
+        return left
