@@ -303,13 +303,12 @@ def _uuid_recv_dtmf(sw: Switch, arg: str) -> str:
 
 @api("uuid_dump")
 def _uuid_dump(sw: Switch, arg: str) -> str:
-    from engine.sim.commands import channel_data_headers
     a = arg.split()
     ch = _chan(sw, a[0]) if a else None
     if ch is None:
         return NO_CHANNEL
     fmt = a[1] if len(a) > 1 else "txt"
-    headers = channel_data_headers(ch)
+    headers = sw.prelude("CHANNEL_DATA") + ch.channel_data() + ch.variable_headers()
     if fmt == "json":
         return json.dumps(dict(headers), ensure_ascii=False, separators=(",", ":"))
     if fmt == "plain":

@@ -234,6 +234,7 @@ def _bgapi(lst: Listener, cmd: Command, text: str) -> None:
             headers.append(("Job-Command-Arg", arg))
         sw.fire_simple("BACKGROUND_JOB", headers, body)
     gevent.spawn(_job)
+    gevent.sleep(0)     # let a quick job finish now, so its event follows its reply as in FreeSWITCH
 
 
 def _log(lst: Listener, arg: str) -> None:

@@ -106,13 +106,23 @@ def run_apps(ch: Channel, apps: list[tuple[str, str]]) -> None:
 def transfer_apps(ch: Channel, exten: str, dp: str, ctx: str) -> list[tuple[str, str]]:
     """Go back to CS_ROUTING with a new destination and return the apps of the new extension."""
     if exten != "__xferext__":
+        ch.profile.rdnis = ch.profile.destination_number
         ch.profile.transfer_source = "%d:%s:bl_xfer:%s/%s/%s" % (
             int(__import__("time").time()), __import__("uuid").uuid4(), exten, ctx, dp)
     ch.profile.destination_number = exten if exten != "__xferext__" else ch.profile.destination_number
     ch.profile.context = ctx if exten != "__xferext__" else ch.profile.context
     ch.profile.times["Channel-Transfer-Time"] = __import__("engine.sim.channel", fromlist=["usec"]).usec()
     ch.touch()
-    ch.set_state("CS_ROUTING")
+    if ch.direction == "inbound":
+        # inbound legs: routing means RINGING again, then back to the real call state (capture 12)
+        restore = ch.callstate
+        ch.set_callstate("RINGING")
+        ch.set_state("CS_ROUTING")
+        ch.presence()
+        if restore not in ("RINGING", "DOWN"):
+            ch.set_callstate(restore)
+    else:
+        ch.set_state("CS_ROUTING")
     ch.set_state("CS_EXECUTE")
     if dp == "inline":
         out = []

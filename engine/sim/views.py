@@ -18,6 +18,7 @@ CALL_A_COLS = ("uuid direction created created_epoch name state cid_name cid_num
                "presence_data accountcode callstate callee_name callee_num callee_direction call_uuid hostname "
                "sent_callee_name sent_callee_num").split()
 CALL_B_COLS = [c for c in CALL_A_COLS if c not in ("hostname", "call_uuid")]
+DETAILED_COLS = CHANNEL_COLS[:CHANNEL_COLS.index("initial_cid_name")]
 
 
 def channel_row(sw: Switch, ch: Channel) -> dict[str, str]:
@@ -55,8 +56,8 @@ def _rows(sw: Switch, kind: str) -> tuple[list[str], list[dict[str, str]]]:
     if kind == "channels":
         return CHANNEL_COLS, [channel_row(sw, c) for c in chans]
     detailed = kind == "detailed_calls"
-    a_cols = CHANNEL_COLS if detailed else CALL_A_COLS
-    b_cols = CHANNEL_COLS if detailed else CALL_B_COLS
+    a_cols = DETAILED_COLS if detailed else CALL_A_COLS
+    b_cols = DETAILED_COLS if detailed else CALL_B_COLS
     cols = a_cols + ["b_" + c for c in b_cols] + ["call_created_epoch"]
     rows = []
     seen: set[str] = set()
