@@ -160,7 +160,7 @@ class QueueService(IntentExecution):
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
             channel.add_handler(lambda event: self._caller_event(call, event))
         self.legs.keep_caller_after_bridge(channel.uuid)
-        self.interactions.queue_event(call_id, now, queue=queue.name, queue_entered_at=now)
+        self.interactions.queue_event(call_id, now, caller=number or None, queue=queue.name, queue_entered_at=now)
         sticky = None
         if customer is not None and queue.sticky is not None:
             sticky = customer.owner_agent if queue.sticky.mode == "owner" else customer.last_agent

@@ -1,0 +1,115 @@
+"""Thin adapters from the ACD's ports (ports.py) to the store's repositories and screen-pop lookup."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from engine.acd.models import Agent
+from engine.acd.ports import CustomerInfo
+from engine.store.errors import InvalidPhoneNumber, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def agents_from_store(repository: Any) -> list[Agent]:
+    """Every active agent of the store's AgentRepository as a logged-out ACD Agent with its skills."""
+    return [Agent(agent_id=a.id, extension=a.extension or a.id, name=a.name, skills=dict(a.skills))
+            for a in repository.list()]
+
+
+class StoreAgentLog:
+    """AgentLog over AgentRepository.record_state_change."""
+
+    def __init__(self, agents: Any) -> None:
+        self.agents = agents
+
+    def agent_state(self, agent_id: str, state: str, reason: str, at: float) -> None:
+        self.agents.record_state_change(agent_id, state, reason or None, at)
+
+
+class StoreInteractions:
+    """InteractionLog over InteractionRepository: the interaction of a call is found (or opened) by call id."""
+
+    def __init__(self, interactions: Any) -> None:
+        self.interactions = interactions
+        self._ids: dict[str, int] = {}
+
+    def interaction_id(self, call_id: str, at: float | None = None, caller: str | None = None) -> int | None:
+        known = self._ids.get(call_id)
+        if known is not None:
+            return known
+        found = self.interactions.by_call_id(call_id)
+        if found is not None:
+            self._ids[call_id] = found.id
+            return found.id
+        if at is None:
+            return None
+        new_id = self.interactions.start("inbound", at, caller=caller, call_id=call_id)
+        self._ids[call_id] = new_id
+        return new_id
+
+    def queue_event(self, call_id: str, at: float, **fields: Any) -> None:
+        caller = fields.pop("caller", None)
+        interaction = self.interaction_id(call_id, at, caller)
+        if interaction is not None and fields:
+            self.interactions.update(interaction, **fields)
+
+
+class StoreCallbacks:
+    """CallbackBook over CallbackRepository (which merges requests per number and local day)."""
+
+    def __init__(self, callbacks: Any, interactions: StoreInteractions | None = None) -> None:
+        self.callbacks = callbacks
+        self.interactions = interactions
+
+    def request_callback(self, number: str, reason: str, due_at: float, source: str, *,
+                         customer_id: str | None = None, call_id: str | None = None) -> str | None:
+        interaction = self.interactions.interaction_id(call_id) if (self.interactions and call_id) else None
+        try:
+            callback = self.callbacks.request(number, reason, due_at, source,
+                                              customer_id=int(customer_id) if customer_id and customer_id.isdigit() else None,
+                                              interaction_id=interaction)
+        except InvalidPhoneNumber:
+            log.info("call %s: no callback, the caller ID is not a phone number", call_id)
+            return None
+        return str(callback.id)
+
+
+class StoreRecordings:
+    """RecordingCatalog over RecordingRepository, attached to the call's interaction."""
+
+    def __init__(self, recordings: Any, interactions: StoreInteractions) -> None:
+        self.recordings = recordings
+        self.interactions = interactions
+
+    def add_recording(self, call_id: str, path: str, duration: float, size: int, sha256: str, at: float) -> None:
+        self.recordings.add(path, duration, size, sha256, self.interactions.interaction_id(call_id), at=at)
+
+
+class StoreCustomers:
+    """CustomerLookup over the store's ScreenPop."""
+
+    def __init__(self, screen_pop: Any) -> None:
+        self.screen_pop = screen_pop
+
+    def lookup(self, number: str, customer_id: str | None = None) -> CustomerInfo | None:
+        try:
+            if customer_id and str(customer_id).isdigit():
+                context = self.screen_pop.for_customer(int(customer_id))
+            else:
+                context = self.screen_pop.lookup(number) if number else None
+        except StoreError:
+            log.exception("customer lookup failed")
+            return None
+        if context is None:
+            return None
+        c = context.customer
+        return CustomerInfo(
+            customer_id=str(c.id), name=c.name, segment=getattr(c.segment, "value", str(c.segment)),
+            value_tier="" if c.value_tier is None else str(c.value_tier), tags=tuple(c.tags),
+            owner_agent=c.owner_agent_id, last_agent=c.last_agent_id,
+            details={"account_no": c.account_no, "language": c.language,
+                     "open_callbacks": len(context.open_callbacks),
+                     "recent_interactions": [{"at": i.arrived_at.isoformat(), "queue": i.queue, "agent": i.agent_id,
+                                              "disposition": i.disposition_code}
+                                             for i in context.recent_interactions]})
