@@ -23,5 +23,5 @@ class ImportFileError(StoreError):
 
     def __init__(self, file: str, line: int, field: str, message: str) -> None:
         self.file, self.line, self.field, self.message = file, line, field, message
-        where = f"{file}:{line}"
+        where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")

@@ -310,6 +310,6 @@ class CustomerImport:
         with open(path, "a", encoding="utf-8-sig" if new else "utf-8", newline="") as fh:
             writer = csv.writer(fh)
             if new:
-                writer.writerow(["line", "field", "reason", *self._header])
+                writer.writerow(["line", "field", "error", *self._header])
             for reject in rejects:
                 writer.writerow(reject)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from engine.store.database import Store
 from engine.store.models import ContactAttemptRow, DncEntryRow, as_utc
@@ -40,6 +40,30 @@ class DncRepository:
             s.flush()
             log.info("DNC %s list: %s added", kind.value, mask(e164))
             return to_record(DncEntry, row)
+
+    def add_many(self, entries: list[tuple[str, DncList | str, str, dt.datetime | None]], source: str,
+                 now: dt.datetime | float | None = None) -> tuple[int, int]:
+        """Upsert already-normalised (E.164, list, reason, expires_at) entries in one transaction:
+        (added, replaced)."""
+        created = as_utc(now) or _now()
+        table = DncEntryRow.__table__
+        with self.store.session() as s:
+            conn = s.connection()
+            numbers = [e[0] for e in entries]
+            known: set[str] = set()
+            for i in range(0, len(numbers), 5000):
+                known.update(conn.execute(select(table.c.number).where(table.c.number.in_(numbers[i:i + 5000]))).scalars())
+            rows = [{"number": n, "list_kind": DncList(k).value, "reason": str(r)[:200], "source": str(source)[:32],
+                     "created_at": created, "expires_at": as_utc(x)} for n, k, r, x in entries]
+            fresh = [r for r in rows if r["number"] not in known]
+            old = [{**r, "b_number": r["number"]} for r in rows if r["number"] in known]
+            if fresh:
+                conn.execute(insert(table), fresh)
+            if old:
+                conn.execute(update(table).where(table.c.number == bindparam("b_number")).values(
+                    list_kind=bindparam("list_kind"), reason=bindparam("reason"), source=bindparam("source"),
+                    created_at=bindparam("created_at"), expires_at=bindparam("expires_at")), old)
+            return len(fresh), len(old)
 
     def remove(self, number: str) -> bool:
         variants = lookup_variants(number, self.store.region)

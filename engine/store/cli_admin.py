@@ -1,0 +1,289 @@
+"""Admin command groups: `jinqiao dnc`, `jinqiao agents`, `jinqiao dispositions`."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from engine.store.cliutil import fail, open_cli_store, store_errors
+
+DNC_BATCH = 5000
+
+
+def _parse_when(text: str, where: str) -> dt.datetime | None:
+    """A date or ISO date-time (local times are taken as UTC); empty means never."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{where}: expected a date like 2026-12-31 or 2026-12-31T18:00, got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+@click.group()
+@click.option("--database-url", metavar="URL", help="SQLAlchemy URL (default: the config's database).")
+def dnc(database_url: str | None) -> None:
+    """Do-not-call lists: black (never call) and grey (restricted)."""
+
+
+@dnc.command("add")
+@click.argument("number")
+@click.option("--grey", is_flag=True, help="Put the number on the grey list instead of the black list.")
+@click.option("--reason", default="", help="Why (shown to supervisors).")
+@click.option("--source", default="cli", show_default=True)
+@click.option("--expires", default="", metavar="DATE", help="When the entry stops applying (default: never).")
+@click.pass_context
+def dnc_add(ctx: click.Context, number: str, grey: bool, reason: str, source: str, expires: str) -> None:
+    """Add NUMBER to a do-not-call list."""
+    from engine.store.repos.dnc import DncRepository
+
+    with store_errors():
+        entry = DncRepository(open_cli_store(ctx)).add(number, "grey" if grey else "black", reason, source,
+                                                      _parse_when(expires, "--expires"))
+    click.echo(f"{entry.number} on the {entry.list_kind.value} list"
+               + (f" until {entry.expires_at:%Y-%m-%d %H:%M} UTC" if entry.expires_at else ""))
+
+
+@dnc.command("remove")
+@click.argument("number")
+@click.pass_context
+def dnc_remove(ctx: click.Context, number: str) -> None:
+    """Take NUMBER off the do-not-call lists."""
+    from engine.store.repos.dnc import DncRepository
+
+    if not DncRepository(open_cli_store(ctx)).remove(number):
+        fail(f"{number} is not on a do-not-call list")
+    click.echo(f"{number} removed")
+
+
+@dnc.command("check")
+@click.argument("number")
+@click.pass_context
+def dnc_check(ctx: click.Context, number: str) -> None:
+    """Say whether NUMBER may be called now (exit 0 either way; 2 for a bad number)."""
+    from engine.store.phones import normalize
+    from engine.store.repos.dnc import DncRepository
+
+    store = open_cli_store(ctx)
+    with store_errors():
+        e164 = normalize(number, store.region)
+    entry = DncRepository(store).is_blocked(e164, dt.datetime.now(dt.timezone.utc))
+    if entry is None:
+        click.echo(f"{e164}: not on a do-not-call list")
+    else:
+        until = f" until {entry.expires_at:%Y-%m-%d %H:%M} UTC" if entry.expires_at else ""
+        click.echo(f"{e164}: {entry.list_kind.value} list{until} ({entry.reason or 'no reason'}, source {entry.source})")
+
+
+@dnc.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--grey", is_flag=True, help="Default list for rows without a list column: grey instead of black.")
+@click.option("--source", default="import", show_default=True)
+@click.option("--encoding", default=None, help="Force the file encoding (default: detect).")
+@click.pass_context
+def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding: str | None) -> None:
+    """Import numbers from FILE: one per line, or a CSV with a number column (and optional list, reason,
+    expires columns). Bad rows go to FILE.errors.csv; good rows are kept."""
+    from engine.store.csvsource import inspect
+    from engine.store.errors import ImportFileError, InvalidPhoneNumber
+    from engine.store.phones import normalize
+    from engine.store.repos.dnc import DncRepository
+
+    store = open_cli_store(ctx)
+    repo = DncRepository(store)
+    try:
+        facts = inspect(file, encoding)
+    except ImportFileError as exc:
+        fail(str(exc))
+    default_kind = "grey" if grey else "black"
+    errors_path = Path(f"{facts.path}.errors.csv")
+    errors_path.unlink(missing_ok=True)
+    rejects: list[list[str]] = []
+    batch: list[tuple] = []
+    seen: dict[str, int] = {}
+    added = replaced = 0
+    with open(facts.path, encoding=facts.encoding, newline="") as fh:
+        first = fh.readline()
+        delimiter = max((",", "\t", ";"), key=first.count) if any(c in first for c in ",\t;") else ","
+        head = [h.strip().lower().lstrip("\ufeff") for h in next(csv.reader([first], delimiter=delimiter))]
+        columns = {"number": next((i for i, h in enumerate(head) if h in ("number", "phone", "电话", "号码", "手机")), None),
+                   "list": next((i for i, h in enumerate(head) if h in ("list", "list_kind", "名单")), None),
+                   "reason": next((i for i, h in enumerate(head) if h in ("reason", "原因")), None),
+                   "expires": next((i for i, h in enumerate(head) if h in ("expires", "expires_at", "到期")), None)}
+        has_header = columns["number"] is not None
+        if not has_header and len(head) > 1:
+            fail(f"{facts.path}:1: number: no number/phone column in the header ({', '.join(head)})")
+        if not has_header:
+            columns["number"] = 0
+        rows = csv.reader(fh, delimiter=delimiter)
+        lines = rows if has_header else _chain([first], rows, delimiter)
+        with click.progressbar(length=max(facts.lines, 1), label="importing", file=sys.stderr) as bar:
+            for offset, fields in enumerate(lines):
+                line = offset + 2 if has_header else offset + 1
+                bar.update(1)
+                if not fields or not any(f.strip() for f in fields):
+                    continue
+                try:
+                    raw = fields[columns["number"]]
+                    e164 = normalize(raw, store.region)
+                    kind = (fields[columns["list"]].strip().lower() if columns["list"] is not None else "") or default_kind
+                    if kind not in ("black", "grey"):
+                        raise ValueError(f"list must be black or grey, got {kind!r}")
+                    reason = fields[columns["reason"]] if columns["reason"] is not None else ""
+                    expires = _parse_when(fields[columns["expires"]], "expires") if columns["expires"] is not None else None
+                    if e164 in seen:
+                        raise ValueError(f"duplicate of line {seen[e164]}")
+                except IndexError:
+                    rejects.append([str(line), "", f"expected {len(head)} fields, found {len(fields)}", *fields])
+                    continue
+                except (InvalidPhoneNumber, ValueError) as exc:
+                    rejects.append([str(line), "number", str(exc), *fields])
+                    continue
+                seen[e164] = line
+                batch.append((e164, kind, reason, expires))
+                if len(batch) >= DNC_BATCH:
+                    a, r = repo.add_many(batch, source)
+                    added, replaced, batch = added + a, replaced + r, []
+        if batch:
+            a, r = repo.add_many(batch, source)
+            added, replaced = added + a, replaced + r
+    if rejects:
+        with open(errors_path, "w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "field", "error", *(head if has_header else ["number"])])
+            writer.writerows(rejects)
+    click.echo(f"{facts.path}: {added} added, {replaced} replaced, {len(rejects)} rejected")
+    if rejects:
+        click.echo(f"rejected rows with line numbers and reasons: {errors_path}")
+
+
+def _chain(first: list[str], rest, delimiter: str):  # type: ignore[no-untyped-def]
+    yield from csv.reader(first, delimiter=delimiter)
+    yield from rest
+
+
+@click.group()
+@click.option("--database-url", metavar="URL", help="SQLAlchemy URL (default: the config's database).")
+def agents(database_url: str | None) -> None:
+    """Agent records and skills (log in/out is `jinqiao agent`)."""
+
+
+@agents.command("add")
+@click.argument("agent_id")
+@click.option("--name", default="", help="Display name.")
+@click.option("--extension", default=None, help="Dial string or SIP user of the agent's phone.")
+@click.option("--team", default=None)
+@click.option("--skill", "skills", multiple=True, metavar="NAME=LEVEL", help="Skill with proficiency 1..10. Repeatable.")
+@click.pass_context
+def agents_add(ctx: click.Context, agent_id: str, name: str, extension: str | None, team: str | None,
+               skills: tuple[str, ...]) -> None:
+    """Add (or update and re-activate) agent AGENT_ID."""
+    from engine.store.repos.agents import AgentRepository
+
+    parsed = []
+    for item in skills:
+        skill, sep, level = item.partition("=")
+        if not sep or not level.strip().isdigit():
+            fail(f"--skill {item!r}: expected NAME=LEVEL with LEVEL 1..10")
+        parsed.append((skill.strip(), int(level)))
+    repo = AgentRepository(open_cli_store(ctx))
+    with store_errors():
+        agent = repo.add(agent_id, name, extension, team)
+        for skill, level in parsed:
+            agent = repo.set_skill(agent.id, skill, level)
+    click.echo(f"agent {agent.id} ({agent.name or 'no name'}): {_skills(agent.skills)}")
+
+
+@agents.command("list")
+@click.option("--all", "include_inactive", is_flag=True, help="Include removed agents.")
+@click.pass_context
+def agents_list(ctx: click.Context, include_inactive: bool) -> None:
+    """List agents with their skills."""
+    from engine.store.repos.agents import AgentRepository
+
+    rows = AgentRepository(open_cli_store(ctx)).list(include_inactive)
+    for a in rows:
+        click.echo(f"{a.id:<10} {a.name or '-':<20} {a.extension or '-':<24} {a.team or '-':<12} "
+                   f"{'' if a.active else '(removed) '}{_skills(a.skills)}")
+    click.echo(f"{len(rows)} agents", err=True)
+
+
+@agents.command("set-skill")
+@click.argument("agent_id")
+@click.argument("skill")
+@click.argument("level", type=int)
+@click.pass_context
+def agents_set_skill(ctx: click.Context, agent_id: str, skill: str, level: int) -> None:
+    """Give AGENT_ID the SKILL at proficiency LEVEL (1..10; 0 removes the skill)."""
+    from engine.store.repos.agents import AgentRepository
+
+    repo = AgentRepository(open_cli_store(ctx))
+    with store_errors():
+        agent = repo.remove_skill(agent_id, skill) if level == 0 else repo.set_skill(agent_id, skill, level)
+    click.echo(f"agent {agent.id}: {_skills(agent.skills)}")
+
+
+@agents.command("remove")
+@click.argument("agent_id")
+@click.pass_context
+def agents_remove(ctx: click.Context, agent_id: str) -> None:
+    """Remove AGENT_ID (deactivated; their call history is kept)."""
+    from engine.store.repos.agents import AgentRepository
+
+    if not AgentRepository(open_cli_store(ctx)).remove(agent_id):
+        fail(f"no active agent {agent_id!r}")
+    click.echo(f"agent {agent_id} removed")
+
+
+def _skills(skills: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in skills.items()) or "no skills"
+
+
+@click.group()
+@click.option("--database-url", metavar="URL", help="SQLAlchemy URL (default: the config's database).")
+def dispositions(database_url: str | None) -> None:
+    """The catalogue of call outcomes agents choose from."""
+
+
+@dispositions.command("add")
+@click.argument("code")
+@click.argument("label")
+@click.option("--category", default=None, help="Grouping for reports (e.g. sale, service, no-contact).")
+@click.option("--success", is_flag=True, help="Counts as a successful outcome in reports and campaigns.")
+@click.pass_context
+def dispositions_add(ctx: click.Context, code: str, label: str, category: str | None, success: bool) -> None:
+    """Add or update disposition CODE with LABEL."""
+    from engine.store.repos.agents import DispositionRepository
+
+    with store_errors():
+        d = DispositionRepository(open_cli_store(ctx)).add(code, label, category, success)
+    click.echo(f"{d.code}: {d.label}{' (success)' if d.is_success else ''}")
+
+
+@dispositions.command("list")
+@click.option("--all", "include_inactive", is_flag=True, help="Include removed codes.")
+@click.pass_context
+def dispositions_list(ctx: click.Context, include_inactive: bool) -> None:
+    """List disposition codes."""
+    from engine.store.repos.agents import DispositionRepository
+
+    for d in DispositionRepository(open_cli_store(ctx)).list(include_inactive):
+        click.echo(f"{d.code:<16} {d.label:<30} {d.category or '-':<12} {'success' if d.is_success else ''}"
+                   f"{'' if d.active else ' (removed)'}")
+
+
+@dispositions.command("remove")
+@click.argument("code")
+@click.pass_context
+def dispositions_remove(ctx: click.Context, code: str) -> None:
+    """Remove disposition CODE from the choices (interactions that used it keep it)."""
+    from engine.store.repos.agents import DispositionRepository
+
+    if not DispositionRepository(open_cli_store(ctx)).remove(code):
+        fail(f"no disposition {code!r}")
+    click.echo(f"{code} removed")
