@@ -101,3 +101,30 @@ def flow_schema() -> dict[str, Any]:
     }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
             "title": "Jinqiao IVR flow", **schema, "$defs": defs}
+
+
+def _kind_text(spec: Field) -> str:
+    if spec.kind is Kind.CHOICE:
+        return " \\| ".join(f"`{c}`" for c in spec.choices)
+    return {Kind.NODE: "node id", Kind.NODE_MAP: "key → node id", Kind.TEMPLATE: "template",
+            Kind.TEMPLATE_LIST: "list of templates", Kind.TEXT: "text (template) or {zh, en}",
+            Kind.PROMPT: "prompt", Kind.EXPRESSION: "expression", Kind.VALUE_MAP: "name → value",
+            Kind.CONDITIONS: "list of {if, next}", Kind.WEEKLY: "day range → intervals",
+            Kind.DATE_LIST: "list of dates", Kind.REGEX: "regex", Kind.FLOW: "flow name",
+            Kind.QUEUE: "queue name", Kind.AUDIO: "audio file or {zh, en}", Kind.IDENT: "variable name",
+            }.get(spec.kind, spec.kind.value)
+
+
+def node_reference_markdown() -> str:
+    """The node reference section of docs/flows.md, generated from the node classes."""
+    lines = []
+    for name in sorted(NODE_TYPES):
+        cls = NODE_TYPES[name]
+        lines += [f"### `{name}`", "", cls.DOC, "",
+                  "| field | type | required / default | meaning |", "|---|---|---|---|"]
+        for field_name, spec in cls.FIELDS.items():
+            need = "required" if spec.required else ("" if spec.default in (None, [], frozenset()) else
+                                                      f"default `{spec.default}`")
+            lines.append(f"| `{field_name}` | {_kind_text(spec)} | {need} | {spec.doc} |")
+        lines.append("")
+    return "\n".join(lines)

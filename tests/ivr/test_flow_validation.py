@@ -261,3 +261,11 @@ def test_published_json_schema_is_up_to_date_and_rejects_unknown_fields():
     bad = {"start": "a", "nodes": {"a": {"type": "hangup", "colour": "red"}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(published).validate(bad)
+
+
+def test_node_reference_in_the_docs_is_generated_from_the_node_classes():
+    from engine.ivr.schema import node_reference_markdown
+
+    docs = (REPO / "docs" / "flows.md").read_text(encoding="utf-8")
+    section = docs.split("BEGIN NODE REFERENCE")[-1].split("-->", 1)[-1].split("<!-- END NODE REFERENCE -->")[0]
+    assert section.strip() == node_reference_markdown().strip()
