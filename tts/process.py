@@ -93,4 +93,4 @@ def _wait(pid: int, timeout: float) -> int | None:
                 os.waitpid(pid, 0)
             return None
         time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.01)
+        pause = min(pause * 2, 0.004)

@@ -137,9 +137,9 @@ class TtsService:
         With `fallback_path`, a failed render yields RenderedPrompt(fallback_path, its duration or 0,
         cached=False) instead of raising TtsError.
         """
-        if self.backend == "freeswitch":
-            return self._speak.instruction(speakable_text(text), voice=self.voice_for(language))
         try:
+            if self.backend == "freeswitch":
+                return self._speak.instruction(speakable_text(text), voice=self.voice_for(language))
             return self.render(text, language=language, rate=rate)
         except TtsError as exc:
             if fallback_path is None:

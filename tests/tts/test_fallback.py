@@ -61,3 +61,8 @@ def test_prerender_collects_failures_and_counts_the_rest(service):
     assert {f.language for f in summary.failures} == {"zh", "fr"}
     assert summary.audio_s > 0.5
     assert service.prerender([("您好", "zh")]).cached == 1
+
+
+def test_freeswitch_backend_prompt_with_bad_text_gives_fallback(tmp_path, fallback_wav):
+    service = TtsService(str(tmp_path / "cache"), backend="freeswitch")
+    assert service.prompt("  ", language="zh", fallback_path=fallback_wav).path == fallback_wav
