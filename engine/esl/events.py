@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Iterator, Mapping, Union
 from xml.etree import ElementTree
 
 from engine.esl.protocol import Frame, decode_value, parse_header_lines
+
+try:  # orjson is a C JSON decoder, 3-4x faster than the stdlib on FreeSWITCH's 4 KB events
+    from orjson import loads as _json_loads
+except ImportError:  # pragma: no cover - the stdlib gives the same result, slower
+    _json_loads = json.loads
 
 
 class EventDecodeError(ValueError):
@@ -135,30 +140,162 @@ def _fold_json_value(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def decode_json_event(body: bytes) -> Event:
-    """Decode a `text/event-json` body."""
+class LazyHeaders(Mapping[str, str]):
+    """Event headers decoded only when read.
+
+    A dispatcher reads two or three headers of ~150 (Event-Name, Unique-ID) and drops most events, so
+    the first few lookups scan the raw text for that one header (the last occurrence wins, as in a full
+    decode); after that, or on iteration, the whole event is decoded once.
+    """
+
+    __slots__ = ("_text", "_full", "_quick", "_scans")
+
+    QUICK_LOOKUPS = 4
+
+    def __init__(self, text) -> None:
+        self._text = text
+        self._full: dict[str, str] | None = None
+        self._quick: dict[str, str] = {}
+        self._scans = 0
+
+    def _scan(self, name: str) -> str | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _decode_all(self) -> dict[str, str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _headers(self) -> dict[str, str]:
+        if self._full is None:
+            self._full = self._decode_all()
+        return self._full
+
+    def __getitem__(self, name: str) -> str:
+        if self._full is not None:
+            return self._full[name]
+        try:
+            return self._quick[name]
+        except KeyError:
+            pass
+        if self._scans < self.QUICK_LOOKUPS:
+            self._scans += 1
+            value = self._scan(name)
+            if value is None:
+                raise KeyError(name)
+            self._quick[name] = value
+            return value
+        return self._headers()[name]
+
+    def get(self, name: str, default=None):  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers())
+
+    def __len__(self) -> int:
+        return len(self._headers())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
+
+class JsonHeaders(LazyHeaders):
+    """Headers of a `text/event-json` event: a scan finds `"Name":"value"` when the value has no escapes."""
+
+    __slots__ = ()
+
+    def _scan(self, name: str) -> str | None:
+        text: bytes = self._text
+        key = b'"' + name.encode() + b'":'
+        at = text.rfind(key)
+        if at == -1:
+            return None
+        start = at + len(key)
+        if text[start:start + 1] != b'"':  # an array (or odd spacing): let the full decode answer
+            return self._headers().get(name)
+        end = text.find(b'"', start + 1)
+        raw = text[start + 1:end]
+        if b"\\" in raw:
+            return self._headers().get(name)
+        return raw.decode("utf-8", "replace")
+
+    def _decode_all(self) -> dict[str, str]:
+        headers = _decode_json_object(self._text)
+        headers.pop("_body", None)
+        return headers
+
+
+def _decode_json_object(body: bytes) -> dict[str, str]:
     try:
-        data = json.loads(body)
+        headers = _json_loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EventDecodeError(f"event JSON does not parse: {exc}") from None
-    if not isinstance(data, dict):
+    if not isinstance(headers, dict):
         raise EventDecodeError("event JSON is not an object")
-    event_body = data.pop("_body", None)
-    headers = {key: value if isinstance(value, str) else _fold_json_value(value) for key, value in data.items()}
-    return Event(headers.get("Event-Name", ""), headers, event_body)
+    # cJSON writes arrays as `"Name":[`; without that sequence every value is already a string.
+    if b'":[' in body:
+        headers = {key: value if isinstance(value, str) else _fold_json_value(value) for key, value in headers.items()}
+    return headers
+
+
+def decode_json_event(body: bytes) -> Event:
+    """Decode a `text/event-json` body (duplicate keys: the last wins, as in Python's json).
+
+    A body (`_body`, e.g. a BACKGROUND_JOB result) is decoded at once; other events decode fully on
+    first wide use, and an event whose JSON turns out to be broken raises EventDecodeError then.
+    """
+    if body[:1] != b"{" or body.rstrip()[-1:] != b"}":
+        raise EventDecodeError("event JSON is not an object")
+    if b'"_body":' in body:
+        headers = _decode_json_object(body)
+        event_body = headers.pop("_body", None)
+        return Event(headers.get("Event-Name", ""), headers, event_body)
+    lazy = JsonHeaders(body)
+    return Event(lazy.get("Event-Name") or "", lazy, None)
+
+
+class PlainHeaders(LazyHeaders):
+    """Headers of a `text/event-plain` event: a scan finds `\nName: value`, URL-decoded when read."""
+
+    __slots__ = ()
+
+    def __init__(self, block: str) -> None:
+        super().__init__("\n" + block)
+
+    def _scan(self, name: str) -> str | None:
+        text: str = self._text
+        key = "\n" + name + ": "
+        at = text.rfind(key)
+        if at == -1:
+            return None
+        start = at + len(key)
+        end = text.find("\n", start)
+        return decode_value(text[start:] if end == -1 else text[start:end])
+
+    def _decode_all(self) -> dict[str, str]:
+        return parse_header_lines(self._text)
 
 
 def decode_plain_event(body: bytes) -> Event:
     """Decode a `text/event-plain` body: split lines first, then URL-decode each value; keep the body."""
     split = body.find(b"\n\n")
     head = body if split == -1 else body[:split]
-    headers = parse_header_lines(head.decode("utf-8", "replace"))
+    headers = PlainHeaders(head.decode("utf-8", "replace"))
     event_body: str | None = None
-    length = headers.get("Content-Length")
-    if split != -1 and length is not None and length.isdigit():
-        start = split + 2
-        event_body = body[start:start + int(length)].decode("utf-8", "replace")
-    return Event(headers.get("Event-Name", ""), headers, event_body)
+    if split != -1:
+        length = headers.get("Content-Length")
+        if length is not None and length.isdigit():
+            start = split + 2
+            event_body = body[start:start + int(length)].decode("utf-8", "replace")
+    return Event(headers.get("Event-Name") or "", headers, event_body)
 
 
 def decode_xml_event(body: bytes) -> Event:

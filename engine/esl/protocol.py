@@ -11,6 +11,7 @@ space-heavy argument as a body with its own byte count.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import unquote
@@ -62,36 +63,34 @@ def decode_value(raw: str) -> str:
     return unquote(raw, encoding="utf-8", errors="replace")
 
 
+_HEADER_LINE = re.compile(r"([^:\n]+): ?([^\n]*)")
+
+
 def parse_header_lines(block: str, decode: bool = True) -> dict[str, str]:
-    """Split `Name: value` lines (LF separated); values URL-decoded unless decode is False.
+    """Split `Name: value` lines (LF separated; lines without a colon are skipped); values URL-decoded
+    unless decode is False.
 
     A repeated header keeps its last value, as Python's json does for the JSON format, so both formats
     read the same: a sendmsg's PRIVATE_COMMAND event carries `Event-Name: COMMAND` first and
     `Event-Name: PRIVATE_COMMAND` last (capture 12); the repeated Hangup-Cause of
-    CHANNEL_HANGUP_COMPLETE has equal copies.
+    CHANNEL_HANGUP_COMPLETE has equal copies. One regular-expression pass does the splitting in C,
+    which matters at 150 headers per event.
     """
-    headers: dict[str, str] = {}
-    for line in block.split("\n"):
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        if value.startswith(" "):
-            value = value[1:]
-        if value.endswith("\r"):
-            value = value[:-1]
-        headers[name] = decode_value(value) if decode else value
-    return headers
+    pairs = _HEADER_LINE.findall(block)
+    if decode:
+        return {name: decode_value(value) for name, value in pairs}
+    return dict(pairs)
 
 
 class Parser:
     """Incremental ESL frame parser for the client side of a connection (inbound or outbound)."""
 
-    __slots__ = ("_buffer", "_pending_headers", "_need", "_error", "max_header_bytes", "max_body_bytes")
+    __slots__ = ("_parts", "_parts_len", "_pending_headers", "_need", "_error", "max_header_bytes",
+                 "max_body_bytes")
 
     def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-        self._buffer = bytearray()
+        self._parts: list[bytes] = []  # received bytes not yet framed
+        self._parts_len = 0
         self._pending_headers: dict[str, str] | None = None
         self._need = 0
         self._error: ProtocolError | None = None
@@ -101,38 +100,48 @@ class Parser:
     @property
     def buffered(self) -> int:
         """Bytes received but not yet part of a complete frame."""
-        return len(self._buffer)
+        return self._parts_len
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes; return every frame completed by them (possibly none)."""
         if self._error is not None:
             raise self._error
-        buf = self._buffer
-        buf += data
+        # Slices of one immutable buffer; while a large body is still arriving, chunks are only collected
+        # (joined once when complete), so memory and copying stay linear.
+        if self._parts:
+            self._parts.append(bytes(data))
+            self._parts_len += len(data)
+            if self._pending_headers is not None and self._parts_len < self._need:
+                return []
+            buf = b"".join(self._parts)
+            self._parts, self._parts_len = [], 0
+        else:
+            buf = bytes(data)
+        size = len(buf)
         frames: list[Frame] = []
+        append = frames.append
         start = 0
         try:
             while True:
                 if self._pending_headers is not None:
-                    if len(buf) - start < self._need:
-                        break
                     end = start + self._need
-                    frames.append(Frame(self._pending_headers, bytes(buf[start:end])))
+                    if end > size:
+                        break
+                    append(Frame(self._pending_headers, buf[start:end]))
                     self._pending_headers = None
                     start = end
                     continue
                 # Skip stray line breaks between frames, as FreeSWITCH itself does.
-                while start < len(buf) and buf[start] in (10, 13):
+                while start < size and buf[start] in (10, 13):
                     start += 1
                 idx = buf.find(b"\n\n", start)  # FreeSWITCH only ever sends LF
                 if idx == -1:
-                    if len(buf) - start > self.max_header_bytes:
+                    if size - start > self.max_header_bytes:
                         raise FrameTooLarge(f"header block exceeds {self.max_header_bytes} bytes")
                     break
                 if idx - start > self.max_header_bytes:
                     raise FrameTooLarge(f"header block exceeds {self.max_header_bytes} bytes")
-                block = buf[start:idx].decode("utf-8", "replace")
-                headers = parse_header_lines(block)
+                headers = parse_header_lines(buf[start:idx].decode("utf-8", "replace"))
                 start = idx + 2
                 length_text = headers.get("Content-Length")
                 if length_text is None:
@@ -140,25 +149,26 @@ class Parser:
                         if name.lower() == "content-length":
                             length_text = value
                             break
-                if length_text is None:
-                    frames.append(Frame(headers))
-                    continue
-                length_text = length_text.strip()
+                    else:
+                        append(Frame(headers))
+                        continue
                 if not length_text.isdigit():
-                    raise BadContentLength(f"Content-Length {length_text[:40]!r} is not a byte count")
+                    length_text = length_text.strip()
+                    if not length_text.isdigit():
+                        raise BadContentLength(f"Content-Length {length_text[:40]!r} is not a byte count")
                 need = int(length_text)
                 if need > self.max_body_bytes:
                     raise FrameTooLarge(f"body of {need} bytes exceeds {self.max_body_bytes}")
                 if need == 0:
-                    frames.append(Frame(headers))
+                    append(Frame(headers))
                     continue
                 self._pending_headers, self._need = headers, need
         except ProtocolError as exc:
             self._error = exc
-            del buf[:]
+            self._parts, self._parts_len = [], 0
             raise
-        if start:
-            del buf[:start]
+        if start < size:
+            self._parts, self._parts_len = [buf[start:]], size - start
         return frames
 
 

@@ -122,3 +122,16 @@ def test_disconnect_notice_ends_every_capture(captures_dir: Path) -> None:
     for stream in STREAMS:
         frames = Parser().feed(stream.read_bytes())
         assert isinstance(classify(frames[-1]), DisconnectNotice), stream
+
+
+@pytest.mark.parametrize("stream", STREAMS, ids=[str(s.parent.relative_to(CAPTURES)) for s in STREAMS])
+def test_lazy_header_lookups_agree_with_the_full_decode(stream: Path) -> None:
+    """A dispatcher's quick lookups (scans of the raw text) give exactly what a full decode gives."""
+    for frame in Parser().feed(stream.read_bytes()):
+        if not frame.content_type.startswith("text/event"):
+            continue
+        full = dict(classify(frame).headers.items())
+        names = list(full)[:: max(1, len(full) // 12)] + ["Unique-ID", "Event-Name", "No-Such-Header"]
+        for name in names:
+            fresh = classify(frame)  # a new event, so each lookup is a first (scanned) lookup
+            assert fresh.headers.get(name) == full.get(name), name
