@@ -1,10 +1,12 @@
 """Find the static prompt texts in IVR flow YAML, so they can be rendered before the first call.
 
 How it works: a generic walk of the YAML data (the flow format lives in engine/ivr and docs/flows.md;
-this needs none of it): any mapping key `tts` whose value is a string, a mapping `{text, language}`, a
-mapping of language -> text (`{zh: ..., en: ...}`), or a list of those. Texts holding Jinja2 syntax
-(`{{`, `{%`, `{#`) are dynamic and skipped. A text's language is, in order: its own `language`, the
-nearest enclosing mapping's `language`, otherwise `zh` if it contains Chinese characters, else `en`.
+this imports none of it): the value of any prompt key (`tts`, `prompt`, `fallback`, `thanks`,
+`*_prompt`) that is a string, a mapping `{text, language}`, a mapping of language -> text
+(`{zh: ..., en: ...}`), a prompt mapping (`{tts: ..., language: ...}`), or a list of those. Texts holding
+Jinja2 syntax (`{{`, `{%`, `{#`) are dynamic and skipped. A text's language is, in order: its own
+language key, the nearest enclosing mapping's `language`, otherwise `zh` if it has Chinese characters,
+else `en`. Texts are stripped, as the IVR runtime strips them before rendering.
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 LANGUAGE_KEYS = ("zh", "en")
+# Prompt fields of the flow language (docs/flows.md); any other key ending in `_prompt` counts too.
+# (A say node's `before`/`after` are not prompts: they are spoken joined to the value.)
+PROMPT_KEYS = frozenset({"tts", "prompt", "fallback", "thanks"})
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -48,14 +53,19 @@ def static_prompts(data: Any, source: str = "") -> list[PromptText]:
     return list(found.values())
 
 
+def is_prompt_key(key: object) -> bool:
+    """Keys whose value is a prompt (`tts`, `prompt`, `fallback`, `thanks`, `*_prompt`)."""
+    return isinstance(key, str) and (key in PROMPT_KEYS or key.endswith("_prompt"))
+
+
 def _walk(node: Any, language: str | None, where: str) -> Iterator[PromptText]:
     if isinstance(node, dict):
         own = node.get("language")
         language = own if isinstance(own, str) else language
         for key, value in node.items():
             path = f"{where}.{key}" if where and not where.endswith(":") else f"{where}{key}"
-            if key == "tts":
-                yield from _tts_value(value, language, path)
+            if is_prompt_key(key):
+                yield from _prompt_value(value, language, path)
             else:
                 yield from _walk(value, language, path)
     elif isinstance(node, list):
@@ -63,21 +73,22 @@ def _walk(node: Any, language: str | None, where: str) -> Iterator[PromptText]:
             yield from _walk(item, language, f"{where}[{index}]")
 
 
-def _tts_value(value: Any, language: str | None, where: str) -> Iterator[PromptText]:
+def _prompt_value(value: Any, language: str | None, where: str) -> Iterator[PromptText]:
     if isinstance(value, str):
         if value.strip() and not is_template(value):
-            yield PromptText(value, language or guess_language(value), where)
+            yield PromptText(value.strip(), language or guess_language(value), where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _tts_value(item, language, f"{where}[{index}]")
+            yield from _prompt_value(item, language, f"{where}[{index}]")
     elif isinstance(value, dict):
-        if "text" in value:
+        if "text" in value:  # {text: ..., language: ...}
             own = value.get("language")
-            yield from _tts_value(value["text"], own if isinstance(own, str) else language, f"{where}.text")
-        else:
-            for lang in LANGUAGE_KEYS:
-                if lang in value:
-                    yield from _tts_value(value[lang], lang, f"{where}.{lang}")
+            yield from _prompt_value(value["text"], own if isinstance(own, str) else language, f"{where}.text")
+        elif value and all(key in LANGUAGE_KEYS for key in value):  # {zh: ..., en: ...}
+            for lang, text in value.items():
+                yield from _prompt_value(text, lang, f"{where}.{lang}")
+        else:  # a prompt mapping such as {tts: ..., language: en} or {file: ...}
+            yield from _walk(value, language, where)
 
 
 def flow_files(paths: list[str]) -> list[str]:
