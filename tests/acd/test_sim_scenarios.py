@@ -1,0 +1,193 @@
+"""End-to-end ACD scenarios on the FreeSWITCH simulator over real sockets: the caller reaches the engine's
+outbound server, waits with music, agent phones ring through the inbound connection, and the races of
+issue 5 (hang-up during an offer, as the agent answers, unregister mid-offer, lost events) are checked."""
+from __future__ import annotations
+
+import time
+
+import gevent
+import pytest
+
+from engine.acd.legs import SwitchLegs
+from engine.acd.models import Agent, AgentState, QueueConfig
+from engine.acd.ports import MemoryRecords
+from engine.acd.reconciler import Reconciler
+from engine.acd.service import QueueService
+from engine.esl import commands
+from engine.esl.connection import CallHungUp, InboundConnection, OutboundServer
+from engine.ivr.ports import QueueOutcome, QueueRequest
+from engine.sim import FreeSwitchSim, Hangup
+
+PASSWORD = "acd-test"
+DID = "5000"
+
+
+class Rig:
+    """Simulator + inbound control connection + outbound server running the queue for every call."""
+
+    def __init__(self, sim: FreeSwitchSim, queue: QueueConfig, agents: list[str]) -> None:
+        self.sim = sim
+        self.records = MemoryRecords()
+        host, port = sim.address
+        self.control = InboundConnection(host, port, PASSWORD, heartbeat_timeout=5, reconnect_min_delay=0.05).start()
+        assert self.control.wait_connected(5)
+        self.service = QueueService({queue.name: queue}, [Agent(a, extension=a) for a in agents],
+                                    legs=SwitchLegs(self.control), clock=time.time, agent_log=self.records,
+                                    interactions=self.records, callbacks=self.records, recordings=self.records)
+        self.reconciler = self.service.attach(self.control, reconcile_every=3600)
+        self.service.start()
+        self.results: dict[str, object] = {}
+        self.server = OutboundServer("127.0.0.1", 0, self._flow).start()
+        sim.route(DID, socket="%s:%d async full" % self.server.address)
+        sim.set_sound(commands.MUSIC_ON_HOLD, 3600)  # a music stream plays until interrupted
+        for a in agents:
+            self.service.login(a, [queue.name])
+
+    def _flow(self, channel) -> None:
+        try:
+            self.results[channel.uuid] = self.service.enqueue(channel, QueueRequest(queue="support",
+                                                                                    call_uuid=channel.uuid))
+        except CallHungUp:
+            self.results[channel.uuid] = "hung up"
+            raise
+        channel.hangup()
+
+    def agent(self, agent_id: str):
+        return self.service.distributor.agents[agent_id]
+
+    def agent_legs_of(self, ext: str) -> list:
+        return [ch for ch in self.sim.channels.values()
+                if ch.variables.get(commands.VAR_CALL_ID) and ch.name.startswith(f"sofia/internal/{ext}")] or \
+            [ch for ch in self.sim.channels.values() if ext in ch.name and ch.direction == "outbound"]
+
+    def states(self, agent_id: str) -> list[str]:
+        return [s for a, s, _, _ in self.records.agent_states if a == agent_id]
+
+    def close(self) -> None:
+        self.service.stop()
+        self.reconciler.stop()
+        self.server.stop()
+        self.control.close()
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = FreeSwitchSim(password=PASSWORD, time_scale=0.01, sounds_dir=str(tmp_path))
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def rig_factory(sim):
+    rigs = []
+
+    def make(queue=None, agents=("1001", "1002")) -> Rig:
+        rig = Rig(sim, queue or QueueConfig("support", wrap_up_seconds=0.5, offer_timeout=10), list(agents))
+        rigs.append(rig)
+        return rig
+    yield make
+    for rig in rigs:
+        rig.close()
+
+
+def until(sim, predicate, timeout=5.0) -> None:
+    assert sim.wait_until(predicate, timeout), f"condition not reached within {timeout}s"
+
+
+def test_caller_waits_with_music_then_talks_to_the_agent_who_answers(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=3, hangup_after=100)  # sim seconds: rings 3 s, talks 100 s
+    rig = rig_factory(agents=("1001",))
+    call = sim.place_call(DID, "13800138000")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    assert any(commands.MUSIC_ON_HOLD in p for p in call.played)
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+    assert rig.results[call.uuid].outcome is QueueOutcome.ANSWERED
+    until(sim, lambda: rig.agent("1001").state is AgentState.AVAILABLE)
+    assert rig.states("1001") == ["available", "ringing", "on-call", "wrap-up", "available"]
+    originate = next(c for c in sim.command_log if "originate" in c)
+    assert f"jq_call_id={call.uuid}" in originate and "ignore_early_media=true" in originate
+
+
+def test_unanswered_agent_is_skipped_and_the_next_agent_gets_the_call(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=None, reject_cause="USER_BUSY")
+    sim.add_endpoint("1002", answer_after=2, hangup_after=50)
+    rig = rig_factory()
+    call = sim.place_call(DID, "13800138001")
+    until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL)
+    assert rig.agent("1001").consecutive_no_answers == 1
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+    assert rig.results[call.uuid].outcome is QueueOutcome.ANSWERED
+
+
+def test_caller_hang_up_during_offer_kills_the_ringing_agent_leg_at_once(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=None)  # rings until cancelled
+    rig = rig_factory(agents=("1001",))
+    call = sim.place_call(DID, "13800138002")
+    until(sim, lambda: rig.agent("1001").state is AgentState.RINGING)
+    leg = next(iter(rig.service.agent_legs))
+    until(sim, lambda: leg in sim.channels)
+    call.hangup()
+    until(sim, lambda: leg not in sim.channels or not sim.channels[leg].up, timeout=2)
+    until(sim, lambda: rig.agent("1001").state is AgentState.AVAILABLE)
+    assert rig.results.get(call.uuid) == "hung up"
+    assert any(f.get("abandoned") for f in rig.records.events_for(call.uuid))
+    assert len(rig.records.callbacks) == 1
+
+
+def test_caller_hanging_up_as_the_agent_answers_leaves_nobody_stuck(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=4, hangup_after=500)
+    rig = rig_factory(agents=("1001",))
+    call = sim.place_call(DID, "13800138003")
+    until(sim, lambda: rig.agent("1001").state is AgentState.RINGING)
+    leg = next(iter(rig.service.agent_legs))
+    until(sim, lambda: leg in sim.channels and sim.channels[leg].answered)  # the agent picks up ...
+    call.hangup()  # ... as the caller gives up
+    until(sim, lambda: rig.agent("1001").state in (AgentState.AVAILABLE, AgentState.WRAP_UP))
+    until(sim, lambda: leg not in sim.channels or not sim.channels[leg].up)
+    until(sim, lambda: rig.agent("1001").state is AgentState.AVAILABLE)
+    assert not rig.service.agent_legs and not rig.service.calls
+
+
+def test_agent_phone_unregistering_mid_offer_moves_the_caller_to_another_agent(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=None)
+    sim.add_endpoint("1002", answer_after=2, hangup_after=30)
+    rig = rig_factory()
+    rig.service.not_ready("1002", "briefing")
+    call = sim.place_call(DID, "13800138004")
+    until(sim, lambda: rig.agent("1001").state is AgentState.RINGING)
+    rig.service.ready("1002")
+    sim.unregister("1001")
+    until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL)
+    assert not rig.agent("1001").registered
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+    assert rig.results[call.uuid].outcome is QueueOutcome.ANSWERED
+
+
+def test_lost_hang_up_event_is_repaired_by_reconciling_with_show_channels(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=2)
+    rig = rig_factory(agents=("1001",))
+    call = sim.place_call(DID, "13800138005")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    [leg] = list(rig.service.agent_legs)
+    rig.control._handlers.clear()  # from here on the engine hears nothing: the hang-up event is lost
+    rig.control.api(commands.uuid_kill(leg))
+    until(sim, lambda: leg not in sim.channels)
+    assert rig.agent("1001").state is AgentState.ON_CALL  # stuck, as with mod_callcenter
+    rig.reconciler.grace = 0.0  # the leg is younger than the default grace (calls just set up are skipped)
+    repairs = rig.reconciler.reconcile()
+    assert leg in repairs.legs_gone
+    assert rig.agent("1001").state in (AgentState.WRAP_UP, AgentState.AVAILABLE)
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+
+
+def test_agent_hang_up_during_wrap_up_does_not_disturb_the_wrap_up_timer(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=1, hangup_after=20)
+    rig = rig_factory(QueueConfig("support", wrap_up_seconds=1.0), agents=("1001",))
+    call = sim.place_call(DID, "13800138006")
+    until(sim, lambda: rig.agent("1001").state is AgentState.WRAP_UP, timeout=8)
+    leg_events = len(rig.records.agent_states)
+    rig.service.leg_hung_up(commands.new_uuid(), "NORMAL_CLEARING")  # a stray late hang-up
+    assert rig.agent("1001").state is AgentState.WRAP_UP and len(rig.records.agent_states) == leg_events
+    until(sim, lambda: rig.agent("1001").state is AgentState.AVAILABLE, timeout=3)
+    until(sim, lambda: call.uuid in rig.results)
