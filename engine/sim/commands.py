@@ -154,6 +154,8 @@ def _myevents(lst: Listener, line: str) -> None:
             lst.on_close.append(ch.release_session)
     if fmt:
         lst.fmt = fmt
+    if lst.session is not None:
+        lst.switch.bind_listener(lst, lst.session.uuid)
     lst.myevents = True
     lst.events_on = True
     lst.names.update(MYEVENTS)
@@ -232,7 +234,8 @@ def _bgapi(lst: Listener, cmd: Command, text: str) -> None:
         headers.append(("Job-Command", command))
         if arg:
             headers.append(("Job-Command-Arg", arg))
-        sw.fire_simple("BACKGROUND_JOB", headers, body)
+        ev = Event("BACKGROUND_JOB", sw.prelude("BACKGROUND_JOB") + headers, body, uuid=owner)
+        sw.fire(ev)
     gevent.spawn(_job)
     gevent.sleep(0)     # let a quick job finish now, so its event follows its reply as in FreeSWITCH
 

@@ -104,7 +104,7 @@ class Listener:
         if self.closed.is_set():
             return
         self.closed.set()
-        self.switch.listeners.discard(self)
+        self.switch.remove_listener(self)
         try:
             self.sock.close()
         except OSError:
@@ -114,10 +114,8 @@ class Listener:
 
     # -- events -------------------------------------------------------------------------------
     def accepts(self, ev: Event) -> bool:
-        if self.myevents and self.session is not None:
-            uid = ev.uuid or ev.get("Unique-ID")
-            if uid != self.session.uuid and ev.get("Job-Owner-UUID") != self.session.uuid:
-                return False
+        if self.myevents and self.session is not None and ev.uuid != self.session.uuid:
+            return False
         if ev.name == "CUSTOM":
             if not ("CUSTOM" in self.names or self.all_custom or self.subclasses):
                 return False
@@ -165,7 +163,7 @@ class Listener:
     # -- input --------------------------------------------------------------------------------
     def run(self) -> None:
         """Read and answer commands until the peer closes or we close."""
-        self.switch.listeners.add(self)
+        self.switch.add_listener(self)
         try:
             while not self.closed.is_set():
                 data = self.sock.recv(65536)
@@ -257,6 +255,7 @@ class Listener:
                 found = True
         if found:
             self.events_on = True
+            self.switch.subscribed(self)
         return found
 
     def unsubscribe(self, words: list[str]) -> bool:

@@ -17,6 +17,17 @@ log = logging.getLogger(__name__)
 FIRST_COMMAND_TIMEOUT = 25.0
 
 
+_RESOLVED: dict[str, str] = {}
+
+
+def _resolve(host: str) -> str:
+    """Resolve once per host name (the threadpool resolver is costly with thousands of calls)."""
+    ip = _RESOLVED.get(host)
+    if ip is None:
+        ip = _RESOLVED[host] = socket.gethostbyname(host)
+    return ip
+
+
 def parse_socket_arg(arg: str) -> tuple[list[tuple[str, int]], bool, bool]:
     words = arg.split()
     hosts = []
@@ -33,7 +44,9 @@ def socket_app(ch: Channel, arg: str) -> None:
     sock = None
     for host, port in hosts:
         try:
-            sock = socket.create_connection((host, port), timeout=5)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(5)
+            sock.connect((_resolve(host), port))
             sock.settimeout(None)
             ch.set_var("socket_host", host)
             break

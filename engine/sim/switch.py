@@ -86,7 +86,9 @@ class Switch:
         self.core_uuid = str(uuidlib.uuid4())
         self.sequence = 0
         self.started = time.time()
-        self.listeners: set[Listener] = set()
+        self.listeners: set[Listener] = set()            # every live ESL connection
+        self.global_listeners: set[Listener] = set()     # not bound to one channel: see every event
+        self.bound: dict[str, set[Listener]] = {}        # myevents/outbound listeners by channel uuid
         self.channels: dict[str, Channel] = {}
         self.command_log: list[str] = []
         self.sessions_since_startup = 0
@@ -126,9 +128,40 @@ class Switch:
         return headers
 
     def fire(self, event: Event) -> None:
-        """Deliver an event to every listener whose subscription and filters accept it."""
-        for listener in tuple(self.listeners):
+        """Deliver an event to every listener whose subscription and filters accept it.
+
+        Listeners bound to a channel (myevents) are indexed by uuid, so fan-out stays O(interested).
+        """
+        for listener in tuple(self.global_listeners):
             listener.offer(event)
+        if event.uuid:
+            bound = self.bound.get(event.uuid)
+            if bound:
+                for listener in tuple(bound):
+                    listener.offer(event)
+
+    def add_listener(self, listener: Listener) -> None:
+        """A new connection; it joins the fan-out once it subscribes to something (`subscribed`)."""
+        self.listeners.add(listener)
+
+    def subscribed(self, listener: Listener) -> None:
+        if not listener.myevents and listener in self.listeners:
+            self.global_listeners.add(listener)
+
+    def bind_listener(self, listener: Listener, uuid: str) -> None:
+        """From now on the listener only sees events of channel `uuid` (myevents)."""
+        self.global_listeners.discard(listener)
+        self.bound.setdefault(uuid, set()).add(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        self.global_listeners.discard(listener)
+        if listener.session is not None:
+            bound = self.bound.get(listener.session.uuid)
+            if bound is not None:
+                bound.discard(listener)
+                if not bound:
+                    del self.bound[listener.session.uuid]
 
     def fire_simple(self, name: str, headers: list[tuple[str, str]], body: str = "", subclass: str = "") -> Event:
         ev = Event(name, self.prelude(name, subclass) + headers, body, subclass)

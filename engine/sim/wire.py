@@ -45,6 +45,9 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&apos;")
 
 
+_json_str = lru_cache(maxsize=65536)(lambda s: json.dumps(s, ensure_ascii=False))
+
+
 @dataclass
 class Event:
     """One FreeSWITCH event: ordered headers (duplicates allowed) and an optional body."""
@@ -95,8 +98,7 @@ class Event:
                 pairs.append(("Content-Length", str(len(self.body.encode("utf-8")))))
                 pairs.append(("_body", self.body))
             # duplicate keys are written twice, like cJSON does
-            text = "{" + ",".join(
-                json.dumps(k, ensure_ascii=False) + ":" + json.dumps(v, ensure_ascii=False) for k, v in pairs) + "}"
+            text = "{" + ",".join(_json_str(k) + ":" + _json_str(v) for k, v in pairs) + "}"
             payload = text.encode("utf-8")
             ctype = "text/event-json"
         elif fmt == "xml":
