@@ -20,9 +20,21 @@ from engine.store.repos.convert import to_record
 log = logging.getLogger(__name__)
 RECENT_INTERACTIONS = 5
 
-_by_number = (select(CustomerPhoneRow.customer_id, CustomerPhoneRow.e164)
-              .where(CustomerPhoneRow.e164.in_(bindparam("numbers", expanding=True))))
-_customer = select(CustomerRow.__table__).where(CustomerRow.id == bindparam("cid"))
+# Statements are built once: building SQL expressions per call would cost more than running them.
+_phone = CustomerPhoneRow.__table__.c
+_by_number = select(_phone.customer_id, _phone.e164).where(_phone.e164.in_(bindparam("numbers", expanding=True)))
+_customer = select(CustomerRow.__table__).where(CustomerRow.__table__.c.id == bindparam("cid"))
+_phones = select(_phone.e164).where(_phone.customer_id == bindparam("cid")).order_by(_phone.position)
+_ix = InteractionRow.__table__.c
+_interactions = (select(InteractionRow.__table__).where(_ix.customer_id == bindparam("cid"))
+                 .order_by(_ix.arrived_at.desc(), _ix.id.desc()).limit(bindparam("n")))
+_cb = CallbackRow.__table__.c
+_callbacks = (select(CallbackRow.__table__)
+              .where(_cb.status == CallbackStatus.OPEN.value,
+                     or_(_cb.customer_id == bindparam("cid"),
+                         _cb.number.in_(select(_phone.e164).where(_phone.customer_id == bindparam("cid")))))
+              .order_by(_cb.due_at, _cb.id))
+_agents = select(AgentRow.__table__).where(AgentRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class ScreenPop:
@@ -55,20 +67,14 @@ class ScreenPop:
         row = conn.execute(_customer, {"cid": customer_id}).first()
         if row is None:
             return None
-        phones = tuple(conn.execute(select(CustomerPhoneRow.e164).where(CustomerPhoneRow.customer_id == customer_id)
-                                    .order_by(CustomerPhoneRow.position)).scalars())
+        phones = tuple(conn.execute(_phones, {"cid": customer_id}).scalars())
         customer = to_record(Customer, row._mapping, phones=phones, tags=tuple(row.tags or ()))
-        interactions = conn.execute(
-            select(InteractionRow.__table__).where(InteractionRow.customer_id == customer_id)
-            .order_by(InteractionRow.arrived_at.desc(), InteractionRow.id.desc()).limit(self.recent)).all()
-        callbacks = conn.execute(
-            select(CallbackRow.__table__).where(CallbackRow.status == CallbackStatus.OPEN.value,
-                                                or_(CallbackRow.customer_id == customer_id, CallbackRow.number.in_(phones)))
-            .order_by(CallbackRow.due_at, CallbackRow.id)).all()
-        agent_ids = {a for a in (customer.owner_agent_id, customer.last_agent_id) if a}
+        interactions = conn.execute(_interactions, {"cid": customer_id, "n": self.recent}).all()
+        callbacks = conn.execute(_callbacks, {"cid": customer_id}).all()
+        agent_ids = sorted({a for a in (customer.owner_agent_id, customer.last_agent_id) if a})
         agents: dict[str, Agent] = {}
         if agent_ids:
-            for agent in conn.execute(select(AgentRow.__table__).where(AgentRow.id.in_(agent_ids))):
+            for agent in conn.execute(_agents, {"ids": agent_ids}):
                 agents[agent.id] = to_record(Agent, agent._mapping, skills={})
         return CustomerContext(
             customer=customer,
