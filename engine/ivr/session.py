@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.esl import commands
+from engine.ivr.channel import CallHungUp
 from engine.ivr.digits import mask_digits
 from engine.ivr.fields import LANGUAGES, Prompt
 from engine.ivr.lookups import HttpLookup, TableStore
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SILENCE = commands.silence(250)
+SAY_PREFIX = "say:"  # TODO(commands.py): playback of TTS text with the channel's tts_engine/tts_voice
 MAX_STEPS = 1000  # nodes per call; bounds a flow that loops through menus forever
 MAX_SUBFLOW_DEPTH = 8
 
@@ -161,12 +163,24 @@ class CallSession:
         return self.speak_path(text, language) if text else SILENCE
 
     def speak_path(self, text: str, language: str) -> str:
-        """Audio for `text` from the TTS service, or silence if it fails."""
+        """Audio for `text`: a file rendered by the TTS service (or FreeSWITCH's own TTS); silence on failure."""
+        tts = self.services.tts
         try:
-            return self.services.tts.render_or_fallback(text, language=language, fallback_path=SILENCE)
-        except Exception:  # a TTS bug must not drop the call
+            if getattr(tts, "backend", "espeak") == "freeswitch":
+                return self._freeswitch_speech(text, language)
+            return tts.render_or_fallback(text, language=language, fallback_path=SILENCE)
+        except CallHungUp:
+            raise
+        except Exception:  # a TTS failure must not drop the call
             log.exception("[%s] %s: TTS failed", self.uuid, self.node_id)
             return SILENCE
+
+    def _freeswitch_speech(self, text: str, language: str) -> str:
+        instruction = self.services.tts.prompt(text, language=language)
+        for name, value in ((commands.VAR_TTS_ENGINE, instruction.engine), (commands.VAR_TTS_VOICE, instruction.voice)):
+            if self.channel.variables.get(name) != value:
+                self.channel.set_variable(name, value)
+        return SAY_PREFIX + " ".join(instruction.text.split())
 
     def play(self, prompt: Prompt | None, fallback: Prompt | None = None) -> None:
         if prompt is None:

@@ -30,10 +30,10 @@ class FakeChannel:
         self.commands: list[tuple[str, dict[str, Any]]] = []
         self.hung_up = False
 
-    def _command(self, name: str, **args: Any) -> None:
+    def _command(self, command: str, **args: Any) -> None:
         if self.hung_up:
             raise CallHungUp(self.uuid)
-        self.commands.append((name, args))
+        self.commands.append((command, args))
         if self.hang_up_at is not None and len(self.commands) >= self.hang_up_at:
             self.hung_up = True
             raise CallHungUp(self.uuid)

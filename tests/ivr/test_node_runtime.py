@@ -340,3 +340,20 @@ def test_hangup_node_sets_the_outcome_and_hangs_up(harness):
     channel, record = harness.call()
     assert channel.names() == ["answer", "play", "hangup"] and record.outcome == "self_service_done"
     assert harness.log.records[-1] is record
+
+
+def test_freeswitch_tts_backend_speaks_through_the_channel_voice(harness):
+    from tts import SpeakInstruction
+
+    class SwitchTts:
+        backend = "freeswitch"
+
+        def prompt(self, text, *, language="zh"):
+            return SpeakInstruction("tts_commandline", f"voice-{language}", text)
+
+    harness.tts = SwitchTts()
+    harness.write("main", flow("  a: {type: play, tts: \"你好\\n世界\", next: b}\n  b: {type: play, tts: 再见, next: bye}\n"))
+    channel, _ = harness.call()
+    assert channel.commands[1:5] == [("set_variable", {"name": "tts_engine", "value": "tts_commandline"}),
+                                     ("set_variable", {"name": "tts_voice", "value": "voice-zh"}),
+                                     ("play", {"path": "say:你好 世界"}), ("play", {"path": "say:再见"})]
