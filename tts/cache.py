@@ -28,6 +28,7 @@ from tts.wav import Pcm, write_wav
 log = logging.getLogger(__name__)
 
 STALE_TEMP_S = 3600.0
+RESCAN_S = 60.0  # recount the directory at least this often when writing
 
 
 def cache_key(text: str, voice: str, rate: int | None, sample_rate: int, fmt: str, backend_version: str) -> str:
@@ -46,6 +47,7 @@ class AudioCache:
         self._hits = self._misses = self._failures = self._evictions = 0
         self._bytes: int | None = None  # running total, rescanned before evicting
         self._last_touch_ns = 0
+        self._scanned_at = 0.0
 
     def path_for(self, key: str) -> str:
         return os.path.join(self.cache_dir, key[:2], f"{key}.wav")
@@ -88,7 +90,8 @@ class AudioCache:
             self._misses += 1
             if self._bytes is not None:
                 self._bytes += size
-            over = self._bytes is None or self._bytes > self.max_bytes
+            stale = time.monotonic() - self._scanned_at > RESCAN_S  # other processes write here too
+            over = self._bytes is None or self._bytes > self.max_bytes or stale
         if over:
             self.evict(keep=path)
         return path
@@ -143,6 +146,7 @@ class AudioCache:
         """(mtime_ns, size, path) of every cached prompt; removes stale temp files on the way."""
         found: list[tuple[int, int, str]] = []
         now = time.time()
+        self._scanned_at = time.monotonic()
         try:
             shards = [e for e in os.scandir(self.cache_dir) if e.is_dir() and len(e.name) == 2]
         except FileNotFoundError:

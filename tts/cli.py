@@ -45,7 +45,7 @@ def tts() -> None:
               help="Language of --text.")
 @click.argument("flow_files_or_dirs", metavar="[FLOW_FILES]...", nargs=-1, type=click.Path(exists=True))
 def render(text: str | None, language: str, flow_files_or_dirs: tuple[str, ...]) -> None:
-    """Pre-render every static `tts` prompt of the flow files (default: the configured flows dir)."""
+    """Pre-render every static prompt of the flow files or dirs (default: the configured flows dir)."""
     config = _config()
     service = service_from_config(config)
     if service.backend != "espeak":

@@ -64,7 +64,7 @@ def run_command(argv: list[str], *, timeout: float, workdir: str, stdin_path: st
     ]
     try:
         pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions)
-    except OSError as exc:
+    except (OSError, TypeError) as exc:  # TypeError: gevent-patched spawn outside the main thread's loop
         raise TtsError(f"cannot start {os.path.basename(argv[0])}: {exc}") from exc
     status = _wait(pid, timeout)
     if status is None:

@@ -106,15 +106,15 @@ class TtsService:
         voice = self.voice_for(language)
         clean = speakable_text(text)
         key = self.key_for(clean, language=language, rate=rate)
-        path = self.cache.lookup(key)
-        if path:
-            return RenderedPrompt(path, wav_duration(path), cached=True)
+        hit = self._cached(key)
+        if hit:
+            return hit
         started = time.monotonic()
         deadline = started + self.timeout  # one budget for waiting on another renderer and rendering
         with self.cache.rendering(key, timeout=self.timeout):
-            path = self.cache.lookup(key)
-            if path:  # rendered by someone else while we waited
-                return RenderedPrompt(path, wav_duration(path), cached=True)
+            hit = self._cached(key)
+            if hit:  # rendered by someone else while we waited
+                return hit
             pcm = self._synthesize(clean, voice, rate, deadline=deadline)
             path = self.cache.store(key, pcm)
         log.info("tts rendered language=%s chars=%d audio=%.2fs in %.0f ms", language, len(clean),
@@ -176,6 +176,15 @@ class TtsService:
         return self.cache.stats()
 
     # -- internals -------------------------------------------------------------------------------
+    def _cached(self, key: str) -> RenderedPrompt | None:
+        path = self.cache.lookup(key)
+        if not path:
+            return None
+        try:
+            return RenderedPrompt(path, wav_duration(path), cached=True)
+        except TtsError:  # evicted by another process between lookup and read: render it again
+            return None
+
     def _backend_version(self) -> str:
         return f"{self._espeak.version(self.timeout)}; resampler={self._get_resampler().name}"
 

@@ -141,3 +141,12 @@ def test_render_waiting_on_same_key_in_process_times_out_with_tts_error(service)
     with service.cache.rendering(key, timeout=1.0):
         with pytest.raises(TtsError, match="did not finish"):
             other.render("Please hold", language="en")
+
+
+def test_prompt_deleted_behind_the_cache_is_rendered_again(service):
+    first = service.render("您好", language="zh")
+    Path(first.path).unlink()  # as another process's eviction would
+
+    again = service.render("您好", language="zh")
+
+    assert again.path == first.path and not again.cached and Path(again.path).exists()
