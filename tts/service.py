@@ -121,7 +121,9 @@ class TtsService:
                  pcm.duration_s, (time.monotonic() - started) * 1000)
         return RenderedPrompt(path, pcm.duration_s, cached=False)
 
-    def render_or_fallback(self, text: str, *, language: str = "zh", fallback_path: str, rate: int | None = None) -> str:
+    def render_or_fallback(
+        self, text: str, *, language: str = "zh", fallback_path: str, rate: int | None = None
+    ) -> str:
         """The rendered file's path, or `fallback_path` if rendering fails for any reason; never raises."""
         try:
             return self.render(text, language=language, rate=rate).path

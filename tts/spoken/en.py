@@ -1,4 +1,4 @@
-"""English spoken forms: one hundred twenty-three, twelve dollars and thirty-four cents, March fifth, twenty twenty-four."""
+"""English spoken forms: one hundred twenty-three, twelve dollars and thirty-four cents, March fifth."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Mandarin spoken forms: 一百二十三, 一百二十三元五角, 二零二四年三月五日, 幺三八 (digit by digit)."""
+"""Mandarin spoken forms: 一百二十三, 一百二十三元五角, 二零二四年三月五日, 幺三八 (one by one)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -61,7 +61,7 @@ def number(value: Number) -> str:
 
 
 def money(amount: Number, currency: str) -> str:
-    """CNY 123.5 -> 一百二十三元五角; 123.05 -> 一百二十三元零五分; USD 12.34 -> 十二美元三十四美分."""
+    """CNY 123.5 -> 一百二十三元五角, 123.05 -> 一百二十三元零五分; USD 12.34 -> 十二美元三十四美分."""
     if currency not in CURRENCIES:
         raise ValueError(f"unsupported currency {currency!r} (one of {', '.join(CURRENCIES)})")
     major, tenth, hundredth = CURRENCIES[currency]
