@@ -185,3 +185,14 @@ def test_http_lookup_node_reads_the_business_system_and_survives_it_hanging(harn
         harness.write("main", lookup_flow(path))
         channel, _ = harness.call(caller_number=caller)
         assert channel.played == [f"tts:zh:{expected}"], path
+
+
+def test_ivr_ports_import_no_freeswitch_or_simulator_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.ivr.ports, engine.ivr.store_adapter; "
+            "print([m for m in ('gevent.socket', 'engine.esl.protocol', 'engine.esl.connection', 'engine.sim')"
+            " if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
