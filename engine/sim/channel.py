@@ -356,6 +356,8 @@ class Channel:
         self.touch()
         self.fire("CHANNEL_HANGUP")
         self.hungup.set()
+        if self.bridged_to is not None:
+            self.bridged_to.poke()
         for cb in tuple(self.on_hangup):
             cb()
         self.poke(Wake.HANGUP)

@@ -1,0 +1,170 @@
+"""Behaviour of the simulator's ESL server: auth gate, filters, subscriptions, replies, outbound rules."""
+from __future__ import annotations
+
+from gevent import socket
+
+from engine.sim import Hangup, Press
+
+from .helpers import Peer, connect_inbound
+
+
+def test_commands_before_auth_are_refused_but_connection_stays_open(sim):
+    peer = connect_inbound(sim.address, auth=False)
+    assert peer.cmd("api status").h["Reply-Text"] == "-ERR command not found"
+    assert peer.cmd("auth ClueCon").h["Reply-Text"] == "+OK accepted"
+    peer.close()
+
+
+def test_wrong_password_gets_invalid_then_disconnect_notice_and_close(sim):
+    peer = connect_inbound(sim.address, auth=False)
+    assert peer.cmd("auth nope").h["Reply-Text"] == "-ERR invalid"
+    notice = peer.next()
+    assert notice.content_type == "text/disconnect-notice"
+    assert peer.wait_closed()
+
+
+def test_filter_on_unique_id_drops_background_job_unless_allowed(sim):
+    peer = connect_inbound(sim.address)
+    peer.cmd("event plain BACKGROUND_JOB")
+    peer.cmd("filter Unique-ID 00000000-0000-0000-0000-000000000000")
+    job = peer.cmd("bgapi status").h["Job-UUID"]
+    peer.cmd("api uuid_exists x")            # a reply after the job: the job event would be before it
+    assert not any(f.ev.get("Job-UUID") == job for f in peer.log if f.event is not None)
+    assert peer.cmd("filter Event-Name BACKGROUND_JOB").h["Reply-Text"] == \
+        "+OK filter added. [Event-Name]=[BACKGROUND_JOB]"
+    job = peer.cmd("bgapi status").h["Job-UUID"]
+    peer.wait_event(lambda f: f.ev.get("Job-UUID") == job)
+    peer.close()
+
+
+def test_negative_only_filters_drop_everything(sim):
+    peer = connect_inbound(sim.address)
+    peer.cmd("event plain ALL")
+    peer.cmd("filter Event-Name -HEARTBEAT")
+    peer.cmd("bgapi status")
+    peer.cmd("api uuid_exists x")
+    assert [f for f in peer.log if f.event is not None] == []
+    peer.close()
+
+
+def test_client_chosen_job_uuid_is_honoured_and_truncated_to_36(sim):
+    peer = connect_inbound(sim.address)
+    peer.cmd("event json BACKGROUND_JOB")
+    r = peer.cmd("bgapi status\nJob-UUID: c11e47c0-0000-4000-8000-000000000001-extra")
+    assert r.h["Reply-Text"] == "+OK Job-UUID: c11e47c0-0000-4000-8000-000000000001"
+    ev = peer.wait_event(lambda f: f.event_name == "BACKGROUND_JOB")
+    assert ev.content_type == "text/event-json"
+    assert ev.ev["Job-UUID"] == "c11e47c0-0000-4000-8000-000000000001"
+    assert ev.event_body.startswith("UP ")
+    peer.close()
+
+
+def test_custom_subscription_needs_the_subclass(sim):
+    peer = connect_inbound(sim.address)
+    peer.cmd("event plain CUSTOM sofia::register")
+    sim.unregister("1001")
+    sim.register("1001")
+    ev = peer.wait_event(lambda f: f.event_name == "CUSTOM")
+    assert ev.ev["Event-Subclass"] == "sofia::register"
+    assert ev.ev["from-user"] == "1001"
+    peer.close()
+
+
+def test_api_reply_bodies_keep_freeswitch_quirks(sim):
+    peer = connect_inbound(sim.address)
+    assert peer.cmd("api show channels as json").body == b'{"row_count": 0}\n'
+    assert peer.cmd("api uuid_getvar nope x").body == b"-ERR No such channel!\n"
+    assert peer.cmd("api uuid_answer nope").body == b"-ERROR\n"
+    assert peer.cmd("api create_uuid").body.count(b"-") == 4
+    assert peer.cmd("api frobnicate 1").body == b"-ERR frobnicate Command not found!\n"
+    assert peer.cmd("api hupall").body == b"+OK hangup all channels with cause MANAGER_REQUEST\n"
+    peer.close()
+
+
+def test_uuid_setvar_getvar_and_undef(sim):
+    sim.route("1", apps=[("answer", ""), ("park", "")])
+    call = sim.place_call("1", "100")
+    assert sim.wait_until(lambda: "CHANNEL_PARK" in call.events, 2)
+    peer = connect_inbound(sim.address)
+    assert peer.cmd("api uuid_setvar %s jq_call_id 42" % call.uuid).body == b"+OK\n"
+    assert peer.cmd("api uuid_getvar %s jq_call_id" % call.uuid).body == b"42"
+    assert peer.cmd("api uuid_getvar %s nothing" % call.uuid).body == b"_undef_"
+    assert peer.cmd("api uuid_exists %s" % call.uuid).body == b"true"
+    dump = peer.cmd("api uuid_dump %s json" % call.uuid).body
+    assert b'"variable_jq_call_id":"42"' in dump and not dump.endswith(b"\n")
+    assert peer.cmd("api uuid_kill %s USER_BUSY" % call.uuid).body == b"+OK\n"
+    assert call.wait_hangup(2) and call.hangup_cause == "USER_BUSY"
+    peer.close()
+
+
+def test_sendmsg_to_unknown_uuid_is_an_invalid_session(sim):
+    peer = connect_inbound(sim.address)
+    r = peer.cmd("sendmsg 11111111-2222-3333-4444-555555555555\ncall-command: hangup")
+    assert r.h["Reply-Text"] == "-ERR invalid session id [11111111-2222-3333-4444-555555555555]"
+    peer.close()
+
+
+def test_outbound_socket_without_full_refuses_api_and_event(sim, engine_listener):
+    sim.route("2", socket=engine_listener.address + " async")
+    call = sim.place_call("2", "200", script=[Hangup(at=30)])
+    peer = engine_listener.accept()
+    peer.send("connect")
+    assert peer.next().h["Control"] == "single-channel"
+    assert peer.cmd("api status").h["Reply-Text"] == "-ERR command not found"
+    assert peer.cmd("event plain ALL").h["Reply-Text"] == "-ERR command not found"
+    assert peer.cmd("myevents").h["Reply-Text"] == "+OK Events Enabled"
+    assert peer.cmd("myevents").h["Reply-Text"] == "-ERR aready enabled."
+    assert peer.cmd("getvar nothing_here").h["Reply-Text"] == "-ERR command not found"
+    peer.close()
+    assert call.wait_hangup(2)
+
+
+def test_first_outbound_command_other_than_connect_gets_no_reply(sim, engine_listener):
+    sim.route("3", socket=engine_listener.address + " async full")
+    sim.place_call("3", "300", script=[Hangup(at=30)])
+    peer = engine_listener.accept()
+    peer.send("myevents")
+    peer.send("connect")
+    first = peer.next()
+    assert first.h.get("Event-Name") == "CHANNEL_DATA"      # the connect reply, nothing before it
+    peer.close()
+
+
+def test_outbound_myevents_sees_only_its_channel_and_is_disconnected_without_linger(sim, engine_listener):
+    sim.route("4", socket=engine_listener.address + " async full")
+    other = sim.place_call("5", "999")          # no route: hangs up with NO_ROUTE_DESTINATION
+    call = sim.place_call("4", "400", script=[Hangup(at=0.5)])
+    peer = engine_listener.accept()
+    peer.send("connect")
+    peer.next()
+    peer.cmd("myevents json")
+    peer.send("sendmsg\ncall-command: execute\nexecute-app-name: answer")
+    assert peer.wait_closed(5)
+    uuids = {f.ev.get("Unique-ID") for f in peer.log if f.event is not None}
+    assert uuids == {call.uuid}
+    assert other.hangup_cause == "NO_ROUTE_DESTINATION"
+    last = peer.log[-1]
+    assert last.h["Content-Disposition"] == "disconnect" and last.h["Controlled-Session-UUID"] == call.uuid
+
+
+def test_hash_digit_arrives_url_encoded_in_plain(sim):
+    sim.route("6", apps=[("answer", ""), ("park", "")])
+    peer = connect_inbound(sim.address)
+    peer.cmd("event plain DTMF")
+    call = sim.place_call("6", "600", script=[Press("#", at=0.1), Hangup(at=5)])
+    got = b""
+    while b"DTMF-Digit" not in got:
+        fr = peer.next()
+        got = fr.body
+    assert b"DTMF-Digit: %23\n" in got
+    call.hangup()
+    peer.close()
+
+
+def test_exit_before_auth_says_bye(sim):
+    sock = socket.create_connection(sim.address)
+    peer = Peer(sock)
+    peer.next()
+    assert peer.cmd("exit").h["Reply-Text"] == "+OK bye"
+    assert peer.next().content_type == "text/disconnect-notice"
+    assert peer.wait_closed()
