@@ -1,0 +1,85 @@
+"""Interactions, recordings and surveys."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from engine.store.repos.agents import AgentRepository
+from engine.store.repos.customers import CustomerRepository
+from engine.store.repos.interactions import InteractionRepository, RecordingRepository, SurveyRepository
+
+from tests.store.conftest import T0
+
+
+def s(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def test_an_inbound_call_is_linked_to_the_customer_by_caller_number(store) -> None:
+    customer = CustomerRepository(store).upsert(["13812345678"])
+    repo = InteractionRepository(store)
+    iid = repo.start("inbound", T0, caller="0086 138 1234 5678", callee="4008001234", did="4008001234", call_id="c1")
+    got = repo.get(iid)
+    assert got is not None and got.customer_id == customer.id and got.caller == "+8613812345678"
+    assert repo.by_call_id("c1").id == iid
+
+
+def test_finishing_a_bridged_call_computes_wait_and_talk_and_updates_the_customer(store) -> None:
+    AgentRepository(store).add("1001")
+    customer = CustomerRepository(store).upsert(["13812345678"])
+    repo = InteractionRepository(store)
+    iid = repo.start("inbound", T0, caller="13812345678")
+    repo.update(iid, ivr_path=["welcome", "menu", "queue"], queue="billing", queue_entered_at=s(10),
+                offered_at=s(40), agent_id="1001", answered_at=s(42), bridged_at=s(42))
+    done = repo.finish(iid, s(100), hangup_cause="NORMAL_CLEARING", hangup_by="caller")
+    assert (done.wait_seconds, done.talk_seconds, done.abandoned) == (32.0, 58.0, False)
+    assert done.ivr_path == ("welcome", "menu", "queue")
+    after = CustomerRepository(store).get(customer.id)
+    assert after is not None and after.last_agent_id == "1001" and after.last_contact_at == s(100)
+
+
+def test_a_caller_who_hangs_up_in_queue_is_abandoned_with_their_wait(store) -> None:
+    repo = InteractionRepository(store)
+    iid = repo.start("inbound", T0, caller="13812345678")
+    repo.update(iid, queue="sales", queue_entered_at=s(5))
+    done = repo.finish(iid, s(65), hangup_cause="ORIGINATOR_CANCEL")
+    assert done.abandoned and done.wait_seconds == 60.0 and done.talk_seconds == 0.0
+
+
+def test_unknown_interaction_fields_are_refused(store) -> None:
+    repo = InteractionRepository(store)
+    iid = repo.start("inbound", T0)
+    with pytest.raises(ValueError, match="colour"):
+        repo.update(iid, colour="red")
+    with pytest.raises(ValueError):
+        repo.start("sideways", T0)
+
+
+def test_recent_interactions_are_newest_first_and_limited(store) -> None:
+    customer = CustomerRepository(store).upsert(["13812345678"])
+    repo = InteractionRepository(store)
+    ids = [repo.start("inbound", s(i * 60), caller="13812345678") for i in range(7)]
+    recent = repo.recent_for_customer(customer.id, limit=5)
+    assert [i.id for i in recent] == list(reversed(ids))[:5]
+    assert [i.id for i in repo.between(s(60), s(180))] == ids[1:3]
+
+
+def test_recordings_keep_size_and_checksum(store) -> None:
+    iid = InteractionRepository(store).start("inbound", T0)
+    repo = RecordingRepository(store)
+    rec = repo.add("/var/rec/a.wav", 61.5, 984000, "AB" * 32, iid)
+    assert repo.for_interaction(iid) == [rec]
+    assert rec.sha256 == "ab" * 32 and rec.size_bytes == 984000
+    with pytest.raises(ValueError, match="sha256"):
+        repo.add("/x.wav", 1, 1, "nothex", iid)
+
+
+def test_survey_scores_are_1_to_5_and_averaged(store) -> None:
+    repo = SurveyRepository(store)
+    for score in (5, 4, 3):
+        repo.record("satisfaction", score, T0)
+    with pytest.raises(ValueError):
+        repo.record("satisfaction", 6, T0)
+    assert repo.average(s(-1), s(1), "satisfaction") == (3, 4.0)
+    assert repo.average(s(10), s(20)) == (0, None)
