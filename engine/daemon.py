@@ -1,0 +1,125 @@
+"""The wiring root: builds every service from the config, injects dependencies, starts and stops them.
+
+Nothing else in the engine constructs services or reads the config as a whole; tests and the demo build
+an `Engine` the same way the daemon does, pointed at a simulated switch.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gevent
+
+from engine.config import Config
+from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
+from engine.ivr.registry import FlowRegistry
+from engine.ivr.runner import FlowRunner
+from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
+from engine.logs import setup_logging
+from engine.store.database import Store, open_store
+from engine.store.migrate import SchemaOutdated, check_schema_current
+from engine.store.repos.callbacks import CallbackRepository
+from engine.store.repos.customers import CustomerRepository
+from engine.store.repos.interactions import InteractionRepository, SurveyRepository
+from tts import TtsService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    """Every long-lived service of one engine process."""
+
+    config: Config
+    store: Store
+    tts: TtsService
+    flows: FlowRegistry
+    ivr: FlowRunner
+    outbound: OutboundServer
+    inbound: InboundConnection | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> "Engine":
+        if self.inbound is not None:
+            self.inbound.start()
+        self.outbound.start()
+        log.info("engine ready: outbound socket server on %s:%s", *self.outbound.address)
+        return self
+
+    def stop(self) -> None:
+        self.outbound.stop()
+        if self.inbound is not None:
+            self.inbound.close()
+        self.store.dispose()
+
+
+def open_checked_store(config: Config) -> Store:
+    """Open the store and refuse an outdated schema with the command that fixes it."""
+    Path(config.engine.data_dir).mkdir(parents=True, exist_ok=True)
+    store = open_store(config.database_url, echo=config.database.echo)
+    check_schema_current(store.engine)
+    return store
+
+
+def build_engine(config: Config, *, connect_inbound: bool = True,
+                 call_handler: Callable[[CallChannel], None] | None = None) -> Engine:
+    """Construct (but do not start) the engine's services from the config."""
+    store = open_checked_store(config)
+    tts = TtsService(config.tts_cache_dir, backend=config.tts.backend, sample_rate=config.tts.sample_rate,
+                     max_bytes=config.tts.cache_max_mb * 2**20, timeout=config.tts.render_timeout,
+                     voices={"zh": config.tts.voice_zh, "en": config.tts.voice_en})
+    flows = FlowRegistry.from_config(config)
+    report = flows.reload()
+    for problem in getattr(report, "errors", []) or []:
+        log.error("flow problem: %s", problem)
+    customers = CustomerRepository(store)
+    runner = FlowRunner(
+        flows, tts,
+        directory=StoreDirectory(customers),
+        callbacks=StoreCallbacks(CallbackRepository(store)),
+        interactions=StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now),
+        recordings_dir=Path(config.engine.data_dir) / "recordings",
+    )
+    inbound = None
+    if connect_inbound:
+        fs = config.freeswitch
+        if not fs.password:
+            raise SystemExit("jinqiao: set the FreeSWITCH ESL password (freeswitch.password or "
+                             "JINQIAO_FREESWITCH_PASSWORD); there is no default")
+        inbound = InboundConnection(fs.host, fs.port, fs.password, event_format=fs.event_format,
+                                    heartbeat_timeout=fs.heartbeat_timeout, connect_timeout=fs.connect_timeout,
+                                    reconnect_min_delay=fs.reconnect_min_delay,
+                                    reconnect_max_delay=fs.reconnect_max_delay)
+    outbound = OutboundServer(config.outbound.host, config.outbound.port, call_handler or runner.run,
+                              linger=config.outbound.linger_seconds, max_calls=config.outbound.max_calls)
+    return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound)
+
+
+def _utc_now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def run_forever(config: Config) -> int:
+    """`jinqiao serve`: run until SIGTERM/SIGINT; returns the process exit code."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    setup_logging(config.engine.log_level, config.engine.log_format)
+    try:
+        engine = build_engine(config)
+    except SchemaOutdated as exc:
+        log.error("%s", exc)
+        return 2
+    stop = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    gevent.signal_handler(signal.SIGINT, stop.set)
+    engine.start()
+    stop.wait()
+    log.info("stopping")
+    engine.stop()
+    return 0
