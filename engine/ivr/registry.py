@@ -57,7 +57,7 @@ class FlowRegistry:
         """Re-read every flow file; keep the previous version of any flow whose new version is broken."""
         self._signature = self._current_signature()
         self._last_check = self._clock()
-        report = validate_paths([self.flows_dir], self.queues, self._templates)
+        report = validate_paths([self.flows_dir], self.queues, self._templates, strict_queues=False)
         flows = dict(self._flows)
         present = {Path(name).stem for name, _, _ in self._signature}
         for name in list(flows):
@@ -67,6 +67,8 @@ class FlowRegistry:
         broken = {Path(e.file).stem for e in report.errors}
         for error in report.errors:
             log.error("flow error: %s", error)
+        for warning in report.warnings:
+            log.error("flow problem (the flow still runs; the queue node will fail over): %s", warning)
         for name in sorted(broken & set(flows)):
             log.error("flow %s: keeping the previous version until the errors are fixed", name)
         for name, flow in report.flows.items():

@@ -17,6 +17,7 @@ class ValidationReport:
 
     flows: dict[str, Flow] = field(default_factory=dict)
     errors: list[SourceError] = field(default_factory=list)
+    warnings: list[SourceError] = field(default_factory=list)  # problems that do not stop a flow from running
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -49,31 +50,42 @@ def known_flow_names(files: Iterable[Path]) -> set[str]:
     return names
 
 
-def check_references(flow: Flow, flow_names: set[str], queues: set[str] | None) -> list[SourceError]:
-    """Subflows that do not exist and queues that are not configured."""
+def check_references(flow: Flow, flow_names: set[str], queues: set[str] | None) -> tuple[list[SourceError],
+                                                                                          list[SourceError]]:
+    """(subflows that do not exist, queues that are not configured)."""
     assert flow.source is not None
-    errors = []
+    missing_flows, unknown_queues = [], []
     for ref in flow.refs:
         if ref.kind is Kind.FLOW and ref.target not in flow_names:
-            errors.append(flow.source.error(ref.path, f"subflow {ref.target!r} not found"))
+            missing_flows.append(flow.source.error(ref.path, f"subflow {ref.target!r} not found"))
         if ref.kind is Kind.QUEUE and queues is not None and ref.target not in queues:
             known = ", ".join(sorted(queues)) or "none configured"
-            errors.append(flow.source.error(ref.path, f"unknown queue {ref.target!r} (acd.queues: {known})"))
-    return errors
+            unknown_queues.append(flow.source.error(ref.path, f"unknown queue {ref.target!r} (acd.queues: {known})"))
+    return missing_flows, unknown_queues
 
 
 def validate_paths(paths: Iterable[str | Path], queues: set[str] | None = None,
-                   templates: TemplateEngine | None = None) -> ValidationReport:
-    """Load and check every flow file under `paths`; queue names are checked when `queues` is given."""
+                   templates: TemplateEngine | None = None, *, strict_queues: bool = True) -> ValidationReport:
+    """Load and check every flow file under `paths`; queue names are checked when `queues` is given.
+
+    With strict_queues=False (the running engine) an unknown queue is a warning: the flow still runs and
+    its queue node takes `on_failure` when the ACD refuses the call.
+    """
     templates = templates or TemplateEngine()
     report = ValidationReport(files=flow_files(paths))
     names = known_flow_names(report.files)
     for file in report.files:
         flow, errors = load_flow(file, templates)
         if flow is not None:
-            errors = errors + check_references(flow, names, queues)
+            missing_flows, unknown_queues = check_references(flow, names, queues)
+            errors = errors + missing_flows
+            if strict_queues:
+                errors += unknown_queues
+            else:
+                report.warnings.extend(unknown_queues)
             if not errors:
                 report.flows[flow.name] = flow
         report.errors.extend(errors)
     report.errors.sort(key=lambda e: (e.file, e.line, e.column))
+    report.warnings.sort(key=lambda e: (e.file, e.line, e.column))
     return report

@@ -196,3 +196,12 @@ def test_ivr_ports_import_no_freeswitch_or_simulator_code():
             " if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_registry_runs_a_flow_with_an_unknown_queue_but_logs_it(harness, caplog):
+    harness.write("main", "start: q\nnodes:\n  q: {type: queue, queue: sales, on_failure: b}\n  b: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", queues={"support"})
+    with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
+        report = registry.reload()
+    assert report.ok and registry.flow_for("1") is not None
+    assert "unknown queue 'sales' (acd.queues: support)" in caplog.text
