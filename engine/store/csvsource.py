@@ -162,6 +162,7 @@ def map_columns(file: str, header: list[str], mapping: dict[str, str], extra: st
     fields: dict[str, int] = {}
     attributes: dict[str, int] = {}
     used: set[int] = set()
+    unknown: list[str] = []
     for target, column in mapping.items():
         pos = index.get(column.strip().lower())
         if pos is None:
@@ -187,12 +188,15 @@ def map_columns(file: str, header: list[str], mapping: dict[str, str], extra: st
         elif key.startswith("attr.") or extra == "attributes":
             attributes[name[5:] if key.startswith("attr.") else name] = pos
         elif extra == "error":
-            raise ImportFileError(file, 1, name, "unknown column (map it with --map FIELD=COLUMN, or pass "
-                                  "--extra-columns ignore|attributes)")
+            unknown.append(name)
         else:
             continue
         used.add(pos)
     if not phone:
         raise ImportFileError(file, 1, "phone", f"no phone column in the header ({', '.join(names)}); "
                               "name one phone/电话/手机 or pass --map phone=COLUMN")
+    if unknown:
+        raise ImportFileError(file, 1, unknown[0], f"unknown column{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(unknown)} (map with --map FIELD=COLUMN, or pass --extra-columns "
+                              "ignore|attributes)")
     return Columns(tuple(phone), fields, attributes, len(names))

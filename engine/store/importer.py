@@ -254,7 +254,7 @@ class CustomerImport:
             select(table).where(table.c.id.in_(list(existing))))}
         positions: dict[int, int] = {}
         for cid, n in conn.execute(select(CustomerPhoneRow.customer_id, CustomerPhoneRow.position)
-                                   .where(CustomerPhoneRow.customer_id.in_(list(existing)))).tuples():
+                                   .where(CustomerPhoneRow.customer_id.in_(list(existing)))).all():
             positions[cid] = max(positions.get(cid, -1), n)
         changes: list[dict[str, Any]] = []
         new_phones: list[dict[str, Any]] = []
