@@ -205,3 +205,13 @@ def test_registry_runs_a_flow_with_an_unknown_queue_but_logs_it(harness, caplog)
         report = registry.reload()
     assert report.ok and registry.flow_for("1") is not None
     assert "unknown queue 'sales' (acd.queues: support)" in caplog.text
+
+
+def test_http_lookup_without_monkey_patching_runs_in_the_thread_pool(http_base, monkeypatch):
+    import gevent.monkey
+
+    monkeypatch.setattr(gevent.monkey, "is_module_patched", lambda name: False)
+    http = HttpLookup()
+    assert http.get_json(f"{http_base}/order/42", 2.0) == {"status": "ok"}
+    with pytest.raises(LookupError_, match="within"):
+        http.get_json(f"{http_base}/slow", 0.2)

@@ -181,3 +181,13 @@ def test_many_concurrent_callers_each_get_their_own_flow(engine):
     records = engine.finished(20)
     assert sorted(r.call_uuid for r in records) == sorted(c.uuid for c in calls)
     assert all(r.outcome == "completed" for r in records)
+
+
+def test_logistics_after_hours_callback_over_the_socket(engine):
+    engine.now = lambda: SUNDAY_NIGHT
+    call = engine.sim.place_call("4008001234", "13900000009")
+    engine.answer(call, ["1", "4", "2"])
+    (record,) = engine.finished()
+    assert record.outcome == "callback_requested" and record.path[-3:] == ["callback", "callback_saved", "goodbye"]
+    (request,) = engine.callbacks.requests
+    assert (request.number, request.queue, request.call_uuid) == ("13900000009", "consultation", call.uuid)
