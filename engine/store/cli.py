@@ -105,9 +105,10 @@ def import_customers(ctx: click.Context, file: str, mappings: tuple[str, ...], e
     options = ImportOptions(mapping=mapping, extra_columns=extra_columns, encoding=encoding, delimiter=delimiter,
                             batch_rows=batch_rows)
     try:
-        total = max(CustomerImport(store, options).total_lines(file) - 1, 1)
-        with click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True) as bar:
-            summary = CustomerImport(store, options, progress=bar.update).run(file)
+        facts = CustomerImport(store, options).check(file)
+        with click.progressbar(length=max(facts.lines - 1, 1), label="importing", file=sys.stderr,
+                               show_pos=True) as bar:
+            summary = CustomerImport(store, options, progress=bar.update).run(file, facts)
     except ImportFileError as exc:
         fail(str(exc))
     except LookupError as exc:  # unknown --encoding name

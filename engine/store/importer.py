@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from engine.store.csvsource import Columns, inspect, map_columns, open_rows
+from engine.store.csvsource import Columns, FileFacts, inspect, map_columns, open_rows
 from engine.store.database import Store
 from engine.store.errors import InvalidPhoneNumber
 from engine.store.models import CustomerPhoneRow, CustomerRow, ImportRunRow
@@ -88,13 +88,19 @@ class CustomerImport:
         self.options = options or ImportOptions()
         self.progress = progress or (lambda n: None)
 
-    def total_lines(self, path: str) -> int:
-        return inspect(path, self.options.encoding).lines
+    def check(self, path: str | Path) -> FileFacts:
+        """Inspect the file and its header without importing; raise ImportFileError for an unusable file."""
+        facts = inspect(path, self.options.encoding)
+        header, rows = open_rows(facts, self.options.delimiter)
+        next(rows, None)  # enter the generator so that close() closes the file
+        rows.close()
+        map_columns(facts.path, header, self.options.mapping, self.options.extra_columns)
+        return facts
 
-    def run(self, path: str | Path) -> ImportSummary:
+    def run(self, path: str | Path, facts: FileFacts | None = None) -> ImportSummary:
         """Import the file (resuming an interrupted run of the same file); raise ImportFileError if unreadable."""
         started = time.perf_counter()
-        facts = inspect(path, self.options.encoding)
+        facts = facts or inspect(path, self.options.encoding)
         header, rows = open_rows(facts, self.options.delimiter)
         columns = map_columns(facts.path, header, self.options.mapping, self.options.extra_columns)
         self._header = [h.strip().lstrip("\ufeff") for h in header]
