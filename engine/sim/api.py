@@ -78,6 +78,11 @@ def _global_getvar(sw: Switch, arg: str) -> str:
 
 @api("log")
 def _log_api(sw: Switch, arg: str) -> str:
+    """`log <LEVEL> <text>`: a log/data frame to every listener logging at that level or above."""
+    from engine.sim.listener import LOG_LEVELS
+    level_name, _, text = arg.partition(" ")
+    level = LOG_LEVELS.get(level_name.lower(), 7)
+    sw.log(level, "mod_commands.c", "log_function", 7247, text)
     return "+OK\n"
 
 

@@ -72,6 +72,11 @@ def media_wait(ch: Channel, seconds: float, on_digit: Callable[[str], bool] | No
             if digit is not None and on_digit(digit):
                 return "digit"
             continue
+        if ch.private and not ch.current_locked:
+            # without event-lock a queued execute runs nested inside this app (ESL.md §3.4)
+            from engine.sim.session import process_messages
+            process_messages(ch)
+            continue
         if deadline is None:
             ch.wait(None)
             continue

@@ -170,6 +170,7 @@ class Channel:
         self.break_park = False
         self.messages_processed = 0
         self.ring_indicated = False
+        self.current_locked = False          # the running sendmsg had event-lock: true
         self.app_changed = GEvent()
         self.uuid_bridge_to: Channel | None = None
         self.ub_role = ""

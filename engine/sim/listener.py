@@ -154,7 +154,10 @@ class Listener:
     def offer(self, ev: Event) -> None:
         if self.closed.is_set() or not self.accepts(ev):
             return
-        data = ev.frame(self.fmt)
+        self.queue_frame(ev.frame(self.fmt))
+
+    def queue_frame(self, data: bytes) -> None:
+        """Queue an event or log frame; held back while an `api` runs."""
         if self._held is not None:
             self._held.append(data)
         else:

@@ -28,6 +28,7 @@ def process_messages(ch: Channel) -> None:
             loops = cmd.header("loops", "1").strip()
             count = int(loops) if loops.lstrip("-").isdigit() else 1
             i = 0
+            outer, ch.current_locked = ch.current_locked, cmd.header("event-lock").lower() == "true"
             while ch.up and (count < 0 or i < count):
                 if count != 1:
                     ch.set_var("current_loop", str(i + 1))
@@ -36,6 +37,7 @@ def process_messages(ch: Channel) -> None:
                 i += 1
                 if ch.pending_transfer or ch.bridged_to is not None:
                     break
+            ch.current_locked = outer
         elif kind == "hangup":
             ch.hangup(str2cause(cmd.header("hangup-cause", "NORMAL_CLEARING")))
         elif kind == "xferext":

@@ -171,6 +171,18 @@ class Switch:
     def fire_api_event(self, command: str, arg: str) -> None:
         self.fire_simple("API", [("API-Command", command), ("API-Command-Argument", arg)])
 
+    def log(self, level: int, file: str, func: str, line: int, text: str, channel_uuid: str = "") -> None:
+        """Send a log line as log/data to the listeners that asked for `log <level>` (11-log-stream)."""
+        from engine.sim import wire
+        names = {0: "CONSOLE", 1: "ALERT", 2: "CRIT", 3: "ERR", 4: "WARNING", 5: "NOTICE", 6: "INFO", 7: "DEBUG"}
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + ".%06d" % int((now % 1) * 1e6)
+        body = "%s 99.00%% [%s] %s:%d %s\n" % (stamp, names.get(level, "DEBUG"), file, line, text)
+        frame = wire.log_data(body, level, channel_uuid, file, func, line)
+        targets = [lst for lst in self.listeners if lst.log_level is not None and level <= lst.log_level]
+        # FreeSWITCH hands log lines to listeners from its logger thread, ~20 ms later (capture 11)
+        gevent.spawn_later(0.02, lambda: [lst.queue_frame(frame) for lst in targets])
+
     def heartbeat_event(self) -> Event:
         up = time.time() - self.started
         ms = int(up * 1000)

@@ -162,10 +162,11 @@ def connect_reply(channel_data: list[tuple[str, str]], async_mode: bool, full: b
     return "".join(lines).encode("utf-8")
 
 
-def log_data(text: str, level: int, channel_uuid: str = "") -> bytes:
+def log_data(text: str, level: int, channel_uuid: str = "", file: str = "switch_sim.c", func: str = "sim",
+             line: int = 1) -> bytes:
     b = text.encode("utf-8")
-    return ("Content-Length: %d\nLog-Level: %d\nText-Channel: 3\nLog-File: switch_sim.c\nLog-Func: sim\n"
-            "Log-Line: 1\nUser-Data: %s\n\n" % (len(b), level, channel_uuid)).encode() + b
+    return ("Content-Type: log/data\nContent-Length: %d\nLog-Level: %d\nText-Channel: 3\nLog-File: %s\nLog-Func: %s\n"
+            "Log-Line: %d\nUser-Data: %s\n\n" % (len(b), level, file, func, line, channel_uuid)).encode() + b
 
 
 @dataclass

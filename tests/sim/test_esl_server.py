@@ -168,3 +168,76 @@ def test_exit_before_auth_says_bye(sim):
     assert peer.cmd("exit").h["Reply-Text"] == "+OK bye"
     assert peer.next().content_type == "text/disconnect-notice"
     assert peer.wait_closed()
+
+
+def _outbound(sim, engine_listener, did):
+    sim.route(did, socket=engine_listener.address + " async full")
+    call = sim.place_call(did, "900", script=[Hangup(at=60)])
+    peer = engine_listener.accept()
+    peer.send("connect")
+    peer.next()
+    peer.cmd("myevents")
+    return call, peer
+
+
+def _execute(peer, app, arg, uuid, lock):
+    peer.send("sendmsg\ncall-command: execute\nexecute-app-name: %s\nexecute-app-arg: %s\nEvent-UUID: %s%s"
+              % (app, arg, uuid, "\nevent-lock: true" if lock else ""))
+    assert peer.next_reply().h["Reply-Text"] == "+OK"
+
+
+def _completions(peer, n):
+    done = []
+    while len(done) < n:
+        fr = peer.wait_event(lambda f: f.event_name == "CHANNEL_EXECUTE_COMPLETE")
+        done.append(fr.ev["Application-UUID"])
+    return done
+
+
+def test_execute_without_event_lock_runs_nested_inside_a_playback(sim, engine_listener):
+    sim.set_sound("/long.wav", 5)
+    call, peer = _outbound(sim, engine_listener, "41")
+    _execute(peer, "playback", "/long.wav", "p1", lock=False)
+    _execute(peer, "set", "x=1", "s1", lock=False)
+    assert _completions(peer, 2) == ["s1", "p1"]
+    call.hangup()
+    peer.close()
+
+
+def test_event_locked_executes_run_one_after_another(sim, engine_listener):
+    sim.set_sound("/long.wav", 5)
+    call, peer = _outbound(sim, engine_listener, "42")
+    _execute(peer, "playback", "/long.wav", "p1", lock=True)
+    _execute(peer, "set", "x=1", "s1", lock=True)
+    assert _completions(peer, 2) == ["p1", "s1"]
+    call.hangup()
+    peer.close()
+
+
+def test_uuid_break_stops_playback_with_status_break(sim, engine_listener):
+    sim.set_sound("/long.wav", 500)
+    call, peer = _outbound(sim, engine_listener, "43")
+    peer.cmd("event plain PLAYBACK_STOP")
+    _execute(peer, "playback", "/long.wav", "p1", lock=True)
+    peer.wait_event(lambda f: f.event_name == "CHANNEL_EXECUTE")
+    assert peer.cmd("api uuid_break %s" % call.uuid).body == b"+OK\n"
+    stop = peer.wait_event(lambda f: f.event_name == "PLAYBACK_STOP")
+    assert stop.ev["Playback-Status"] == "break"
+    done = peer.wait_event(lambda f: f.event_name == "CHANNEL_EXECUTE_COMPLETE")
+    assert done.ev["Application-Response"] == "FILE PLAYED"
+    call.hangup()
+    peer.close()
+
+
+def test_body_is_used_as_app_argument_with_text_plain(sim, engine_listener):
+    sim.set_sound("/var/rec/a b.wav", 0.1)
+    call, peer = _outbound(sim, engine_listener, "44")
+    body = "/var/rec/a b.wav"
+    peer.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\nevent-lock: true\nEvent-UUID: b1\n"
+              "content-type: text/plain\ncontent-length: %d\n\n%s" % (len(body), body))
+    peer.next_reply()
+    done = peer.wait_event(lambda f: f.event_name == "CHANNEL_EXECUTE_COMPLETE")
+    assert done.ev["Application-Data"] == body
+    assert call.played == [body]
+    call.hangup()
+    peer.close()

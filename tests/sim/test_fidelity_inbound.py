@@ -91,10 +91,22 @@ def test_registration_events_match_capture_07(slow_sim):
     assert reply_texts(got) == reply_texts(only_custom)
 
 
-def test_log_commands_reply_like_capture_11(slow_sim):
+def test_log_stream_matches_capture_11(slow_sim):
     real = capture("11-log-stream")
-    mine = Replayer(slow_sim, "11-log-stream", real=real).run()
+
+    def logs_seen(n):
+        def _wait(rep) -> None:
+            assert slow_sim.wait_until(lambda: sum(f.content_type == "log/data" for f in rep.peer.log) >= n, 2)
+        return _wait
+    # like the capture, wait for the asynchronous log lines before changing the level
+    mine = Replayer(slow_sim, "11-log-stream", real=real).run(hooks={4: logs_seen(2), 7: logs_seen(3)})
     assert reply_texts(mine) == reply_texts(real)
+    assert content_types(mine) == content_types(real)
+    logs = [f for f in mine if f.content_type == "log/data"]
+    real_logs = [f for f in real if f.content_type == "log/data"]
+    assert [[k for k, _ in f.headers] for f in logs] == [[k for k, _ in f.headers] for f in real_logs]
+    assert [f.h["Log-Level"] for f in logs] == [f.h["Log-Level"] for f in real_logs]
+    assert logs[1].body.decode().endswith("[ERR] mod_commands.c:7247 esl capture log line two 你好\n")
 
 
 def test_heartbeat_fires_and_nixevent_removes_it(sim):
