@@ -6,14 +6,11 @@ import os
 import re
 import time
 import uuid as uuidlib
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from engine.sim.causes import str2cause
 from engine.sim.channel import Channel
 from engine.sim.sounds import speech_seconds, write_silence_wav
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 AppFn = Callable[[Channel, str], None]

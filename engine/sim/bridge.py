@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 import gevent
 
 from engine.sim.causes import CAUSES
+from engine.sim.channel import usec
 
 if TYPE_CHECKING:
     from engine.sim.channel import Channel
@@ -32,7 +35,7 @@ def link(a: Channel, b: Channel, keep_profiles: bool = False) -> None:
         a.other_type, a.other_profile = "originatee", b.profile.snapshot()
         if b.other_profile is None:
             b.other_type, b.other_profile = "originator", a.profile.snapshot()
-    now = __import__("engine.sim.channel", fromlist=["usec"]).usec()
+    now = usec()
     a.profile.times["Channel-Bridged-Time"] = now
     b.profile.times["Channel-Bridged-Time"] = now
     a.set_var("bridge_uuid", b.uuid)
@@ -158,9 +161,9 @@ def do_uuid_bridge(ch: Channel) -> None:
         ch.set_state("CS_SOFT_EXECUTE")
         peer.set_state("CS_SOFT_EXECUTE")
         ch.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", peer.uuid),
-                                    ("Application-UUID", str(__import__("uuid").uuid4()))])
+                                    ("Application-UUID", str(uuidlib.uuid4()))])
         peer.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", ch.uuid),
-                                      ("Application-UUID", str(__import__("uuid").uuid4()))])
+                                      ("Application-UUID", str(uuidlib.uuid4()))])
         link(ch, peer, keep_profiles=True)
         ch.ub_linked.set()
         peer.ub_linked.set()
@@ -185,9 +188,9 @@ def uuid_bridge_start(a: Channel, b: Channel) -> None:
     a.ub_role, b.ub_role = "a", "b"
     a.other_type, a.other_profile = "originatee", b.profile.snapshot()
     b.other_type, b.other_profile = "originator", a.profile.snapshot()
-    now = int(__import__("time").time())
-    a.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, __import__("uuid").uuid4(), b.uuid)
-    b.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, __import__("uuid").uuid4(), a.uuid)
+    now = int(time.time())
+    a.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, uuidlib.uuid4(), b.uuid)
+    b.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, uuidlib.uuid4(), a.uuid)
     a.touch()
     b.touch()
     uuid_bridge(a, b)

@@ -8,7 +8,6 @@ from typing import Any, Callable, Union
 
 import gevent
 
-from engine.sim.apps import APPS  # noqa: F401  (registers the applications)
 from engine.sim.channel import CallerProfile, Channel
 from engine.sim.dialplan import Dialplan, Originator, Route
 from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint

@@ -113,7 +113,7 @@ class Originator:
         if target.startswith("user/"):
             ep = directory.endpoints.get(number)
             if ep is None:
-                return "SUBSCRIBER_ABSENT" if False else "USER_NOT_REGISTERED"
+                return "USER_NOT_REGISTERED"
             if not ep.registered:
                 return "USER_NOT_REGISTERED"
             name = "sofia/internal/%s@127.0.0.1:%d" % (number, ep.port)

@@ -9,6 +9,7 @@ from gevent import socket
 
 from engine.sim.listener import Listener
 from engine.sim.session import park_loop, process_messages
+from engine.sim.wire import disconnect_notice
 
 if TYPE_CHECKING:
     from engine.sim.channel import Channel
@@ -66,9 +67,9 @@ def socket_app(ch: Channel, arg: str) -> None:
     ch.on_reported.append(_reported)
     lst.on_close.append(ch.release_session)
     lst.on_close.append(ch.poke)
-    reader = gevent.spawn(lst.run)
+    gevent.spawn(lst.run)
     if not lst.connected.wait(ch.switch.scaled(FIRST_COMMAND_TIMEOUT) or FIRST_COMMAND_TIMEOUT):
-        lst.send(__import__("engine.sim.wire", fromlist=["disconnect_notice"]).disconnect_notice(ch.uuid))
+        lst.send(disconnect_notice(ch.uuid))
         lst.close_after_flush()
         ch.controlled = False
         return
@@ -85,10 +86,8 @@ def socket_app(ch: Channel, arg: str) -> None:
     else:
         park_loop(ch, until=closed.is_set)
         if ch.pending_transfer is not None and not closed.is_set():
-            from engine.sim.wire import disconnect_notice
             lst.send(disconnect_notice(ch.uuid))
             lst.close_after_flush()
     if closed.is_set() and ch.up and not lst.resume:
         ch.hangup("NORMAL_CLEARING")
     ch.controlled = False
-    del reader

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 import gevent
 
 from engine.sim.apps import execute
 from engine.sim.causes import str2cause
+from engine.sim.channel import usec
 
 if TYPE_CHECKING:
     from engine.sim.channel import Channel
@@ -110,10 +113,10 @@ def transfer_apps(ch: Channel, exten: str, dp: str, ctx: str) -> list[tuple[str,
     if exten != "__xferext__":
         ch.profile.rdnis = ch.profile.destination_number
         ch.profile.transfer_source = "%d:%s:bl_xfer:%s/%s/%s" % (
-            int(__import__("time").time()), __import__("uuid").uuid4(), exten, ctx, dp)
+            int(time.time()), uuidlib.uuid4(), exten, ctx, dp)
     ch.profile.destination_number = exten if exten != "__xferext__" else ch.profile.destination_number
     ch.profile.context = ctx if exten != "__xferext__" else ch.profile.context
-    ch.profile.times["Channel-Transfer-Time"] = __import__("engine.sim.channel", fromlist=["usec"]).usec()
+    ch.profile.times["Channel-Transfer-Time"] = usec()
     ch.touch()
     if ch.direction == "inbound":
         # inbound legs: routing means RINGING again, then back to the real call state (capture 12)

@@ -42,7 +42,8 @@ def url_encode(value: str) -> str:
 
 
 def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&apos;")
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&apos;"))
 
 
 _json_str = lru_cache(maxsize=65536)(lambda s: json.dumps(s, ensure_ascii=False))

@@ -7,7 +7,7 @@ import pytest
 
 from engine.sim import Hangup, Press
 
-from .helpers import CAPTURES, commands_of, connect_inbound, split_file
+from .helpers import CAPTURES, connect_inbound, split_file
 from .shapes import channel_orders, has_variables, header_names, non_event_types, reply_texts
 
 NOISE = "filter Event-Name /^(?!(HEARTBEAT|RE_SCHEDULE|MESSAGE_QUERY)$)/"

@@ -9,7 +9,7 @@ from gevent import socket
 
 from engine.sim import FreeSwitchSim
 
-from .helpers import CAPTURES, Peer, split_file
+from .helpers import CAPTURES, Peer
 from .replay import Replayer, normalise
 from .shapes import content_types, header_names, reply_texts
 from .test_fidelity_calls import PUBLIC_PRELUDE, assert_same_shapes, capture
