@@ -173,7 +173,10 @@ class IntentExecution:
             reply = control.api(commands.uuid_bridge(caller_uuid, leg_uuid))
             if reply.startswith(commands.REPLY_ERR):
                 log.warning("call %s: bridge to agent leg %s failed: %s", call.call_id, leg_uuid, reply.strip())
-                self.caller_gone(call.call_id) if getattr(call.channel, "hung_up", False) else \
+                if getattr(call.channel, "hung_up", False):
+                    self.caller_gone(call.call_id)
+                else:  # the caller is still here: back in line at its old place once the agent leg is gone
+                    call.transfer = ("queue", call.queue)
                     self.legs.hang_up(leg_uuid)
                 return
             if call.recording:

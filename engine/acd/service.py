@@ -17,7 +17,7 @@ import gevent
 from gevent.event import Event as Flag
 
 from engine.acd.announce import Announcer, HandleTimes, SilentAnnouncer, announcement_text, estimated_wait
-from engine.acd.bus import Bus
+from engine.acd.bus import TOPIC_CALL, Bus
 from engine.acd.distributor import AcdError, Distributor
 from engine.acd.executor import IntentExecution
 from engine.acd.intents import Intent
@@ -127,13 +127,13 @@ class QueueService(IntentExecution):
 
     # ----- the caller's greenlet ----------------------------------------------------------------
     def enqueue(self, channel: Any, request: QueueRequest, *, direct_agent: str | None = None,
-                transferred_from: str | None = None) -> QueueResult:
+                transferred_from: str | None = None, since: float | None = None) -> QueueResult:
         """Hold the caller in `request.queue` until an agent's conversation with it ends, or it leaves."""
         queue = self.distributor.queues.get(request.queue)
         if queue is None:
             log.warning("call %s: unknown queue %s", request.call_uuid or channel.uuid, request.queue)
             return QueueResult(QueueOutcome.CLOSED, f"unknown queue {request.queue}")
-        call = self._admit(channel, request, queue, direct_agent, transferred_from)
+        call = self._admit(channel, request, queue, direct_agent, transferred_from, since)
         try:
             if call.result is None:
                 self._hold(call, queue)
@@ -148,7 +148,7 @@ class QueueService(IntentExecution):
             self.calls.pop(call.call_id, None)
 
     def _admit(self, channel: Any, request: QueueRequest, queue: QueueConfig, direct_agent: str | None,
-               transferred_from: str | None) -> QueuedCall:
+               transferred_from: str | None, since: float | None = None) -> QueuedCall:
         now = self.clock()
         call_id = request.call_uuid or channel.uuid
         number = getattr(channel, "caller_number", "") or ""
@@ -164,13 +164,15 @@ class QueueService(IntentExecution):
         sticky = None
         if customer is not None and queue.sticky is not None:
             sticky = customer.owner_agent if queue.sticky.mode == "owner" else customer.last_agent
-        caller = WaitingCaller(call_id, queue.name, now, priority=request.priority,
+        caller = WaitingCaller(call_id, queue.name, now if since is None else since, priority=request.priority,
                                required_skills={s: 1 for s in request.skills}, sticky_agent=sticky,
                                features=customer.features if customer else {},
                                max_wait=float(request.timeout_s or 0))
         if direct_agent is not None:
             caller.sticky_agent, caller.sticky_until = direct_agent, now + DIRECT_TRANSFER_SECONDS
         log.info("call %s: queued in %s from %s", call_id, queue.name, mask(number))
+        self.bus.publish(TOPIC_CALL, {"event": "queued", "call_id": call_id, "queue": queue.name,
+                                      "caller_number": number, "at": now})
         try:
             self.execute(self.distributor.enqueue(caller, now))
         except AcdError as exc:
@@ -234,6 +236,8 @@ class QueueService(IntentExecution):
         self.calls.pop(call.call_id, None)
         again = QueueRequest(queue=queue, priority=request.priority, skills=request.skills, call_uuid=call.call_id,
                              flow=request.flow, customer_id=request.customer_id, language=request.language)
+        if queue == call.queue and direct is None:  # re-queued after a failed bridge: keep the place in line
+            return self.enqueue(call.channel, again, since=call.enqueued_at)
         return self.enqueue(call.channel, again, direct_agent=direct, transferred_from=call.agent_id)
 
     def _caller_event(self, call: QueuedCall, event: Any) -> None:

@@ -84,6 +84,7 @@ class FakeSwitch:
     live: set[str] = field(default_factory=set)
     killed: list[tuple[str, str]] = field(default_factory=list)
     service: Any = None
+    bridge_replies: list[str] = field(default_factory=list)  # replies for the next uuid_bridge commands
 
     def _run(self, cmd: str) -> str:
         self.commands.append(cmd)
@@ -96,6 +97,8 @@ class FakeSwitch:
             if job is not None and not job.ready():
                 job.set("-ERR ORIGINATOR_CANCEL\n")
             self.live.discard(words[1])
+        if words[0] == "uuid_bridge" and self.bridge_replies:
+            return self.bridge_replies.pop(0)
         if words[0] == "show":
             rows = [{"uuid": u} for u in sorted(self.live)]
             return json.dumps({"row_count": len(rows), "rows": rows}) if rows else '{"row_count": 0}\n'

@@ -225,3 +225,18 @@ def test_unknown_queue_is_closed_without_touching_the_switch():
     result = service.enqueue(FakeCaller("x"), QueueRequest(queue="sales", call_uuid="x"))
     assert result.outcome is QueueOutcome.CLOSED
     assert switch.commands == []
+
+
+def test_failed_bridge_puts_the_caller_back_in_line_and_the_next_agent_takes_it():
+    service, switch, clock, records = _setup()
+    switch.bridge_replies.append("-ERR Invalid uuid\n")
+    caller, waiting = _queue_call(service, switch)
+    leg1 = switch.answer("1001")
+    wait_until(lambda: any(u == leg1 for u, _ in switch.killed))
+    switch.hang_up_leg(leg1)
+    wait_until(lambda: any(ext == "1002" for _, ext, _ in switch.rung))
+    assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
+    leg2 = switch.answer("1002")
+    wait_until(lambda: f"uuid_bridge caller-1 {leg2}" in switch.commands)
+    switch.hang_up_leg(leg2)
+    assert waiting.get(timeout=2).detail == "agent 1002"

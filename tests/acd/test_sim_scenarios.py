@@ -170,6 +170,7 @@ def test_lost_hang_up_event_is_repaired_by_reconciling_with_show_channels(sim, r
     call = sim.place_call(DID, "13800138005")
     until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
     [leg] = list(rig.service.agent_legs)
+    until(sim, lambda: any("uuid_bridge" in c and leg in c for c in sim.command_log))
     rig.control._handlers.clear()  # from here on the engine hears nothing: the hang-up event is lost
     rig.control.api(commands.uuid_kill(leg))
     until(sim, lambda: leg not in sim.channels)
