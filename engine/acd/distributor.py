@@ -167,12 +167,22 @@ class Distributor(CallerRouting):
         return self._lengths.get(queue, 0)
 
     def position(self, call_id: str, now: float) -> int:
-        """1-based place in line among callers of the same queue (O(waiting); for announcements only)."""
+        """1-based place in line among callers of the same queue; ties go to the earlier arrival.
+
+        O(waiting callers); meant for announcements, not for routing.
+        """
         me = self.waiting[call_id]
-        mine = self._effective(me, now)
-        ahead = sum(1 for c in self.waiting.values()
-                    if c.queue == me.queue and c.call_id != call_id
-                    and (self._effective(c, now), -c.enqueued_at) > (mine, -me.enqueued_at))
+        mine = (self._effective(me, now), -me.enqueued_at)
+        ahead, before_me = 0, True
+        for other in self.waiting.values():  # insertion order is arrival order
+            if other is me:
+                before_me = False
+                continue
+            if other.queue != me.queue:
+                continue
+            theirs = (self._effective(other, now), -other.enqueued_at)
+            if theirs > mine or (theirs == mine and before_me):
+                ahead += 1
         return ahead + 1
 
     def caller_left(self, call_id: str, now: float) -> list[Intent]:

@@ -240,3 +240,28 @@ def test_failed_bridge_puts_the_caller_back_in_line_and_the_next_agent_takes_it(
     wait_until(lambda: f"uuid_bridge caller-1 {leg2}" in switch.commands)
     switch.hang_up_leg(leg2)
     assert waiting.get(timeout=2).detail == "agent 1002"
+
+
+class _Announcements:
+    def __init__(self):
+        self.said = []
+
+    def announce(self, channel, text, language):
+        self.said.append((channel.uuid, text, language))
+
+
+def test_waiting_callers_hear_their_position_and_estimated_wait_between_music():
+    announcer = _Announcements()
+    queue = QueueConfig("support", announce_every=0.02)
+    service, switch, clock, records = _setup([queue], agents=(), announcer=announcer)
+    first, waiting1 = _queue_call(service, switch, uuid="caller-1")
+    second, waiting2 = _queue_call(service, switch, uuid="caller-2", number="13900139000")
+    wait_until(lambda: any(u == "caller-2" for u, _, _ in announcer.said))
+    text = next(t for u, t, _ in announcer.said if u == "caller-2")
+    assert "前面还有1位" in text and "分钟" in text
+    assert first.played.count(commands.MUSIC_ON_HOLD) >= 2  # the music resumes after each announcement
+    first.hang_up()
+    second.hang_up()
+    for waiting in (waiting1, waiting2):
+        with pytest.raises(Hungup):
+            waiting.get(timeout=2)
