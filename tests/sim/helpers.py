@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -46,13 +47,16 @@ def _parse_event(ctype: str, body: bytes) -> tuple[list[tuple[str, str]] | None,
             k, _, v = line.partition(": ")
             items.append((k, unquote(v)))
         return items, rest.decode("utf-8")
+    if ctype == "text/event-xml":
+        text = body.decode("utf-8")
+        head = text.split("<headers>", 1)[1].split("</headers>", 1)[0]
+        items = [(k, unquote(v)) for k, v in re.findall(r"<([^>/]+)>(.*?)</\1>", head)]
+        m = re.search(r"<body>(.*)\n  </body>", text, re.S)
+        return items, m.group(1) if m else ""
     if ctype == "text/event-json":
         obj = json.loads(body, object_pairs_hook=list)
         items = [(k, v) for k, v in obj if k != "_body"]
         body_text = next((v for k, v in obj if k == "_body"), "")
-        if body_text:
-            items = [(k, v) for k, v in items if not (k == "Content-Length")] + []
-            # JSON appends Content-Length before _body: drop that trailing one only
         return items, body_text
     return None, ""
 
@@ -106,6 +110,7 @@ class Peer:
     frames: Queue = field(default_factory=Queue)
     log: list[Frame] = field(default_factory=list)
     closed: bool = False
+    raw: bytearray = field(default_factory=bytearray)     # every byte received, for parser tests
 
     def __post_init__(self) -> None:
         self._reader = gevent.spawn(self._read)
@@ -117,6 +122,7 @@ class Peer:
                 data = self.sock.recv(65536)
                 if not data:
                     break
+                self.raw += data
                 for fr in sp.feed(data):
                     self.log.append(fr)
                     self.frames.put(fr)
