@@ -38,7 +38,7 @@ class InboundConnection:
                  events: Iterable[str] = (commands.EV_ALL,), filters: Iterable[tuple[str, str]] = (),
                  heartbeat_timeout: float = 60.0, connect_timeout: float = 5.0,
                  reconnect_min_delay: float = 0.2, reconnect_max_delay: float = 30.0,
-                 max_queued_batches: int = 2000) -> None:
+                 max_queued_batches: int = 2000, send_timeout: float = 10.0) -> None:
         self.host, self.port, self._password = host, port, password
         self.event_format = event_format
         self.events = list(events)
@@ -48,6 +48,7 @@ class InboundConnection:
                     self.events.append(needed)
         self.filters = list(filters)
         self.heartbeat_timeout = heartbeat_timeout
+        self.send_timeout = send_timeout
         self.connect_timeout = connect_timeout
         self.reconnect_min_delay, self.reconnect_max_delay = reconnect_min_delay, reconnect_max_delay
         self._handlers: list[EventHandler] = []
@@ -178,7 +179,7 @@ class InboundConnection:
         sock = gsocket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         sock.settimeout(self.heartbeat_timeout)
-        wire = Wire(sock)
+        wire = Wire(sock, send_timeout=self.send_timeout)
         self._wire = wire
         backlog: list[Message] = []
         while not any(isinstance(m, AuthRequest) for m in backlog):
