@@ -112,6 +112,9 @@ def _originate(sw: Switch, arg: str) -> str:
         def _run() -> None:
             leg.set_state("CS_EXECUTE")
             run_apps(leg, apps)
+    elif dp == "inline":
+        def _run() -> None:
+            run_apps(leg, transfer_apps(leg, "__xferext__", "inline", dest))
     else:
         def _run() -> None:
             run_apps(leg, transfer_apps(leg, dest, dp, ctx))

@@ -33,6 +33,7 @@ MYEVENTS = frozenset(
     "CHANNEL_UNPARK DETECTED_SPEECH DTMF NOTALK TALK".split())
 LOG_LEVELS = {"console": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "notice": 5, "info": 6,
               "debug": 7}
+MAX_QUEUED = 100000
 OUTBOUND_NOT_FULL_OK = ("connect", "getvar", "myevents", "filter", "resume", "divert_events", "sendmsg", "exit")
 
 
@@ -67,12 +68,21 @@ class Listener:
         self._wake = GEvent()
         self._first = True
         self._swallow = False
+        self._killed = False
         self.on_close: list[Callable[[], None]] = []
         self._writer = gevent.spawn(self._write_loop)
 
     # -- output -------------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
-        if self.closed.is_set():
+        if self.closed.is_set() or self._killed:
+            return
+        if len(self._out) >= MAX_QUEUED:
+            # FreeSWITCH kills a listener whose event queue overflows (MAX_MISSED in event_handler)
+            log.warning("sim: listener queue over %d frames, killing it", MAX_QUEUED)
+            self._killed = True
+            self._out.clear()
+            self._out.append(wire.disconnect_notice(body=b"killed listener because of lost events\n"))
+            self.close_after_flush()
             return
         self._out.append(data)
         self._wake.set()

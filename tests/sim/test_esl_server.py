@@ -241,3 +241,14 @@ def test_body_is_used_as_app_argument_with_text_plain(sim, engine_listener):
     assert call.played == [body]
     call.hangup()
     peer.close()
+
+
+def test_listener_that_falls_behind_is_killed_like_freeswitch(sim, monkeypatch):
+    from engine.sim import listener as listener_module
+    monkeypatch.setattr(listener_module, "MAX_QUEUED", 200)
+    peer = connect_inbound(sim.address)
+    peer.cmd("event plain HEARTBEAT")
+    for _ in range(300):                       # no yield: the writer cannot drain in between
+        sim.switch.fire(sim.switch.heartbeat_event())
+    assert peer.wait_closed(5)
+    assert peer.log[-1].body == b"killed listener because of lost events\n"

@@ -112,3 +112,17 @@ def test_show_calls_lists_bridged_pair_once(sim, esl):
     assert chans["row_count"] == 2
     esl.cmd("api uuid_kill x1")
     assert sim.wait_until(lambda: not sim.channels, 2)
+
+
+def test_originate_inline_dialplan_hands_the_leg_to_the_engine_socket(sim, esl, engine_listener):
+    sim.set_destination("5550005", "answer", after=0.1)
+    r = esl.cmd("api originate {origination_uuid=in1,jq_call_id=77}sofia/gateway/gw/5550005 "
+                "'set:campaign=c1,socket:%s async full' inline" % engine_listener.address)
+    assert r.body == b"+OK in1\n"
+    peer = engine_listener.accept()
+    peer.send("connect")
+    data = peer.next()
+    assert data.h["Unique-ID"] == "in1"
+    assert data.h["variable_jq_call_id"] == "77" and data.h["variable_campaign"] == "c1"
+    peer.close()
+    assert sim.wait_until(lambda: "in1" not in sim.channels, 2)
