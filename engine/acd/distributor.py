@@ -253,6 +253,31 @@ class Distributor(CallerRouting):
             intents += self._place(caller, now)
         return intents
 
+    def consult(self, agent_id: str, call_id: str, queue: str, now: float) -> list[Intent]:
+        """Reserve an available agent to be consulted about a connected call (attended transfer)."""
+        agent = self.agent(agent_id)
+        if not agent.can_take_offer:
+            raise AcdError(f"agent {agent_id} cannot take a call now ({agent.state.value})")
+        intents = self._set_state(agent, AgentState.RINGING, now, "consult", call_id)
+        agent.current_call = call_id
+        self._agent_queue[agent_id] = queue
+        return intents
+
+    def consult_answered(self, agent_id: str, call_id: str, now: float) -> list[Intent]:
+        agent = self.agent(agent_id)
+        if agent.state is not AgentState.RINGING or agent.current_call != call_id:
+            return []
+        agent.answered_at = now
+        intents = self._set_state(agent, AgentState.ON_CALL, now, "consult answered", call_id)
+        agent.current_call = call_id
+        return intents
+
+    def consult_failed(self, agent_id: str, call_id: str, now: float, reason: str) -> list[Intent]:
+        agent = self.agent(agent_id)
+        if agent.state is not AgentState.RINGING or agent.current_call != call_id:
+            return []
+        return self._set_state(agent, AgentState.AVAILABLE, now, f"consult {reason}", call_id)
+
     def call_ended(self, agent_id: str, now: float) -> list[Intent]:
         """The agent's bridged call ended (either side hung up): start wrap-up."""
         agent = self.agents.get(agent_id)

@@ -87,6 +87,9 @@ class IntentExecution:
             return
         leg.settled = leg.answered = True
         log.info("call %s: agent %s answered", leg.call_id, leg.agent_id)
+        if leg.consult:
+            self._consult_answered(leg)
+            return
         self.execute(self.distributor.offer_answered(leg.call_id, leg.agent_id, self.clock()))
 
     def leg_failed(self: "QueueService", leg_uuid: str, cause: str) -> None:
@@ -98,6 +101,10 @@ class IntentExecution:
             return
         leg.settled = True
         log.info("call %s: agent %s did not answer (%s)", leg.call_id, leg.agent_id, cause)
+        if leg.consult:
+            self.execute(self.distributor.consult_failed(leg.agent_id, leg.call_id, self.clock(), cause.lower()))
+            self._consult_ended(leg)
+            return
         if cause not in _WE_CANCELLED:
             self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))
 
@@ -119,12 +126,14 @@ class IntentExecution:
             self.execute(self.distributor.call_ended(leg.agent_id, now))
             self.interactions.queue_event(leg.call_id, now, wrap_up_until=agent.wrap_up_until or now)
             self.wake_timers()
+        if leg.consult:
+            self._consult_ended(leg)
         call = self.calls.get(leg.call_id)
         if call is not None and call.agent_leg == leg_uuid and not call.finished.is_set():
             self.interactions.queue_event(leg.call_id, now, hangup_by="agent")
             call.finished.set()
-        if call is not None and call.recording:
-            gevent.spawn(self._catalogue_recording, leg.call_id, call.recording, now)
+            if call.recording:
+                gevent.spawn(self._catalogue_recording, leg.call_id, call.recording, now)
 
     def _wrap_up_of(self: "QueueService", agent_id: str) -> float:
         queue = self.distributor.queues.get(self.distributor._agent_queue.get(agent_id, ""))

@@ -33,6 +33,7 @@ class QueuedCall:
     answered_at: float = 0.0
     transfer: tuple[str, str] | None = None  # (kind, target) requested while connected
     transferred_from: str | None = None  # the agent who transferred this call here
+    consult_leg: str | None = None  # the leg of an agent being consulted for an attended transfer
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
@@ -46,6 +47,7 @@ class AgentLeg:
     agent_id: str
     call_id: str
     created_at: float = 0.0
+    consult: bool = False  # rung for an attended transfer, not from the queue
     answered: bool = False
     settled: bool = False
     gone: bool = False

@@ -20,6 +20,7 @@ from engine.acd.announce import Announcer, HandleTimes, SilentAnnouncer, announc
 from engine.acd.bus import TOPIC_CALL, Bus
 from engine.acd.distributor import AcdError, Distributor
 from engine.acd.executor import IntentExecution
+from engine.acd.transfers import Transfers
 from engine.acd.intents import Intent
 from engine.acd.legs import SwitchLegs
 from engine.acd.models import Agent, ExitAction, QueueConfig, WaitingCaller
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 DIRECT_TRANSFER_SECONDS = 60.0  # a call transferred to one agent waits this long for them, then for anyone
 
 
-class QueueService(IntentExecution):
+class QueueService(IntentExecution, Transfers):
     """Queues, agents and offers on a live switch. Construct once in the daemon; see `attach`."""
 
     def __init__(self, queues: Mapping[str, QueueConfig], agents: Iterable[Agent], *, legs: SwitchLegs,
@@ -243,30 +244,6 @@ class QueueService(IntentExecution):
     def _caller_event(self, call: QueuedCall, event: Any) -> None:
         if event.name == commands.EV_CHANNEL_HANGUP and self.calls.get(call.call_id) is call:
             self.caller_gone(call.call_id)
-
-    # ----- transfers ----------------------------------------------------------------------------
-    def transfer(self, call_id: str, kind: str, target: str) -> None:
-        """Blind transfer of a connected call to a `queue`, an `agent` or a `number`; the context follows.
-
-        The agent's leg is released (the agent goes to wrap-up); the caller's greenlet then queues the
-        call again (queue, agent) keeping its call id, customer and interaction, or the switch moves the
-        caller to the number through the dialplan.
-        """
-        call = self.calls.get(call_id)
-        if call is None or call.status != "connected" or not call.agent_leg:
-            raise AcdError(f"call {call_id} is not connected to an agent")
-        if kind == "queue" and target not in self.distributor.queues:
-            raise AcdError(f"unknown queue {target!r} (known: {', '.join(sorted(self.distributor.queues))})")
-        if kind == "agent":
-            self.distributor.agent(target)
-        if kind not in ("queue", "agent", "number"):
-            raise AcdError(f"a transfer goes to a queue, an agent or a number, not {kind!r}")
-        log.info("call %s: blind transfer by agent %s to %s %s", call_id, call.agent_id, kind, target)
-        self.interactions.queue_event(call_id, self.clock(), hangup_by=f"transfer:{kind}")
-        call.transfer = (kind, target)
-        if kind == "number":
-            self.legs.transfer(call.channel.uuid, target)
-        self.legs.hang_up(call.agent_leg)
 
     # ----- leaving ------------------------------------------------------------------------------
     def _leave(self, call: QueuedCall, action: ExitAction, reason: str, now: float, due_in: float = 0.0) -> None:

@@ -265,3 +265,56 @@ def test_waiting_callers_hear_their_position_and_estimated_wait_between_music():
     for waiting in (waiting1, waiting2):
         with pytest.raises(Hungup):
             waiting.get(timeout=2)
+
+
+def _connected_to_1001(service, switch):
+    caller, waiting = _queue_call(service, switch)
+    leg1 = switch.answer("1001")
+    wait_until(lambda: f"uuid_bridge caller-1 {leg1}" in switch.commands)
+    return caller, waiting, leg1
+
+
+def test_attended_transfer_consults_then_hands_the_caller_to_the_second_agent():
+    service, switch, clock, records = _setup()
+    caller, waiting, leg1 = _connected_to_1001(service, switch)
+    leg2 = service.consult("caller-1", "1002")
+    assert service.distributor.agents["1002"].state is AgentState.RINGING
+    pop = service.bus.messages(TOPIC_SCREEN_POP)[-1]
+    assert pop["agent_id"] == "1002" and pop["consult"] and pop["transferred_from"] == "1001"
+    switch.answer("1002")
+    # While the agents talk, the first agent is bridged to the second and the caller hears music
+    wait_until(lambda: f"uuid_bridge {leg1} {leg2}" in switch.commands)
+    wait_until(lambda: f"uuid_broadcast caller-1 {commands.MUSIC_ON_HOLD} aleg" in switch.commands)
+    service.complete_transfer("caller-1")
+    wait_until(lambda: f"uuid_bridge caller-1 {leg2}" in switch.commands and any(u == leg1 for u, _ in switch.killed))
+    switch.hang_up_leg(leg1)
+    assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
+    assert not waiting.ready()  # the caller is still talking, now to 1002
+    switch.hang_up_leg(leg2)
+    assert waiting.get(timeout=2).detail == "agent 1002"
+    assert service.distributor.agents["1002"].state is AgentState.WRAP_UP
+
+
+def test_cancelled_consultation_returns_the_caller_to_the_first_agent():
+    service, switch, clock, records = _setup()
+    caller, waiting, leg1 = _connected_to_1001(service, switch)
+    leg2 = service.consult("caller-1", "1002")
+    switch.answer("1002")
+    wait_until(lambda: f"uuid_bridge {leg1} {leg2}" in switch.commands)
+    service.cancel_consult("caller-1")
+    assert any(u == leg2 for u, _ in switch.killed)
+    switch.hang_up_leg(leg2)
+    wait_until(lambda: switch.commands.count(f"uuid_bridge caller-1 {leg1}") == 2)
+    assert service.distributor.agents["1001"].state is AgentState.ON_CALL
+    switch.hang_up_leg(leg1)
+    assert waiting.get(timeout=2).detail == "agent 1001"
+
+
+def test_consulting_a_busy_agent_is_refused():
+    service, switch, clock, records = _setup()
+    caller, waiting, leg1 = _connected_to_1001(service, switch)
+    service.not_ready("1002", "lunch")
+    from engine.acd.distributor import AcdError
+    with pytest.raises(AcdError, match="cannot take a call now"):
+        service.consult("caller-1", "1002")
+    caller.hang_up()
