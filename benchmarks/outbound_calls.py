@@ -60,10 +60,14 @@ def main() -> None:
     peak = {"calls": 0, "rss": 0}
     flows = {"completed": 0, "failed": 0}
 
+    by_step: dict[str, list[float]] = {}
+
     def timed(channel: CallChannel, fn, *fn_args) -> None:
         started = time.perf_counter()
         fn(*fn_args)
-        latencies.append((time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
+        latencies.append(elapsed)
+        by_step.setdefault(fn.__name__, []).append(elapsed)
 
     def flow(channel: CallChannel) -> None:
         active[0] += 1
@@ -115,6 +119,11 @@ def main() -> None:
     print(f"# engine: flows completed={flows['completed']} failed={flows['failed']} "
           f"server completed={server.completed_calls} failed={server.failed_calls}; rss baseline={baseline} KB "
           f"peak={peak['rss']} KB")
+    print("# execute round trip by step: " + ", ".join(
+        f"{name} p50={percentile(values, 50):.1f}ms p99={percentile(values, 99):.1f}ms"
+        for name, values in by_step.items()))
+    times = os.times()
+    print(f"# engine process CPU: user={times.user:.1f}s system={times.system:.1f}s")
     failed = flows["failed"] + server.failed_calls + max(0, args.calls - flows["completed"] - flows["failed"])
     per_call = (peak["rss"] - baseline) / peak["calls"] if peak["calls"] else 0.0
     print(f"outbound_calls: concurrent={peak['calls']} completed={flows['completed']} failed={failed} "
