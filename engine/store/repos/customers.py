@@ -14,78 +14,10 @@ from engine.store.errors import NotFound, StoreError
 from engine.store.models import CustomerPhoneRow, CustomerRow, as_utc
 from engine.store.phones import lookup_variants, mask, normalize, timezone_for
 from engine.store.records import Customer, Segment
+from engine.store.customer_fields import clean_field
 from engine.store.repos.convert import to_record
 
 log = logging.getLogger(__name__)
-SEGMENT_ALIASES = {
-    "prospect": "prospect", "潜在": "prospect", "潜在客户": "prospect",
-    "new": "new", "新": "new", "新客户": "new",
-    "loyal": "loyal", "忠诚": "loyal", "老客户": "loyal", "忠诚客户": "loyal",
-    "vip": "vip", "贵宾": "vip", "vip客户": "vip",
-}
-# Fields a caller may set on a customer besides the phone numbers, and how each is checked.
-EDITABLE = ("name", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
-            "owner_agent_id", "marketing_consent", "do_not_disturb", "attributes")
-
-
-def clean_field(name: str, value: Any) -> Any:
-    """Check and convert one customer field; raise ValueError naming what is wrong."""
-    if name == "segment":
-        key = str(value).strip().lower()
-        if key not in SEGMENT_ALIASES:
-            raise ValueError(f"unknown segment {value!r} (prospect, new, loyal, vip)")
-        return Segment(SEGMENT_ALIASES[key]).value
-    if name == "value_tier":
-        if value is None or value == "":
-            return None
-        if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
-            raise ValueError(f"value tier must be a whole number 0..9, got {value!r}")
-        tier = int(value)
-        if not 0 <= tier <= 9:
-            raise ValueError(f"value tier must be 0..9, got {tier}")
-        return tier
-    if name == "arpu":
-        if value is None or value == "":
-            return None
-        try:
-            amount = float(str(value).replace(",", "").strip())
-        except ValueError:
-            raise ValueError(f"ARPU must be a number, got {value!r}") from None
-        if amount != amount or amount < 0:
-            raise ValueError(f"ARPU must be a positive number, got {value!r}")
-        return round(amount, 2)
-    if name == "tags":
-        items = value.replace("；", ";").replace("，", ",").replace(";", ",").split(",") if isinstance(value, str) else list(value or [])
-        return sorted({str(t).strip() for t in items if str(t).strip()})
-    if name in ("marketing_consent", "do_not_disturb"):
-        if isinstance(value, bool) or value is None:
-            return value if name == "marketing_consent" else bool(value)
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "y", "是", "on"):
-            return True
-        if text in ("0", "false", "no", "n", "否", "off"):
-            return False
-        if text == "" and name == "marketing_consent":
-            return None
-        raise ValueError(f"expected yes or no, got {value!r}")
-    if name == "attributes":
-        if not isinstance(value, dict):
-            raise ValueError("attributes must be a mapping")
-        return dict(value)
-    if name == "timezone" and value:
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(str(value))
-        except Exception:
-            raise ValueError(f"unknown time zone {value!r}") from None
-    if name in ("name", "language", "timezone", "account_no", "owner_agent_id"):
-        text = "" if value is None else str(value).strip()
-        limit = {"name": 200, "language": 16, "timezone": 64, "account_no": 64, "owner_agent_id": 32}[name]
-        if len(text) > limit:
-            raise ValueError(f"longer than {limit} characters")
-        return text if name == "name" else (text or None)
-    raise ValueError(f"unknown customer field {name!r}")
 
 
 class CustomerRepository:
