@@ -9,6 +9,7 @@ import pytest
 from engine.store.errors import ImportFileError
 from engine.store.importer import CustomerImport, ImportOptions
 from engine.store.models import CustomerRow
+from engine.store.repos.agents import AgentRepository
 from engine.store.repos.customers import CustomerRepository
 
 CHINESE = "姓名,手机,客户等级,标签\n张伟,13812345678,贵宾,\"5g,family\"\n李娜,+86 139 1234 5678,新客户,\n"
@@ -167,3 +168,20 @@ def test_numbers_owned_by_two_customers_in_one_row_are_rejected(store, tmp_path)
     path = write(tmp_path / "c.csv", "name,phone\nBoth,13812345678;13912345678\n")
     summary = CustomerImport(store).run(path)
     assert summary.rejected == 1 and "different customers" in errors_of(path)[0]["error"]
+
+
+def test_every_column_of_an_imported_customer_reads_back_as_given(store, tmp_path) -> None:
+    AgentRepository(store).add("1001")
+    path = write(tmp_path / "c.csv",
+                 "name,phone,segment,value_tier,arpu,tags,language,timezone,account_no,owner_agent_id,"
+                 "marketing_consent,do_not_disturb,attr.plan\n"
+                 "Zhang,13812345678;01012345678,loyal,7,\"1,234.50\",b;a,zh,Asia/Urumqi,AC-9,1001,yes,no,gold\n")
+    assert CustomerImport(store).run(path).inserted == 1
+    imported = CustomerRepository(store).find_by_account("AC-9")
+    assert imported is not None
+    assert (imported.name, imported.phones, imported.segment.value, imported.value_tier, imported.arpu) == (
+        "Zhang", ("+8613812345678", "+861012345678"), "loyal", 7, 1234.5)
+    assert (imported.tags, imported.language, imported.timezone, imported.owner_agent_id) == (
+        ("a", "b"), "zh", "Asia/Urumqi", "1001")
+    assert (imported.marketing_consent, imported.do_not_disturb, imported.attributes) == (True, False, {"plan": "gold"})
+    assert CustomerImport(store).run(path).unchanged == 1
