@@ -15,18 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def _config() -> Any:
-    """The engine config from the `jinqiao` group's context object, else loaded from --config/$JINQIAO_CONFIG."""
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx else None
-    config = getattr(obj, "config", None)
-    if config is not None:
-        return config
-    from engine.config import ConfigError, find_config_path, load_config
+    """The engine config of this command (see engine.clicontext)."""
+    from engine.clicontext import current_config
 
-    try:
-        return load_config(find_config_path(None))
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return current_config()
 
 
 def service_from_config(config: Any) -> TtsService:

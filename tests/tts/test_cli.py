@@ -99,4 +99,4 @@ def test_freeswitch_backend_has_nothing_to_prerender(env, flow):
 
 def test_bad_config_is_reported_as_one_line(env):
     result = CliRunner().invoke(tts, ["cache", "stats"], env={**env, "JINQIAO_TTS_SAMPLE_RATE": "fast"})
-    assert result.exit_code == 1 and "JINQIAO_TTS_SAMPLE_RATE" in result.output
+    assert result.exit_code == 2 and "JINQIAO_TTS_SAMPLE_RATE" in result.output
