@@ -71,7 +71,7 @@ class Transfers:
         agent = self.distributor.agents[agent_id]
         log.info("call %s: agent %s consults agent %s", call_id, call.agent_id, agent_id)
         future = self.legs.ring_agent(leg.uuid, agent.extension or agent_id, call_id=call_id, queue=call.queue,
-                                      caller_number=call.caller_number, display_name=f"transfer from {call.agent_id}",
+                                      caller_number=call.caller_number, display_name=f"transfer-{call.agent_id}",
                                       timeout=offer.timeout, headers={})
         future.rawlink(lambda done: gevent.spawn(self._ring_done, leg, done))
         return leg.uuid

@@ -91,6 +91,12 @@ def rig_factory(sim):
         rig.close()
 
 
+def _partner(sim, uuid: str) -> str | None:
+    channel = sim.channels.get(uuid)
+    other = channel.bridged_to if channel is not None else None
+    return other.uuid if other is not None else None
+
+
 def until(sim, predicate, timeout=5.0) -> None:
     assert sim.wait_until(predicate, timeout), f"condition not reached within {timeout}s"
 
@@ -192,3 +198,50 @@ def test_agent_hang_up_during_wrap_up_does_not_disturb_the_wrap_up_timer(sim, ri
     assert rig.agent("1001").state is AgentState.WRAP_UP and len(rig.records.agent_states) == leg_events
     until(sim, lambda: rig.agent("1001").state is AgentState.AVAILABLE, timeout=3)
     until(sim, lambda: call.uuid in rig.results)
+
+
+@pytest.mark.xfail(strict=True, reason="simulator gap: when one leg of a uuid_bridge hangs up, the sim hangs up the "
+                   "other leg even if it has park_after_bridge=true (engine/sim/bridge.py do_uuid_bridge)")
+def test_blind_transfer_to_another_agent_keeps_the_caller_and_its_context(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=1)
+    sim.add_endpoint("1002", answer_after=1, hangup_after=50)
+    rig = rig_factory()
+    rig.service.not_ready("1002", "busy elsewhere")
+    call = sim.place_call(DID, "13800138007")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    [leg1] = list(rig.service.agent_legs)
+    until(sim, lambda: any("uuid_bridge" in c and leg1 in c for c in sim.command_log))
+    rig.service.ready("1002")
+    rig.service.transfer(call.uuid, "agent", "1002")
+    until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL, timeout=2)
+    assert not call.hung_up  # the caller survived the first agent's hang-up (park_after_bridge)
+    assert rig.agent("1001").state in (AgentState.WRAP_UP, AgentState.AVAILABLE)
+    pop = rig.service.bus.messages("acd.screen_pop")[-1]
+    assert pop["agent_id"] == "1002" and pop["transferred_from"] == "1001"
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+    assert rig.results[call.uuid].detail == "agent 1002"
+
+
+@pytest.mark.xfail(strict=True, reason="simulator gap: uuid_bridge of a leg that is already in a uuid_bridge is "
+                   "ignored (FreeSWITCH interrupts the old bridge and re-bridges)")
+def test_attended_transfer_on_the_simulator(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=1)
+    sim.add_endpoint("1002", answer_after=1)
+    rig = rig_factory()
+    rig.service.not_ready("1002", "busy elsewhere")
+    call = sim.place_call(DID, "13800138008")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    [leg1] = list(rig.service.agent_legs)
+    until(sim, lambda: any("uuid_bridge" in c and leg1 in c for c in sim.command_log))
+    rig.service.ready("1002")
+    leg2 = rig.service.consult(call.uuid, "1002")
+    until(sim, lambda: any("uuid_bridge" in c and leg1 in c and leg2 in c for c in sim.command_log))
+    until(sim, lambda: _partner(sim, leg1) == leg2, timeout=2)
+    assert not call.hung_up
+    rig.service.complete_transfer(call.uuid)
+    until(sim, lambda: leg1 not in sim.channels or not sim.channels[leg1].up)
+    until(sim, lambda: _partner(sim, leg2) == call.uuid)
+    assert rig.agent("1001").state in (AgentState.WRAP_UP, AgentState.AVAILABLE)
+    rig.control.api(commands.uuid_kill(leg2))
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+    assert rig.results[call.uuid].detail == "agent 1002"
