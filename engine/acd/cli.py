@@ -17,17 +17,9 @@ Sender = Callable[[Mapping[str, str]], None]
 
 
 def _config() -> Any:
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx else None
-    config = getattr(obj, "config", None)
-    if config is not None:
-        return config
-    from engine.config import ConfigError, find_config_path, load_config
+    from engine.clicontext import current_config
 
-    try:
-        return load_config(find_config_path(None))
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return current_config()
 
 
 def esl_sender(config: Any) -> Sender:
