@@ -80,7 +80,7 @@ def customers(database_url: str | None) -> None:
               show_default=True, help="What to do with columns that match no field.")
 @click.option("--encoding", default=None, help="Force the file encoding (default: detect UTF-8, UTF-8-BOM, UTF-16, GBK).")
 @click.option("--delimiter", default=None, help="Field separator (default: detect , tab ; |).")
-@click.option("--batch-rows", default=10000, show_default=True, type=click.IntRange(1, 50000),
+@click.option("--batch-rows", default=50000, show_default=True, type=click.IntRange(1, 200000),
               help="Rows per transaction.")
 @click.pass_context
 def import_customers(ctx: click.Context, file: str, mappings: tuple[str, ...], extra_columns: str,

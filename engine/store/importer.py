@@ -31,7 +31,7 @@ from engine.store.phones import mask, normalize_with_zone
 from engine.store.customer_fields import clean_field
 
 log = logging.getLogger(__name__)
-BATCH_ROWS = 10000
+BATCH_ROWS = 50000
 SQLITE_IMPORT_CACHE_KIB = 128 * 1024
 _PHONE_SPLIT = str.maketrans({c: ";" for c in ",，;；/、|"})
 _CUSTOMER_COLUMNS = ("name", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
