@@ -19,6 +19,7 @@ from engine.acd.models import Agent, AgentState, QueueConfig, WaitingCaller
 from engine.acd.routing import AUTO_PAUSE_REASON, AcdError, CallerRouting
 
 __all__ = ["AUTO_PAUSE_REASON", "AcdError", "Distributor"]
+NOT_THE_AGENTS_FAULT = frozenset({"unregistered", "offer expired", "reconciled"})  # no auto-pause counting
 
 
 class Distributor(CallerRouting):
@@ -234,7 +235,8 @@ class Distributor(CallerRouting):
             return []
         caller = self.waiting.get(call_id)
         queue = self.queues.get(caller.queue if caller else self._agent_queue.get(agent_id, ""), None)
-        agent.consecutive_no_answers += 1
+        if reason not in NOT_THE_AGENTS_FAULT:
+            agent.consecutive_no_answers += 1
         intents: list[Intent] = []
         limit = queue.max_no_answer if queue else 3
         pending = self._pending.pop(agent_id, None)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 _WE_CANCELLED = {"ORIGINATOR_CANCEL", "LOSE_RACE", "MANAGER_REQUEST"}
+_NOT_REGISTERED = {"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"}
 
 
 class IntentExecution:
@@ -105,7 +106,9 @@ class IntentExecution:
             self.execute(self.distributor.consult_failed(leg.agent_id, leg.call_id, self.clock(), cause.lower()))
             self._consult_ended(leg)
             return
-        if cause not in _WE_CANCELLED:
+        if cause in _NOT_REGISTERED:  # the phone is gone: no more offers until it registers again
+            self.execute(self.distributor.set_registered(leg.agent_id, False, self.clock()))
+        elif cause not in _WE_CANCELLED:
             self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))
 
     def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str) -> None:
@@ -190,6 +193,9 @@ class IntentExecution:
                 return
             if call.recording:
                 self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
+                announce = self.distributor.queues[call.queue].record.announce
+                if announce:  # "this call is recorded", heard by both sides
+                    control.api(commands.uuid_broadcast(caller_uuid, announce, "both"))
         except Exception:
             log.exception("call %s: connecting to agent leg %s failed", call.call_id, leg_uuid)
             self.legs.hang_up(leg_uuid)

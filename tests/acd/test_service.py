@@ -158,13 +158,15 @@ def test_lost_hang_up_event_is_repaired_by_the_reconciler():
 
 
 def test_recording_starts_after_the_bridge_and_its_checksum_is_stored(tmp_path):
-    queue = QueueConfig("support", record=RecordingPolicy(RecordPolicy.ALWAYS, path_template="{queue}/{call_id}.wav"))
+    queue = QueueConfig("support", record=RecordingPolicy(RecordPolicy.ALWAYS, path_template="{queue}/{call_id}.wav",
+                                                          announce="ivr/recorded.wav"))
     service, switch, clock, records = _setup([queue], agents=("1001",), recording_root=str(tmp_path))
     caller, waiting = _queue_call(service, switch)
     leg = switch.answer("1001")
     path = os.path.join(str(tmp_path), "support", "caller-1.wav")
     wait_until(lambda: f"uuid_record caller-1 start {path}" in switch.commands)
     assert "uuid_setvar caller-1 RECORD_STEREO true" in switch.commands
+    wait_until(lambda: "uuid_broadcast caller-1 ivr/recorded.wav both" in switch.commands)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(b"RIFF-not-really-a-wav")
@@ -318,3 +320,15 @@ def test_consulting_a_busy_agent_is_refused():
     with pytest.raises(AcdError, match="cannot take a call now"):
         service.consult("caller-1", "1002")
     caller.hang_up()
+
+
+def test_phone_not_registered_marks_the_agent_unregistered_without_counting_a_miss():
+    service, switch, clock, records = _setup()
+    caller, waiting = _queue_call(service, switch)
+    switch.fail("1001", "USER_NOT_REGISTERED")
+    wait_until(lambda: len(switch.rung) == 2 and switch.rung[1][1] == "1002")
+    agent = service.distributor.agents["1001"]
+    assert not agent.registered and agent.consecutive_no_answers == 0
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
