@@ -164,6 +164,10 @@ class Distributor(CallerRouting):
         working = (AgentState.AVAILABLE, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
         return sum(1 for a in self.agents.values() if queue in a.queues and a.state in working)
 
+    def longest_waiting(self, queue: str, now: float) -> float:
+        """Seconds the oldest caller of `queue` has waited (0 when empty); O(waiting), for wallboards."""
+        return max((c.waited(now) for c in self.waiting.values() if c.queue == queue), default=0.0)
+
     def queue_length(self, queue: str) -> int:
         return self._lengths.get(queue, 0)
 

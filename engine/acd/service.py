@@ -126,6 +126,17 @@ class QueueService(IntentExecution, Transfers):
                 "registered": agent.registered, "queues": sorted(agent.queues), "call_id": agent.current_call,
                 "calls_handled": agent.calls_handled, "no_answers": agent.consecutive_no_answers}
 
+    def snapshot(self) -> dict[str, Any]:
+        """Queues and agents right now, for the wallboard and `jinqiao` status pages."""
+        now = self.clock()
+        d = self.distributor
+        queues = {name: {"waiting": d.queue_length(name), "longest_wait": round(d.longest_waiting(name, now), 1),
+                         "agents_serving": d.agents_serving(name),
+                         "average_handle": round(self.handle_times.average(name), 1)} for name in d.queues}
+        agents = {a.agent_id: {"state": a.state.value, "reason": a.not_ready_reason, "registered": a.registered,
+                               "call_id": a.current_call, "queues": sorted(a.queues)} for a in d.agents.values()}
+        return {"at": now, "queues": queues, "agents": agents}
+
     # ----- the caller's greenlet ----------------------------------------------------------------
     def enqueue(self, channel: Any, request: QueueRequest, *, direct_agent: str | None = None,
                 transferred_from: str | None = None, since: float | None = None) -> QueueResult:

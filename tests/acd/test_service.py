@@ -332,3 +332,18 @@ def test_phone_not_registered_marks_the_agent_unregistered_without_counting_a_mi
     caller.hang_up()
     with pytest.raises(Hungup):
         waiting.get(timeout=2)
+
+
+def test_snapshot_shows_waiting_callers_and_agent_states_for_the_wallboard():
+    service, switch, clock, records = _setup(agents=("1001",))
+    service.not_ready("1001", "lunch")
+    caller, waiting = _queue_call(service, switch)
+    clock.now += 42
+    snap = service.snapshot()
+    assert snap["queues"]["support"] == {"waiting": 1, "longest_wait": 42.0, "agents_serving": 0,
+                                         "average_handle": 180.0}
+    assert snap["agents"]["1001"]["state"] == "not-ready" and snap["agents"]["1001"]["reason"] == "lunch"
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+    assert service.snapshot()["queues"]["support"]["waiting"] == 0
