@@ -1,5 +1,6 @@
 """Store test fixtures: every `store` test runs on a real SQLite file and, when JINQIAO_TEST_PG_URL is
-set, on a real PostgreSQL database whose schema is dropped and recreated for each test."""
+set, on a real PostgreSQL database. On PostgreSQL each test starts from empty tables (TRUNCATE ...
+RESTART IDENTITY); tests of migrations get a dropped and recreated schema."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,8 @@ import os
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine.store.database import Store, open_store
+from engine.store.database import open_store
+from engine.store.models import Base
 
 PG_ENV = "JINQIAO_TEST_PG_URL"
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
@@ -24,6 +26,9 @@ def reset_postgres(url: str) -> None:
         engine.dispose()
 
 
+_pg_has_tables = {"yes": False}  # the PG schema currently holds exactly Base.metadata's tables
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
@@ -31,21 +36,36 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (scripts/test-postgres.sh start prints one)")
-    reset_postgres(url)
     return url
 
 
 @pytest.fixture
 def empty_store(db_url: str):
+    """A database with no tables at all."""
+    if db_url.startswith("postgresql"):
+        reset_postgres(db_url)
+        _pg_has_tables["yes"] = False
     store = open_store(db_url)
     yield store
     store.dispose()
 
 
 @pytest.fixture
-def store(empty_store: Store) -> Store:
-    empty_store.create_all()
-    return empty_store
+def store(db_url: str):
+    """A database with every table, all empty."""
+    store = open_store(db_url)
+    if store.is_sqlite:
+        store.create_all()
+    elif _pg_has_tables["yes"]:
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with store.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        reset_postgres(db_url)
+        store.create_all()
+        _pg_has_tables["yes"] = True
+    yield store
+    store.dispose()
 
 
 @pytest.fixture
