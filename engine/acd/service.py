@@ -63,6 +63,7 @@ class QueueService(IntentExecution, Transfers):
         self.by_caller_uuid: dict[str, QueuedCall] = {}
         self.agent_legs: dict[str, AgentLeg] = {}  # by leg uuid
         self._wake = Flag()
+        self._sleeping_until = float("-inf")  # due time the timer greenlet waits for (-inf: not waiting)
         self._timer: gevent.Greenlet | None = None
 
     # ----- lifecycle ----------------------------------------------------------------------------
@@ -77,9 +78,11 @@ class QueueService(IntentExecution, Transfers):
     def _run_timers(self) -> None:
         while True:
             due = self.distributor.next_timer()
+            self._sleeping_until = float("inf") if due is None else due
             wait = None if due is None else max(0.0, due - self.clock())
             self._wake.clear()
             self._wake.wait(timeout=wait)
+            self._sleeping_until = float("-inf")  # running: no need to wake
             self.execute(self.distributor.tick(self.clock()))
 
     def wake_timers(self) -> None:
@@ -304,4 +307,7 @@ class QueueService(IntentExecution, Transfers):
                 getattr(self, f"_do_{type(intent).__name__}")(intent)
             except Exception:
                 log.exception("call %s: failed to carry out %s", getattr(intent, "call_id", "?"), intent)
+        due = self.distributor.next_timer()
+        if due is not None and due < self._sleeping_until:  # a new timer falls before the one awaited
+            self._wake.set()
         return intents

@@ -245,3 +245,21 @@ def test_attended_transfer_on_the_simulator(sim, rig_factory):
     rig.control.api(commands.uuid_kill(leg2))
     until(sim, lambda: call.uuid in rig.results, timeout=8)
     assert rig.results[call.uuid].detail == "agent 1002"
+
+
+def test_real_time_timers_expire_an_offer_nobody_reports_and_ring_the_next_agent(sim, rig_factory, monkeypatch):
+    monkeypatch.setattr("engine.acd.routing.OFFER_GRACE_SECONDS", 0.3)
+    # Given agent phones that never answer and a switch whose answer/failure never reaches the engine
+    sim.add_endpoint("1001", answer_after=None)
+    sim.add_endpoint("1002", answer_after=1, hangup_after=20)
+    rig = rig_factory(QueueConfig("support", offer_timeout=1, wrap_up_seconds=0.2))
+    rig.service.not_ready("1002", "coffee")
+    call = sim.place_call(DID, "13800138009")
+    until(sim, lambda: rig.agent("1001").state is AgentState.RINGING)
+    [leg] = list(rig.service.agent_legs)
+    rig.service.agent_legs[leg].settled = True  # as if its job result and hang-up were both lost
+    rig.service.ready("1002")  # (schedules nothing earlier: the timer greenlet keeps its wait)
+    # Then the domain's offer expiry (1 s + grace) fires on the timer greenlet, cancels 1001 ...
+    until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL, timeout=5)
+    assert rig.agent("1001").state is AgentState.AVAILABLE
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
