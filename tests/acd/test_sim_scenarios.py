@@ -64,9 +64,11 @@ class Rig:
         return [s for a, s, _, _ in self.records.agent_states if a == agent_id]
 
     def close(self) -> None:
+        for channel in list(self.sim.channels.values()):  # callers still queued end their flows
+            channel.hangup("NORMAL_CLEARING")
         self.service.stop()
         self.reconciler.stop()
-        self.server.stop()
+        self.server.stop(timeout=1)
         self.control.close()
 
 
