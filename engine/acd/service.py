@@ -44,7 +44,8 @@ class QueueService(IntentExecution, Transfers):
                  interactions: InteractionLog | None = None, callbacks: CallbackBook | None = None,
                  recordings: RecordingCatalog | None = None, customers: CustomerLookup | None = None,
                  announcer: Announcer | None = None, recording_root: str = "var/recordings",
-                 music: str = commands.MUSIC_ON_HOLD) -> None:
+                 music: str = commands.MUSIC_ON_HOLD, agent_directory: Callable[[str], Agent | None] | None = None
+                 ) -> None:
         memory = MemoryRecords()
         self.distributor = Distributor(queues, agents)
         self.legs = legs
@@ -58,6 +59,7 @@ class QueueService(IntentExecution, Transfers):
         self.announcer = announcer or SilentAnnouncer()
         self.recording_root = recording_root
         self.music = music
+        self.agent_directory = agent_directory  # finds agents created after start (e.g. in the store)
         self.handle_times = HandleTimes()
         self.calls: dict[str, QueuedCall] = {}  # by call id
         self.by_caller_uuid: dict[str, QueuedCall] = {}
@@ -98,6 +100,10 @@ class QueueService(IntentExecution, Transfers):
     # ----- agents -------------------------------------------------------------------------------
     def login(self, agent_id: str, queues: Iterable[str] | Mapping[str, Mapping[str, int]] | None = None,
               ready: bool = True) -> list[Intent]:
+        if agent_id not in self.distributor.agents and self.agent_directory is not None:
+            found = self.agent_directory(agent_id)
+            if found is not None:
+                self.distributor.add_agent(found)
         if queues is not None and not isinstance(queues, Mapping):
             queues = {name: {} for name in queues}
         if queues is None and not self.distributor.agent(agent_id).queues:

@@ -17,6 +17,20 @@ def agents_from_store(repository: Any) -> list[Agent]:
             for a in repository.list()]
 
 
+class StoreAgentDirectory:
+    """Find one agent in the store (for agents added while the engine runs)."""
+
+    def __init__(self, repository: Any) -> None:
+        self.repository = repository
+
+    def __call__(self, agent_id: str) -> Agent | None:
+        found = self.repository.get(agent_id)
+        if found is None or not getattr(found, "active", True):
+            return None
+        return Agent(agent_id=found.id, extension=found.extension or found.id, name=found.name,
+                     skills=dict(found.skills))
+
+
 class StoreAgentLog:
     """AgentLog over AgentRepository.record_state_change."""
 

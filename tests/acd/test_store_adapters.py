@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.acd.store_adapters import (StoreAgentLog, StoreCallbacks, StoreCustomers, StoreInteractions,
+from engine.acd.store_adapters import (StoreAgentDirectory, StoreAgentLog, StoreCallbacks, StoreCustomers, StoreInteractions,
                                        StoreRecordings, agents_from_store)
 from engine.store.database import open_store
 from engine.store.repos.agents import AgentRepository
@@ -61,3 +61,17 @@ def test_customer_lookup_gives_routing_features_and_sticky_agents(store):
     assert info.last_agent == "1002"
     assert StoreCustomers(ScreenPop(store)).lookup("", customer_id=str(c.id)).customer_id == str(c.id)
     assert StoreCustomers(ScreenPop(store)).lookup("13900000000") is None
+
+
+def test_an_agent_added_to_the_store_after_start_can_log_in(store):
+    from engine.acd.models import QueueConfig
+    from .fakes import make_service
+
+    repo = AgentRepository(store)
+    service, switch, clock = make_service([QueueConfig("support")], [], agent_directory=StoreAgentDirectory(repo))
+    repo.add("1009", name="New Hire", extension="8009")
+    repo.set_skill("1009", "billing", 4)
+    service.login("1009", ["support"])
+    agent = service.distributor.agents["1009"]
+    assert agent.extension == "8009" and agent.skills == {"billing": 4} and agent.state.value == "available"
+    assert StoreAgentDirectory(repo)("nobody") is None
