@@ -1,1 +1,1 @@
-"""store package of the Jinqiao engine."""
+"""The SQL store: models, migrations, repositories, customer import and screen-pop (see docs/store.md)."""

@@ -5,7 +5,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -62,7 +62,7 @@ def open_cli_store(ctx: click.Context, check_schema: bool = True) -> "Store":
     return store
 
 
-def fail(message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+def fail(message: str) -> NoReturn:
     """Print one line to stderr and exit with code 2."""
     click.echo(f"jinqiao: {message}", err=True)
     sys.exit(2)

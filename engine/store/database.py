@@ -76,7 +76,8 @@ def open_store(url: str, echo: bool = False, region: str = DEFAULT_REGION) -> St
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
     else:
-        kwargs["pool_pre_ping"] = True
+        # Many greenlets (IVR lookups, ACD writes) share the pool; pg8000 yields to gevent while waiting.
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=30)
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
