@@ -36,8 +36,8 @@ def link(a: Channel, b: Channel, keep_profiles: bool = False) -> None:
         if b.other_profile is None:
             b.other_type, b.other_profile = "originator", a.profile.snapshot()
     now = usec()
-    a.profile.times["Channel-Bridged-Time"] = now
-    b.profile.times["Channel-Bridged-Time"] = now
+    a.profile.set_time("Channel-Bridged-Time", now)
+    b.profile.set_time("Channel-Bridged-Time", now)
     a.set_var("bridge_uuid", b.uuid)
     b.set_var("bridge_uuid", a.uuid)
     a.set_var("signal_bond", b.uuid)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.event import Event as GEvent
 
-from engine.sim.wire import Event
+from engine.sim.wire import Event, Segment, _json_pair, _plain_line
 
 if TYPE_CHECKING:
     from engine.sim.switch import Switch
@@ -82,11 +82,31 @@ class CallerProfile:
     profile_index: str = "1"
     times: dict[str, int] = field(default_factory=dict)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_cache":
+            object.__setattr__(self, "_cache", {})
+
+    def set_time(self, key: str, value: int) -> None:
+        self.times[key] = value
+        object.__setattr__(self, "_cache", {})
+
     def snapshot(self) -> CallerProfile:
         """A copy, as FreeSWITCH clones the other leg's profile when it links them."""
         return replace(self, times=dict(self.times))
 
     def headers(self, prefix: str, primary: bool = True) -> list[tuple[str, str]]:
+        """The profile's event headers under `prefix` (cached until a field or a time changes)."""
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_cache", cache)
+        hit = cache.get((prefix, primary))
+        if hit is None:
+            hit = cache[(prefix, primary)] = self._headers(prefix, primary)
+        return hit
+
+    def _headers(self, prefix: str, primary: bool) -> list[tuple[str, str]]:
         out = [(prefix + "-Direction", self.direction), (prefix + "-Logical-Direction", self.logical_direction)]
         for key, value in (("Username", self.username), ("Dialplan", self.dialplan),
                            ("Caller-ID-Name", self.caller_id_name), ("Caller-ID-Number", self.caller_id_number),
@@ -127,8 +147,8 @@ class Channel:
         profile.unique_id = self.uuid
         profile.channel_name = name
         now = usec()
-        profile.times["Profile-Created-Time"] = now
-        profile.times["Channel-Created-Time"] = now
+        profile.set_time("Profile-Created-Time", now)
+        profile.set_time("Channel-Created-Time", now)
         self.created = time.time()
         self.presence_id = ""
         self.other_type = ""
@@ -160,6 +180,9 @@ class Channel:
         self.greenlet: gevent.Greenlet | None = None
         self._data_cache: list[tuple[str, str]] | None = None
         self._vars_cache: list[tuple[str, str]] | None = None
+        self._segments: dict[str, Segment] = {}
+        self._var_json: dict[str, str] = {}
+        self._var_plain: dict[str, str] = {}
         self.events: list[str] = []          # names of the events fired, for tests
         self.on_reported: list[Any] = []     # called after CHANNEL_HANGUP_COMPLETE (listener notices)
         self.pending_transfer: tuple[str, str, str] | None = None
@@ -195,6 +218,8 @@ class Channel:
         else:
             self.variables[name] = str(value)
         self._vars_cache = None
+        self._var_json.pop(name, None)
+        self._var_plain.pop(name, None)
 
     def get_var(self, name: str, default: str = "") -> str:
         return self.variables.get(name, default)
@@ -233,6 +258,43 @@ class Channel:
             self._data_cache = out
         return out
 
+    def _data_segment(self, with_profile: bool) -> Segment:
+        data = self.channel_data(with_profile)
+        seg = self._segments.get("data")
+        if seg is None or seg.headers is not data:
+            seg = Segment(data)
+            if with_profile:
+                self._segments["data"] = seg
+        return seg
+
+    def _vars_segment(self) -> Segment:
+        variables = self.variable_headers()
+        seg = self._segments.get("vars")
+        if seg is None or seg.headers is not variables:
+            seg = Segment(variables, self._vars_json_items, self._vars_plain_items)
+            self._segments["vars"] = seg
+        return seg
+
+    def _vars_json_items(self) -> list[str]:
+        cache = self._var_json
+        out = []
+        for k, v in self.variables.items():
+            item = cache.get(k)
+            if item is None:
+                item = cache[k] = _json_pair("variable_" + k, v)
+            out.append(item)
+        return out
+
+    def _vars_plain_items(self) -> list[str]:
+        cache = self._var_plain
+        out = []
+        for k, v in self.variables.items():
+            item = cache.get(k)
+            if item is None:
+                item = cache[k] = _plain_line("variable_" + k, v)
+            out.append(item)
+        return out
+
     def variable_headers(self) -> list[tuple[str, str]]:
         if self._vars_cache is None:
             self._vars_cache = [("variable_" + k, v) for k, v in self.variables.items()]
@@ -244,20 +306,25 @@ class Channel:
         headers = self.switch.prelude(name, subclass)
         if before:
             headers += before
-        headers += self.channel_data(with_profile)
         if with_vars is None:
             with_vars = name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
+        segments = [(len(headers), self._data_segment(with_profile))]
+        headers += segments[0][1].headers
         if with_vars:
-            headers += self.variable_headers()
+            vseg = self._vars_segment()
+            segments.append((len(headers), vseg))
+            headers += vseg.headers
         if extra:
             headers += extra
-        return Event(name, headers, body, subclass, self.uuid)
+        return Event(name, headers, body, subclass, self.uuid, segments=segments)
 
-    def fire(self, name: str, extra: list[tuple[str, str]] | None = None, **kw: Any) -> Event:
-        ev = self.build(name, extra, **kw)
+    def fire(self, name: str, extra: list[tuple[str, str]] | None = None, **kw: Any) -> None:
+        """Fire a channel event; it is only built when some listener could take it (the sequence still counts)."""
         self.events.append(name)
-        self.switch.fire(ev)
-        return ev
+        if not self.switch.wants(name, self.uuid):
+            self.switch.sequence += 1
+            return
+        self.switch.fire(self.build(name, extra, **kw))
 
     # -- state machine ------------------------------------------------------------------------
     def set_state(self, state: str, fire: bool = True, with_profile: bool = True) -> None:
@@ -306,7 +373,7 @@ class Channel:
     def ring_ready(self) -> None:
         if self.callstate in ("RINGING", "EARLY", "ACTIVE") and self.direction == "inbound" and self.early:
             return
-        self.profile.times["Channel-Progress-Time"] = usec()
+        self.profile.set_time("Channel-Progress-Time", usec())
         self.touch()
         self.fire("CHANNEL_PROGRESS")
         if self.callstate != "RINGING":
@@ -317,7 +384,7 @@ class Channel:
             return
         self.codec()
         self.early = True
-        self.profile.times["Channel-Progress-Media-Time"] = usec()
+        self.profile.set_time("Channel-Progress-Media-Time", usec())
         self.set_var("endpoint_disposition", "EARLY MEDIA")
         self.touch()
         self.fire("CHANNEL_PROGRESS_MEDIA")
@@ -334,7 +401,7 @@ class Channel:
             self.codec()
         self.answered = True
         self.answered_evt.set()
-        self.profile.times["Channel-Answered-Time"] = usec()
+        self.profile.set_time("Channel-Answered-Time", usec())
         self.set_var("endpoint_disposition", "ANSWER")
         self.set_var("answer_epoch", str(int(time.time())))
         self.touch()
@@ -350,7 +417,7 @@ class Channel:
             return False
         self.hangup_cause = cause
         self.state_number = STATE_NUMBERS["CS_HANGUP"]
-        self.profile.times["Channel-Hangup-Time"] = usec()
+        self.profile.set_time("Channel-Hangup-Time", usec())
         self.set_var("hangup_cause", cause)
         from engine.sim.causes import q850
         self.set_var("hangup_cause_q850", str(q850(cause)))

@@ -197,7 +197,7 @@ class Originator:
             leg.ring_ready()
             if a_leg is not None and a_leg.up and not (a_leg.answered or a_leg.early or a_leg.ring_indicated):
                 a_leg.ring_indicated = True          # the caller hears ringback: CHANNEL_PROGRESS on A (06a)
-                a_leg.profile.times["Channel-Progress-Time"] = int(time.time() * 1e6)
+                a_leg.profile.set_time("Channel-Progress-Time", int(time.time() * 1e6))
                 a_leg.touch()
                 a_leg.fire("CHANNEL_PROGRESS")
             target = deadline if answer_after is None else min(deadline, start + sw.scaled(answer_after))

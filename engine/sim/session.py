@@ -116,7 +116,7 @@ def transfer_apps(ch: Channel, exten: str, dp: str, ctx: str) -> list[tuple[str,
             int(time.time()), uuidlib.uuid4(), exten, ctx, dp)
     ch.profile.destination_number = exten if exten != "__xferext__" else ch.profile.destination_number
     ch.profile.context = ctx if exten != "__xferext__" else ch.profile.context
-    ch.profile.times["Channel-Transfer-Time"] = usec()
+    ch.profile.set_time("Channel-Transfer-Time", usec())
     ch.touch()
     if ch.direction == "inbound":
         # inbound legs: routing means RINGING again, then back to the real call state (capture 12)

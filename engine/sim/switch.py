@@ -140,6 +140,18 @@ class Switch:
                 for listener in tuple(bound):
                     listener.offer(event)
 
+    def wants(self, name: str, uuid: str) -> bool:
+        """Could any listener take an event `name` of channel `uuid`? (skip building it otherwise)"""
+        for listener in self.global_listeners:
+            if name in listener.names or listener.all_custom:
+                return True
+        bound = self.bound.get(uuid)
+        if bound:
+            for listener in bound:
+                if name in listener.names or listener.all_custom:
+                    return True
+        return False
+
     def add_listener(self, listener: Listener) -> None:
         """A new connection; it joins the fan-out once it subscribes to something (`subscribed`)."""
         self.listeners.add(listener)

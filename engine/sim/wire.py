@@ -49,6 +49,48 @@ def _xml_escape(text: str) -> str:
 _json_str = lru_cache(maxsize=65536)(lambda s: json.dumps(s, ensure_ascii=False))
 
 
+@lru_cache(maxsize=262144)
+def _json_pair(name: str, value: str) -> str:
+    """`"name":"value"` as cJSON writes it; cached because channel data repeats on every event."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return '%s:"%s"' % (_json_str(name), value)
+    return _json_str(name) + ":" + _json_str(value)
+
+
+@lru_cache(maxsize=262144)
+def _plain_line(name: str, value: str) -> str:
+    return "%s: %s\n" % (name, url_encode(value) if value != "" else "_undef_")
+
+
+class Segment:
+    """A run of headers shared by many events (a channel's data, its variables), serialized once per format.
+
+    `json_items`/`plain_items`, when given, return the already-serialized lines of the run (per-variable
+    caches kept by the channel), so only changed variables are encoded again.
+    """
+
+    __slots__ = ("headers", "_json", "_plain", "_json_items", "_plain_items")
+
+    def __init__(self, headers: list[tuple[str, str]], json_items=None, plain_items=None) -> None:
+        self.headers = headers
+        self._json: str | None = None
+        self._plain: str | None = None
+        self._json_items = json_items
+        self._plain_items = plain_items
+
+    def json(self) -> str:
+        if self._json is None:
+            items = self._json_items() if self._json_items else [_json_pair(k, v) for k, v in self.headers]
+            self._json = ",".join(items)
+        return self._json
+
+    def plain(self) -> str:
+        if self._plain is None:
+            items = self._plain_items() if self._plain_items else [_plain_line(k, v) for k, v in self.headers]
+            self._plain = "".join(items)
+        return self._plain
+
+
 @dataclass
 class Event:
     """One FreeSWITCH event: ordered headers (duplicates allowed) and an optional body."""
@@ -58,7 +100,22 @@ class Event:
     body: str = ""
     subclass: str = ""
     uuid: str = ""            # Unique-ID of the channel it belongs to ("" when none)
+    segments: list[tuple[int, Segment]] | None = None   # (start, seg): headers[start:...] is a cached run
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def _pieces(self, one, seg_text) -> list[str]:
+        """Serialized header pieces, using the cached segment texts where there are some."""
+        if not self.segments:
+            return [one(k, v) for k, v in self.headers]
+        out: list[str] = []
+        pos = 0
+        for start, seg in self.segments:
+            out += [one(k, v) for k, v in self.headers[pos:start]]
+            if seg.headers:
+                out.append(seg_text(seg))
+            pos = start + len(seg.headers)
+        out += [one(k, v) for k, v in self.headers[pos:]]
+        return out
 
     def get(self, name: str) -> str | None:
         """First value of a header (exact name), or None."""
@@ -79,7 +136,7 @@ class Event:
         """The serialized plain event (the frame body), per switch_event_serialize."""
         cached = self._cache.get("plain_text")
         if cached is None:
-            parts = ["%s: %s\n" % (k, url_encode(v) if v != "" else "_undef_") for k, v in self.headers]
+            parts = self._pieces(_plain_line, Segment.plain)
             if self.body:
                 b = self.body.encode("utf-8")
                 cached = ("".join(parts) + "Content-Length: %d\n\n" % len(b)).encode("utf-8") + b
@@ -94,13 +151,12 @@ class Event:
         if cached is not None:
             return cached
         if fmt == "json":
-            pairs = list(self.headers)
+            pieces = self._pieces(_json_pair, Segment.json)
             if self.body:
-                pairs.append(("Content-Length", str(len(self.body.encode("utf-8")))))
-                pairs.append(("_body", self.body))
-            # duplicate keys are written twice, like cJSON does
-            text = "{" + ",".join(_json_str(k) + ":" + _json_str(v) for k, v in pairs) + "}"
-            payload = text.encode("utf-8")
+                pieces.append(_json_pair("Content-Length", str(len(self.body.encode("utf-8")))))
+                pieces.append(_json_pair("_body", self.body))
+            # duplicate header names (Hangup-Cause on HANGUP_COMPLETE) are written twice, like cJSON
+            payload = ("{" + ",".join(pieces) + "}").encode("utf-8")
             ctype = "text/event-json"
         elif fmt == "xml":
             lines = ["<event>\n  <headers>\n"]
