@@ -10,6 +10,7 @@ Last line: `acd_routing: p99_decision_ms=<x> events_per_s=<y> cost_ratio_full_vs
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import itertools
 import os
@@ -80,6 +81,8 @@ def run(agents: int, queues: int, enqueue_rate: float, change_rate: float, secon
     for agent_id in d.agents:
         react(timed(d.login, agent_id, 0.0), 0.0)
     timings.clear()
+    gc.collect()
+    gc.freeze()  # the long-lived setup (agents, queues) is not rescanned by every collection, as in a daemon
     names = list(d.queues)
     t, n = 0.0, 0
     while t < seconds:
@@ -122,6 +125,7 @@ def run(agents: int, queues: int, enqueue_rate: float, change_rate: float, secon
                 react(timed(d.set_ready, args[0], now), now)
             else:
                 react(timed(d.set_not_ready, args[0], "break", now), now)
+    gc.unfreeze()
     return timings
 
 
