@@ -3,7 +3,6 @@ set, on a real PostgreSQL database. On PostgreSQL each test starts from empty ta
 RESTART IDENTITY); tests of migrations get a dropped and recreated schema."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 import pytest
@@ -13,7 +12,6 @@ from engine.store.database import open_store
 from engine.store.models import Base
 
 PG_ENV = "JINQIAO_TEST_PG_URL"
-T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 
 
 def reset_postgres(url: str) -> None:

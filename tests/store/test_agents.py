@@ -8,7 +8,7 @@ import pytest
 from engine.store.errors import NotFound
 from engine.store.repos.agents import AgentRepository, DispositionRepository
 
-from tests.store.conftest import T0
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 
 
 def test_skills_carry_a_proficiency_that_can_be_changed_and_removed(store) -> None:

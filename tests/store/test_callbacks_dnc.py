@@ -12,7 +12,7 @@ from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.dnc import ContactAttemptRepository, DncRepository
 
-from tests.store.conftest import T0
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 
 UTC = dt.timezone.utc
 

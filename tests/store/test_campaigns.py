@@ -10,7 +10,7 @@ from engine.store.errors import StoreError
 from engine.store.records import ContactStatus
 from engine.store.repos.campaigns import CampaignRepository
 
-from tests.store.conftest import T0
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 
 
 def numbers(n: int) -> list[str]:

@@ -10,7 +10,7 @@ from engine.store.records import Segment
 from engine.store.repos.agents import AgentRepository
 from engine.store.repos.customers import CustomerRepository
 
-from tests.store.conftest import T0
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 
 
 def test_upsert_creates_then_updates_the_customer_that_owns_any_of_the_numbers(store) -> None:

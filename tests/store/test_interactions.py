@@ -9,7 +9,7 @@ from engine.store.repos.agents import AgentRepository
 from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.interactions import InteractionRepository, RecordingRepository, SurveyRepository
 
-from tests.store.conftest import T0
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 
 
 def s(seconds: float) -> dt.datetime:
