@@ -5,6 +5,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import gevent
+from gevent.event import Event as GEvent
 
 from engine.sim import wire
 from engine.sim.listener import LOG_LEVELS, MYEVENTS, OUTBOUND_NOT_FULL_OK
@@ -185,6 +186,21 @@ def _sendmsg(lst: Listener, cmd: Command) -> None:
     ch = lst.switch.channels.get(uuid) if uuid else lst.session
     if ch is None:
         return lst.reply("-ERR invalid session id [%s]" % uuid)
+    inline = (lst.outbound and not lst.async_mode and ch is lst.session
+              and cmd.header("async").lower() != "true")
+    if inline:
+        # static (sync) socket: the app runs in the listener's own thread, so +OK comes after it and
+        # the events it caused come after the reply (ESL.md pitfall 14)
+        done = GEvent()
+        cmd.done = done
+        lst.hold_events()
+        ch.private.append(cmd)
+        ch.poke()
+        while not done.wait(0.05) and ch.up:
+            pass
+        lst.reply("+OK")
+        lst.release_events()
+        return None
     ch.private.append(cmd)
     ch.poke()
     return lst.reply("+OK")

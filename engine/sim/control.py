@@ -161,9 +161,18 @@ class FreeSwitchSim:
         self._server.start()
         self._started = True
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Hang up every channel (SYSTEM_SHUTDOWN), let their tails run, then close every connection."""
         for ch in list(self.switch.channels.values()):
             ch.hangup("SYSTEM_SHUTDOWN")
+        deadline = time.monotonic() + timeout
+        while self.switch.channels and time.monotonic() < deadline:
+            for ch in list(self.switch.channels.values()):
+                if ch.held_by and not ch.up:
+                    for lst in list(self.switch.listeners):
+                        if lst.session is ch:
+                            lst.close_after_flush()
+            gevent.sleep(0.005)
         if self._started:
             self._server.stop()
             self._started = False

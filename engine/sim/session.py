@@ -47,6 +47,9 @@ def process_messages(ch: Channel) -> None:
             apps = [a.split(" ", 1) for a in [cmd.header("application")] if a]
             ch.pending_transfer = ("__xferext__", "inline", ",".join(
                 "%s:%s" % (a[0], a[1] if len(a) > 1 else "") for a in apps))
+        done = getattr(cmd, "done", None)
+        if done is not None:
+            done.set()
         ch.messages_processed += 1
         # captured: on a socket-controlled channel the first message is dequeued before park and fires
         # no PRIVATE_COMMAND (05a); messages to a parked channel all fire one (08, 12)

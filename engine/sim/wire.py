@@ -233,6 +233,7 @@ class Command:
     line: str
     headers: dict[str, str]
     body: bytes = b""
+    done: object = None          # set when a sync-socket sendmsg has been executed
 
     def header(self, name: str, default: str = "") -> str:
         low = name.lower()

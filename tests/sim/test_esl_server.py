@@ -252,3 +252,50 @@ def test_listener_that_falls_behind_is_killed_like_freeswitch(sim, monkeypatch):
         sim.switch.fire(sim.switch.heartbeat_event())
     assert peer.wait_closed(5)
     assert peer.log[-1].body == b"killed listener because of lost events\n"
+
+
+def test_uuid_transfer_of_socket_call_disconnects_the_engine_and_runs_new_extension(sim, engine_listener):
+    sim.route("50", apps=[("set", "landed=50"), ("hangup", "")])
+    call, peer = _outbound(sim, engine_listener, "45")
+    esl = connect_inbound(sim.address)
+    assert esl.cmd("api uuid_transfer %s 50 XML default" % call.uuid).body == b"+OK\n"
+    assert peer.wait_closed(5)
+    assert peer.log[-1].h["Content-Disposition"] == "disconnect"
+    assert call.wait_destroyed(5)
+    assert call.channel.variables["landed"] == "50"
+    esl.close()
+
+
+def test_stop_hangs_up_everything_and_closes_connections(engine_listener):
+    from engine.sim import FreeSwitchSim
+    fs = FreeSwitchSim(time_scale=0.01)
+    fs.start()
+    fs.route("60", socket=engine_listener.address + " async full")
+    call = fs.place_call("60", "600")
+    peer = engine_listener.accept()
+    peer.send("connect")
+    peer.next()
+    peer.cmd("linger")
+    esl = connect_inbound(fs.address)
+    fs.stop()
+    assert call.hangup_cause == "SYSTEM_SHUTDOWN"
+    assert peer.wait_closed(3) and esl.wait_closed(3)
+    assert esl.log[-1].body == b"The system is being shut down.\n"
+    assert not fs.channels
+
+
+def test_static_socket_replies_after_the_app_and_its_events_follow(sim, engine_listener):
+    sim.set_sound("/p.wav", 1.0)
+    sim.route("46", socket=engine_listener.address + " full")
+    call = sim.place_call("46", "460", script=[Hangup(at=60)])
+    peer = engine_listener.accept()
+    peer.send("connect")
+    assert peer.next().h["Socket-Mode"] == "static"
+    peer.cmd("myevents")
+    peer.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: /p.wav")
+    reply = peer.next()
+    assert reply.content_type == "command/reply" and reply.h["Reply-Text"] == "+OK"
+    after = peer.wait_event(lambda f: f.event_name == "CHANNEL_EXECUTE_COMPLETE")
+    assert after.ev["Application"] == "playback"
+    call.hangup()
+    peer.close()
