@@ -114,17 +114,21 @@ class CustomerImport:
         batch: list[_Row] = []
         rejects: list[list[str]] = []
         last_line = resume_after or 1
-        for line, fields in rows:
-            row = self._prepare(line, fields, columns, seen, rejects)
-            if resume_after is not None and line <= resume_after:
-                rejects.clear()  # already reported by the interrupted run
-                continue
-            last_line = line
-            if row is not None:
-                batch.append(row)
-            if len(batch) >= self.options.batch_rows:
-                self._commit(batch, rejects, run_id, last_line, summary, errors_path)
-                batch, rejects = [], []
+        try:
+            for line, fields in rows:
+                row = self._prepare(line, fields, columns, seen, rejects)
+                if resume_after is not None and line <= resume_after:
+                    rejects.clear()  # already reported by the interrupted run
+                    self.progress(1)
+                    continue
+                last_line = line
+                if row is not None:
+                    batch.append(row)
+                if len(batch) + len(rejects) >= self.options.batch_rows:
+                    self._commit(batch, rejects, run_id, last_line, summary, errors_path)
+                    batch, rejects = [], []
+        finally:
+            rows.close()
         self._commit(batch, rejects, run_id, last_line, summary, errors_path, finished=True)
         summary.seconds = time.perf_counter() - started
         if summary.rejected:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from engine.store.errors import ImportFileError
 from engine.store.importer import CustomerImport, ImportOptions
 from engine.store.models import CustomerRow
 from engine.store.repos.agents import AgentRepository
+from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
+from engine.store.repos.dnc import DncRepository
 
 CHINESE = "姓名,手机,客户等级,标签\n张伟,13812345678,贵宾,\"5g,family\"\n李娜,+86 139 1234 5678,新客户,\n"
 
@@ -185,3 +188,15 @@ def test_every_column_of_an_imported_customer_reads_back_as_given(store, tmp_pat
         ("a", "b"), "zh", "Asia/Urumqi", "1001")
     assert (imported.marketing_consent, imported.do_not_disturb, imported.attributes) == (True, False, {"plan": "gold"})
     assert CustomerImport(store).run(path).unchanged == 1
+
+
+def test_phone_numbers_never_appear_unmasked_in_logs(store, tmp_path, caplog) -> None:
+    caplog.set_level("DEBUG", logger="engine.store")
+    path = write(tmp_path / "c.csv", "name,phone\nA,13812345678\nB,13812345678\nC,1381234\n")
+    CustomerImport(store).run(path)
+    CustomerRepository(store).upsert(["13912345678"])
+    CallbackRepository(store).request("13912345678", "abandoned", dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc), "acd")
+    DncRepository(store).add("13712345678")
+    assert caplog.records, "expected the store to log something at DEBUG/INFO"
+    for digits in ("13812345678", "13912345678", "13712345678", "1381234"):
+        assert digits not in caplog.text
