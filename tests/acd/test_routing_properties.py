@@ -5,17 +5,20 @@ from hypothesis import given, settings, strategies as st
 
 from engine.acd.distributor import Distributor
 from engine.acd.intents import Offer
-from engine.acd.models import Agent, AgentState, QueueConfig, Strategy, WaitingCaller
+from engine.acd.models import (Agent, AgentState, ExitAction, OverflowStep, QueueConfig, StickyPolicy, Strategy,
+                               WaitingCaller)
 
-AGENTS = [f"10{n:02d}" for n in range(6)]
+AGENTS = [f"10{n:02d}" for n in range(4)]
 QUEUES = ("sales", "support")
 
 op = st.one_of(
-    st.tuples(st.just("enqueue"), st.sampled_from(QUEUES), st.integers(0, 5), st.sampled_from([{}, {"fr": 2}])),
+    st.tuples(st.just("enqueue"), st.sampled_from(QUEUES), st.integers(0, 5), st.sampled_from([{}, {"fr": 2}]),
+              st.sampled_from([None, *AGENTS])),
     st.tuples(st.just("answer"), st.integers(0, 50)),
     st.tuples(st.just("fail"), st.integers(0, 50)),
     st.tuples(st.just("hangup_caller"), st.integers(0, 50)),
     st.tuples(st.just("end_call"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("not_ready"), st.sampled_from(AGENTS)),
     st.tuples(st.just("not_ready"), st.sampled_from(AGENTS)),
     st.tuples(st.just("ready"), st.sampled_from(AGENTS)),
     st.tuples(st.just("logout"), st.sampled_from(AGENTS)),
@@ -27,8 +30,12 @@ op = st.one_of(
 
 
 def _build(strategy: Strategy) -> Distributor:
-    queues = {q: QueueConfig(q, strategy=strategy, wrap_up_seconds=5, offer_timeout=10, max_wait=300,
-                             sticky=None) for q in QUEUES}
+    overflow = (OverflowStep(after=30, drop_skills=("fr",)), OverflowStep(after=60, add_queues=("support",)),
+                OverflowStep(after=200, action=ExitAction.CALLBACK))
+    queues = {"sales": QueueConfig("sales", strategy=strategy, wrap_up_seconds=5, offer_timeout=10, max_wait=300,
+                                   sticky=StickyPolicy(max_wait=25), overflow=overflow),
+              "support": QueueConfig("support", strategy=strategy, wrap_up_seconds=5, offer_timeout=10,
+                                     max_wait=300)}
     agents = [Agent(a, skills={"fr": i % 4}, queues={q: {} for q in QUEUES[: 1 + i % 2]}) for i, a in enumerate(AGENTS)]
     d = Distributor(queues, agents)
     for a in AGENTS:
@@ -53,7 +60,7 @@ def _check_no_double_booking(d: Distributor) -> None:
     assert len(on_call) == len(set(on_call)), "one call bridged to two agents"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.sampled_from(list(Strategy)), st.lists(op, max_size=60))
 def test_no_agent_is_ever_offered_two_callers(strategy, ops):
     d = _build(strategy)
@@ -66,7 +73,8 @@ def test_no_agent_is_ever_offered_two_callers(strategy, ops):
         if kind == "enqueue":
             n += 1
             calls.append(f"c{n}")
-            intents = d.enqueue(WaitingCaller(f"c{n}", item[1], now, priority=item[2], required_skills=item[3]), now)
+            intents = d.enqueue(WaitingCaller(f"c{n}", item[1], now, priority=item[2], required_skills=item[3],
+                                              sticky_agent=item[4]), now)
         elif kind in ("answer", "fail", "hangup_caller") and calls:
             call = calls[item[1] % len(calls)]
             ringing = [a for a in d.agents.values() if a.state is AgentState.RINGING and a.current_call == call]
@@ -97,6 +105,22 @@ def test_no_agent_is_ever_offered_two_callers(strategy, ops):
                 assert agent_id in offerable or registered_now or _freed_in(intents, agent_id), (agent_id, kind)
                 assert offer.queue in agent.queues or any(q in agent.queues for q in d.waiting[offer.call_id].extra_queues)
         _check_no_double_booking(d)
+        _check_nobody_waits_beside_a_free_qualified_agent(d, now)
+
+
+def _check_nobody_waits_beside_a_free_qualified_agent(d: Distributor, now: float) -> None:
+    """Distribution never silently stops: a caller left waiting has no free agent it could be offered to."""
+    for caller in d.waiting.values():
+        if caller.offered_to:
+            continue
+        queue = d.queues[caller.queue]
+        if d._in_sticky_window(caller, queue, now):
+            continue
+        for name in (caller.queue, *caller.extra_queues):
+            need = d._requirement(caller, name)
+            for agent in d.agents.values():
+                if name in agent.queues and agent.can_take_offer and agent.agent_id not in caller.declined_by:
+                    assert not agent.qualifies(name, need), f"{caller.call_id} waits while {agent.agent_id} is free"
 
 
 def _freed_in(intents, agent_id) -> bool:
