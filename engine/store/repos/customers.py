@@ -13,7 +13,7 @@ from engine.store.database import Store
 from engine.store.errors import NotFound, StoreError
 from engine.store.models import CustomerPhoneRow, CustomerRow, as_utc
 from engine.store.phones import lookup_variants, mask, normalize, timezone_for
-from engine.store.records import Customer, Segment
+from engine.store.records import Customer
 from engine.store.customer_fields import clean_field
 from engine.store.repos.convert import to_record
 
