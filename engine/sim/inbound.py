@@ -47,6 +47,7 @@ class InboundServer:
     def _beat(self) -> None:
         while True:
             self.switch.sleep(HEARTBEAT_INTERVAL)
+            self.switch.heartbeats += 1
             self.switch.fire(self.switch.heartbeat_event())
             self.switch.fire_simple("RE_SCHEDULE", [("Task-ID", "1"), ("Task-Desc", "heartbeat"),
                                                     ("Task-Group", "core"),

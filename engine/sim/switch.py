@@ -92,6 +92,7 @@ class Switch:
         self.channels: dict[str, Channel] = {}
         self.command_log: list[str] = []
         self.sessions_since_startup = 0
+        self.heartbeats = 0
         self.peak_sessions = 0
         self._date_cache: tuple[int, str, str] = (0, "", "")
         self.on_channel_destroy: list[Callable[[Channel], None]] = []

@@ -166,3 +166,22 @@ def test_inbound_call_control_matches_capture_12(sim):
     real_api = [normalise(f.body.decode()) for f in real if f.content_type == "api/response"]
     assert my_api == real_api
     assert_same_shapes(mine, real)
+
+
+@pytest.mark.parametrize("case", ["allplain", "alljson", "filtered", "nixheartbeat"])
+def test_idle_heartbeat_noise_matches_capture_10(sim, case):
+    real = capture("10-idle-heartbeat-noise", case)
+    rep = Replayer(sim, "10-idle-heartbeat-noise", case, real=real)
+
+    def two_beats(r) -> None:               # the capture idled through two heartbeats
+        if case == "filtered":
+            start = sim.switch.heartbeats
+            assert sim.wait_until(lambda: sim.switch.heartbeats >= start + 2, 3)
+        else:
+            assert sim.wait_until(lambda: sum(f.event_name == "RE_SCHEDULE" for f in r.peer.log) >= 2, 3)
+    mine = rep.run(before_exit=two_beats)
+    assert content_types(mine) == content_types(real)
+    assert reply_texts(mine) == reply_texts(real)
+    assert [f.event_name for f in mine if f.event] == [f.event_name for f in real if f.event]
+    if case != "filtered":
+        assert header_names(mine)["RE_SCHEDULE"] == header_names(real)["RE_SCHEDULE"]
