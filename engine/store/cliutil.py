@@ -55,6 +55,9 @@ def open_cli_store(ctx: click.Context, check_schema: bool = True) -> "Store":
         store = open_store(database_url(ctx), region=phone_region(config_of(ctx)))
         if check_schema:
             check_schema_current(store.engine)
+        else:
+            with store.engine.connect():
+                pass
     except StoreError as exc:
         fail(str(exc))
     except Exception as exc:  # driver errors: cannot connect, permission denied, ...

@@ -92,3 +92,8 @@ def test_dnc_add_check_import_remove(jq, tmp_path) -> None:
     assert jq("dnc", "remove", "13812345678")[0] == 0
     assert "not on a do-not-call list" in jq("dnc", "check", "13812345678")[1]
     assert jq("dnc", "check", "not-a-number")[0] == 2
+
+
+def test_an_unreachable_database_is_one_line_and_exit_code_2(jq) -> None:
+    code, _, err = jq("db", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "current")
+    assert code == 2 and "cannot open the database" in err and len(err.strip().splitlines()) == 1
