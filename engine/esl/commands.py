@@ -267,13 +267,28 @@ def new_uuid() -> str:
 
 
 # --- dial strings and originate --------------------------------------------------------------------------------
+def no_expansion(text: str) -> str:
+    """Escape `$` so FreeSWITCH does not expand `${...}` (which can call APIs) in app data we pass on."""
+    return text.replace("$", "\\$")
+
+
 def escape_dial_value(value: object) -> str:
-    """Escape a variable value for `{a=b,c=d}`: commas as `\\,`; values with spaces or quotes single-quoted."""
+    """Make a value safe inside `{a=b,c=d}` / `[a=b]`.
+
+    FreeSWITCH finds the end of the block without honouring backslashes and turns `\\n`-style sequences into
+    control characters, so brackets and backslashes cannot be escaped: they are replaced by look-alikes
+    (`(` `)` `/`). Commas become `\\,`, `$` is escaped against expansion, and a value with spaces or
+    quotes is single-quoted.
+    """
     text = _no_newlines(str(value), "dial-string variable")
-    text = text.replace("\\", "\\\\").replace(",", "\\,").replace("}", "\\}").replace("]", "\\]")
+    text = text.translate(_DIAL_UNSAFE).replace(",", "\\,")
+    text = no_expansion(text)
     if " " in text or "'" in text:
-        text = "'" + text.replace("'", "\\'") + "'"
+        text = "'" + text.replace("'", "") + "'"
     return text
+
+
+_DIAL_UNSAFE = str.maketrans({"{": "(", "}": ")", "[": "(", "]": ")", "<": "(", ">": ")", "\\": "/"})
 
 
 def variables_block(variables: Mapping[str, object], brackets: str = "{}") -> str:
@@ -328,8 +343,8 @@ def originate(target: str, *, app: str = APP_PARK, app_arg: str = "", variables:
         if not _EXT_RE.match(extension):
             raise ValueError(f"not an extension: {extension!r}")
         return f"originate {dial} {extension} {dialplan} {context}"
-    if ")" in app_arg or "\n" in app_arg:
-        raise ValueError("an &app() argument cannot contain ')' or a newline")
+    if ")" in app_arg or "\n" in app_arg or " " in app_arg:
+        raise ValueError("an &app() argument cannot contain ')', spaces or a newline")
     return f"originate {dial} &{app}({app_arg})"
 
 
@@ -356,6 +371,8 @@ def uuid_transfer(uuid: str, extension: str, dialplan: str = "XML", context: str
 
 def uuid_broadcast(uuid: str, path: str, leg: str = "aleg") -> str:
     _no_newlines(path, "broadcast path")
+    if " " in path or not path:
+        raise ValueError(f"broadcast path must be one word: {path!r}")
     if leg not in ("aleg", "bleg", "both", "holdb"):
         raise ValueError(f"bad broadcast leg {leg!r}")
     return f"uuid_broadcast {check_uuid(uuid)} {path} {leg}"
@@ -446,8 +463,11 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
                             digit_timeout_ms: int | None = None) -> str:
     """The argument of play_and_get_digits (ESL.md §5.2); file names must not contain spaces."""
     for what, text in (("prompt", prompt), ("invalid prompt", invalid_prompt), ("regexp", regexp)):
-        if " " in text or "\n" in text:
-            raise ValueError(f"{what} must not contain spaces or newlines: {text!r}")
+        if not text or " " in text or "\n" in text:
+            raise ValueError(f"{what} must be one non-empty word: {text!r}")
+    for escape in ("\\s", "\\t", "\\n"):  # FreeSWITCH's argument splitter turns these into whitespace
+        if escape in regexp:
+            raise ValueError(f"regexp must not use {escape} (write [ ] or [\\t] instead): {regexp!r}")
     check_var_name(variable)
     terminators = terminators or "none"
     arg = (f"{int(min_digits)} {int(max_digits)} {int(tries)} {int(timeout_ms)} {terminators} {prompt} "
@@ -464,11 +484,13 @@ def record_arg(path: str, max_seconds: int, silence_threshold: int = 200, silenc
 
 
 def set_arg(name: str, value: str) -> str:
-    return f"{check_var_name(name)}={_no_newlines(str(value), 'variable value')}"
+    """`name=value` for the set app; `$` escaped so caller-supplied data is never expanded."""
+    return f"{check_var_name(name)}={no_expansion(_no_newlines(str(value), 'variable value'))}"
 
 
 def speak_arg(engine: str, voice: str, text: str) -> str:
-    return f"{engine}|{voice}|{_no_newlines(text, 'speak text')}"
+    """`engine|voice|text` for the speak app; `$` escaped so caller-supplied data is never expanded."""
+    return f"{engine}|{voice}|{no_expansion(_no_newlines(text, 'speak text'))}"
 
 
 def transfer_arg(extension: str, dialplan: str = "XML", context: str = "default") -> str:

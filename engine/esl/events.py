@@ -306,8 +306,11 @@ def decode_xml_event(body: bytes) -> Event:
         raise EventDecodeError(f"event XML does not parse: {exc}") from None
     headers: dict[str, str] = {}
     head = root.find("headers")
+    repeated: dict[str, list[str]] = {}
     for child in head if head is not None else []:
-        headers[child.tag] = decode_value(child.text or "")
+        repeated.setdefault(child.tag, []).append(decode_value(child.text or ""))
+    for tag, values in repeated.items():  # a multi-value header is repeated elements: fold like plain/JSON
+        headers[tag] = values[0] if len(values) == 1 else "ARRAY::" + "|:".join(values)
     body_node = root.find("body")
     event_body = body_node.text if body_node is not None else None
     return Event(headers.get("Event-Name", ""), headers, event_body)

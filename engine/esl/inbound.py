@@ -24,7 +24,8 @@ from gevent.queue import Queue
 from engine.esl import commands
 from engine.esl.events import ApiResponse, AuthRequest, CommandReply, DisconnectNotice, Event, Message, RudeRejection
 from engine.esl.protocol import ProtocolError, encode_command
-from engine.esl.wire import AuthenticationFailed, CommandError, ConnectionLost, EslError, Wire
+from engine.esl.wire import (AuthenticationFailed, CommandError, CommandTimeout, ConnectionLost, EslError, Wire,
+                             enable_keepalive)
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +91,22 @@ class InboundConnection:
         if gevent.getcurrent() is self._dispatcher:
             raise RuntimeError("api() must not be called from an event handler; spawn a greenlet or use bgapi()")
         wire = self._ready_wire(timeout)
-        reply = wire.request(encode_command("api " + command)).get(timeout=timeout)
+        try:
+            reply = wire.request(encode_command("api " + command)).get(timeout=timeout)
+        except gevent.Timeout:
+            raise CommandTimeout(f"no answer to `api {command.split(' ', 1)[0]}` within {timeout}s") from None
         if isinstance(reply, CommandReply):  # permission errors come back as command/reply
             raise CommandError(reply.text)
         return reply.body
 
-    def bgapi(self, command: str, job_uuid: str | None = None, timeout: float = 10.0) -> AsyncResult:
-        """Start a background API job; the future resolves to the BACKGROUND_JOB body. Never blocks."""
+    def bgapi(self, command: str, job_uuid: str | None = None, timeout: float = 600.0) -> AsyncResult:
+        """Start a background API job; the future resolves to the BACKGROUND_JOB body. Never blocks.
+
+        A job whose BACKGROUND_JOB has not arrived after `timeout` seconds fails with CommandTimeout and
+        is forgotten, so a lost event cannot leave futures (and memory) behind. After a reconnect, jobs
+        in flight fail with ConnectionLost although FreeSWITCH still runs them: callers that originate
+        must reconcile by the origination_uuid they chose.
+        """
         job_uuid = job_uuid or commands.new_uuid()
         result = AsyncResult()
         wire = self._wire
@@ -117,6 +127,11 @@ class InboundConnection:
             wire.request(encode_command("bgapi " + command, {commands.H_JOB_UUID: job_uuid})).rawlink(check_reply)
         except ConnectionLost as exc:
             self._fail_job(job_uuid, exc)
+            return result
+        timer = gevent.get_hub().loop.timer(timeout)
+        timer.start(self._fail_job, job_uuid,
+                    CommandTimeout(f"no BACKGROUND_JOB for `{command.split(' ', 1)[0]}` within {timeout}s"))
+        result.rawlink(lambda _result: timer.close())
         return result
 
     def close(self) -> None:
@@ -154,6 +169,9 @@ class InboundConnection:
                 self.last_error = str(exc)
                 if not self._closing:
                     log.warning("ESL connection to %s:%s lost: %s", self.host, self.port, exc)
+            except Exception as exc:  # a bug must not end reconnection for good
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("ESL session to %s:%s failed unexpectedly", self.host, self.port)
             finally:
                 self._teardown()
             if self._closing:
@@ -179,6 +197,7 @@ class InboundConnection:
         sock = gsocket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         sock.settimeout(self.heartbeat_timeout)
+        enable_keepalive(sock)
         wire = Wire(sock, send_timeout=self.send_timeout)
         self._wire = wire
         backlog: list[Message] = []
@@ -226,10 +245,11 @@ class InboundConnection:
                         if job is not None:
                             job.set(message.body or "")
                     batch.append(message)
-                elif isinstance(message, DisconnectNotice):
-                    raise ConnectionLost(f"FreeSWITCH disconnected us: {message.message.strip()}")
-                elif isinstance(message, RudeRejection):
-                    raise ConnectionLost("FreeSWITCH refused the connection (ACL)")
+                elif isinstance(message, (DisconnectNotice, RudeRejection)):
+                    if batch and self._handlers:  # the last events before the notice still count
+                        queue.put(batch)
+                    reason = message.message.strip() if isinstance(message, DisconnectNotice) else "ACL refusal"
+                    raise ConnectionLost(f"FreeSWITCH disconnected us: {reason}")
                 else:
                     log.debug("ignoring %r", message)
             if batch and self._handlers:

@@ -20,8 +20,8 @@ from gevent.server import StreamServer
 
 from engine.esl import commands
 from engine.esl.events import CommandReply, DisconnectNotice, Event
-from engine.esl.protocol import encode_command, encode_sendmsg
-from engine.esl.wire import CommandError, ConnectionLost, EslError, Wire
+from engine.esl.protocol import ProtocolError, encode_command, encode_sendmsg
+from engine.esl.wire import CommandError, ConnectionLost, EslError, Wire, enable_keepalive
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def mask_number(number: str) -> str:
 class CallChannel:
     """One call controlled over its own outbound socket; blocking methods for flow code."""
 
-    def __init__(self, wire: Wire, channel_data: dict[str, str], *, execute_timeout: float | None = None) -> None:
+    def __init__(self, wire: Wire, channel_data: dict[str, str], *, execute_timeout: float | None = None,
+                 reply_timeout: float = 30.0) -> None:
         self._wire = wire
         self.data = channel_data
         self.uuid = channel_data.get(commands.H_UNIQUE_ID) or channel_data.get("Channel-Unique-ID", "")
@@ -57,6 +58,7 @@ class CallChannel:
         self._handlers: list[Callable[[Event], None]] = []
         self._reader: gevent.Greenlet | None = None
         self._execute_timeout = execute_timeout
+        self._reply_timeout = reply_timeout
         self.last_execute_at = 0.0  # monotonic time the last command was sent (for node-gap metrics)
 
     def __repr__(self) -> str:
@@ -87,17 +89,20 @@ class CallChannel:
                 log.exception("call %s: channel event handler failed on %s", self.uuid, name)
 
     def _mark_hung_up(self, cause: str) -> None:
+        """The caller is gone: refuse new commands. A running app still completes: FreeSWITCH sends its
+        CHANNEL_EXECUTE_COMPLETE after CHANNEL_HANGUP (captures 05b, 05c), e.g. with `record_ms`."""
         if self.hung_up:
             return
         self.hung_up = True
         self.hangup_cause = cause
         self._hung_up_flag.set()
-        gone = CallHungUp(f"call {self.uuid} hung up ({cause})")
+
+    def _fail_executing(self) -> None:
+        gone = CallHungUp(f"call {self.uuid} hung up ({self.hangup_cause or 'socket closed'})")
         pending, self._executing = self._executing, {}
         for future in pending.values():
             if not future.ready():
                 future.set_exception(gone)
-        self._wire.fail_pending(gone)
 
     def _read_loop(self) -> None:
         try:
@@ -108,35 +113,55 @@ class CallChannel:
                     elif isinstance(message, DisconnectNotice):
                         if not message.is_linger:
                             raise ConnectionLost("FreeSWITCH closed the call socket")
+                        # Lingering: the hung-up channel's last events are already here.
                         self._mark_hung_up(self.hangup_cause or "NORMAL_CLEARING")
-        except (ConnectionLost, EslError, OSError) as exc:
+                        self._fail_executing()
+        except (ConnectionLost, EslError, ProtocolError, OSError) as exc:
             log.debug("call %s: socket ended: %s", self.uuid, exc)
         finally:
             self._mark_hung_up(self.hangup_cause or "NORMAL_CLEARING")
+            self._fail_executing()
+            self._wire.fail_pending(CallHungUp(f"call {self.uuid}: socket closed"))
             self._hangup_complete_flag.set()
             self._wire.close()
+
+    def _raise_if_hung_up(self) -> None:
+        if self.hung_up:
+            raise CallHungUp(f"call {self.uuid} hung up ({self.hangup_cause})")
 
     def _start_reader(self) -> None:
         self._reader = gevent.spawn(self._read_loop)
 
     # --- commands ----------------------------------------------------------------------------------------
     def _command(self, data: bytes) -> CommandReply:
-        if self.hung_up:
-            raise CallHungUp(f"call {self.uuid} hung up ({self.hangup_cause})")
+        self._raise_if_hung_up()
         try:
-            reply = self._wire.request(data).get()
+            reply = self._wire.request(data).get(timeout=self._reply_timeout)
         except ConnectionLost:
             raise CallHungUp(f"call {self.uuid}: socket closed") from None
+        except gevent.Timeout:
+            log.warning("call %s: no reply from FreeSWITCH in %.0fs; closing the call socket", self.uuid,
+                        self._reply_timeout)
+            self._wire.close()
+            raise CallHungUp(f"call {self.uuid}: FreeSWITCH stopped answering") from None
         return reply
 
     def execute(self, app: str, arg: str = "") -> Event:
-        """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE."""
+        """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE.
+
+        If the caller hangs up while it runs, the completion (which FreeSWITCH still sends) is returned
+        and `hung_up` is set; the next command raises CallHungUp.
+        """
         event_uuid = commands.new_uuid()
         done = AsyncResult()
         self._executing[event_uuid] = done
         self.last_execute_at = gevent.get_hub().loop.now()
-        reply = self._command(encode_sendmsg(None, commands.CALL_COMMAND_EXECUTE,
-                                             commands.execute_headers(app, event_uuid), arg or None))
+        try:
+            reply = self._command(encode_sendmsg(None, commands.CALL_COMMAND_EXECUTE,
+                                                 commands.execute_headers(app, event_uuid), arg or None))
+        except CallHungUp:
+            self._executing.pop(event_uuid, None)
+            raise
         if not reply.ok:
             self._executing.pop(event_uuid, None)
             raise CommandError(f"{app}: {reply.text}")
@@ -144,10 +169,12 @@ class CallChannel:
 
     def answer(self) -> None:
         self.execute(commands.APP_ANSWER)
+        self._raise_if_hung_up()
 
     def set_variable(self, name: str, value: str) -> None:
         self.execute(commands.APP_SET, commands.set_arg(name, value))
         self.variables[name] = str(value)
+        self._raise_if_hung_up()
 
     def _ensure_variable(self, name: str, value: str) -> None:
         if self.variables.get(name) != value:
@@ -157,6 +184,7 @@ class CallChannel:
         """Play a file (or stream); returns the terminator digit that interrupted it, or ""."""
         self._ensure_variable(commands.VAR_PLAYBACK_TERMINATORS, terminators)
         event = self.execute(commands.APP_PLAYBACK, path)
+        self._raise_if_hung_up()
         return event.variable(commands.VAR_PLAYBACK_TERMINATOR_USED) or ""
 
     def collect(self, *, prompt: str, min_digits: int, max_digits: int, tries: int = 1, timeout_ms: int = 5000,
@@ -168,11 +196,16 @@ class CallChannel:
             terminators=terminators, prompt=prompt, invalid_prompt=invalid_prompt, variable=variable,
             regexp=regexp, digit_timeout_ms=digit_timeout_ms)
         event = self.execute(commands.APP_PLAY_AND_GET_DIGITS, arg)
+        self._raise_if_hung_up()
         return event.variable(variable) or ""
 
     def record(self, path: str, *, max_seconds: int, silence_threshold: int = 200, silence_seconds: int = 3,
                terminators: str = "#") -> float:
-        """Record the caller into `path`; returns the seconds recorded."""
+        """Record the caller into `path`; returns the seconds recorded.
+
+        A caller who hangs up to end a voicemail still gets it saved: this returns normally (with
+        `hung_up` set) and the next command raises CallHungUp.
+        """
         self._ensure_variable(commands.VAR_PLAYBACK_TERMINATORS, terminators)
         event = self.execute(commands.APP_RECORD,
                              commands.record_arg(path, max_seconds, silence_threshold, silence_seconds))
@@ -183,16 +216,24 @@ class CallChannel:
         return float(seconds) if seconds.replace(".", "", 1).isdigit() else 0.0
 
     def bridge(self, dial_string: str) -> str:
-        """Bridge to a dial string; returns the originate disposition ("SUCCESS" or a cause name)."""
+        """Bridge to a dial string; returns the originate disposition ("SUCCESS" or a cause name).
+
+        `continue_on_fail` is set on this leg first: without it a failed bridge hangs the caller up
+        (ESL.md §5.3), and the flow could not offer an alternative.
+        """
+        self._ensure_variable(commands.VAR_CONTINUE_ON_FAIL, "true")
         event = self.execute(commands.APP_BRIDGE, dial_string)
+        self._raise_if_hung_up()
         return (event.variable(commands.VAR_ORIGINATE_DISPOSITION) or event.variable(commands.VAR_DIALSTATUS)
                 or event.headers.get(commands.H_APPLICATION_RESPONSE, ""))
 
     def transfer(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
+        """Hand the call to another extension; what happens to it afterwards is the dialplan's business."""
         self.execute(commands.APP_TRANSFER, commands.transfer_arg(extension, dialplan, context))
 
     def sleep(self, ms: int) -> None:
         self.execute(commands.APP_SLEEP, str(int(ms)))
+        self._raise_if_hung_up()
 
     def hangup(self, cause: str = "NORMAL_CLEARING", wait: float = 5.0) -> None:
         """Hang the call up (no error if it is already gone) and wait for FreeSWITCH to confirm."""
@@ -249,6 +290,7 @@ class OutboundServer:
 
     def _connect(self, sock: gsocket.socket) -> CallChannel:
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        enable_keepalive(sock)  # a FreeSWITCH host that dies without closing TCP ends its calls here
         wire = Wire(sock)
         pending = wire.request(encode_command("connect"))
         with gevent.Timeout(self.first_reply_timeout, ConnectionLost("no reply to connect")):
@@ -271,7 +313,7 @@ class OutboundServer:
     def _handle(self, sock: gsocket.socket, address: tuple) -> None:
         try:
             channel = self._connect(sock)
-        except (ConnectionLost, EslError, OSError, gevent.Timeout) as exc:
+        except (ConnectionLost, EslError, ProtocolError, OSError, gevent.Timeout) as exc:
             log.warning("outbound connection from %s failed during setup: %s", address, exc)
             self.failed_calls += 1
             sock.close()

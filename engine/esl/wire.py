@@ -40,6 +40,18 @@ class AuthenticationFailed(EslError):
     """The password was refused."""
 
 
+def enable_keepalive(sock: gsocket.socket, idle: int = 30, interval: int = 10, count: int = 3) -> None:
+    """TCP keepalive, so a peer host that vanishes without closing the connection is noticed (~60 s)."""
+    sock.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", count)):
+        if hasattr(gsocket, option):
+            sock.setsockopt(gsocket.IPPROTO_TCP, getattr(gsocket, option), value)
+
+
+class CommandTimeout(EslError):
+    """FreeSWITCH did not answer a command in time."""
+
+
 class Wire:
     """A connected ESL socket with a reply FIFO; used by the inbound client and by each outbound call."""
 

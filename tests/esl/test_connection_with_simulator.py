@@ -217,3 +217,66 @@ def test_execute_completions_are_matched_by_application_uuid_not_by_name(sim) ->
         assert played == ["silence_stream://300", "silence_stream://100", "silence_stream://200"]
     finally:
         server.stop()
+
+
+def test_a_voicemail_ended_by_hanging_up_is_still_returned_then_the_call_is_over(sim, tmp_path) -> None:
+    outcome: dict = {}
+    path = tmp_path / "vm.wav"
+
+    def flow(channel: CallChannel) -> None:
+        channel.answer()
+        outcome["seconds"] = channel.record(str(path), max_seconds=60)
+        outcome["hung_up_after_record"] = channel.hung_up
+        try:
+            channel.play("silence_stream://100")
+        except CallHungUp:
+            outcome["next_command_refused"] = True
+
+    server = _outbound(sim, flow)
+    try:
+        call = sim.place_call("5000", "13500000000", script=[Hangup(at=4.0)])
+        assert call.wait_hangup(10)
+        assert wait_for(lambda: "next_command_refused" in outcome)
+        assert outcome["hung_up_after_record"] is True
+        assert 3.0 <= outcome["seconds"] <= 5.0  # simulated seconds, as FreeSWITCH reports record_ms
+        assert path.exists() and path.stat().st_size > 44
+    finally:
+        server.stop()
+
+
+def test_a_failed_bridge_returns_its_cause_and_keeps_the_caller(sim) -> None:
+    sim.add_endpoint("1009", answer_after=None, reject_cause="USER_BUSY")
+    outcome: dict = {}
+
+    def flow(channel: CallChannel) -> None:
+        channel.answer()
+        outcome["disposition"] = channel.bridge(commands.user_endpoint("1009"))
+        channel.play("silence_stream://100")  # the caller is still here for the flow's next step
+        outcome["still_up"] = not channel.hung_up
+        channel.hangup()
+
+    server = _outbound(sim, flow)
+    try:
+        call = sim.place_call("5000", "13400000000")
+        assert call.wait_hangup(10)
+        assert wait_for(lambda: "still_up" in outcome)
+        assert outcome["disposition"] == "USER_BUSY"
+        assert outcome["still_up"] is True
+    finally:
+        server.stop()
+
+
+def test_a_background_job_whose_event_is_filtered_out_fails_after_its_timeout(sim) -> None:
+    from engine.esl.wire import CommandTimeout
+
+    host, port = sim.address
+    # A filter on Event-Name lets only CHANNEL_CREATE through: BACKGROUND_JOB never arrives (pitfall 19).
+    connection = InboundConnection(host, port, PASSWORD, filters=[("Event-Name", "CHANNEL_CREATE")]).start()
+    try:
+        assert connection.wait_connected(5)
+        job = connection.bgapi("status", timeout=0.3)
+        with pytest.raises(CommandTimeout):
+            job.get(timeout=5)
+        assert not connection._jobs  # forgotten, not leaked
+    finally:
+        connection.close()

@@ -131,3 +131,32 @@ def test_sendmsg_sends_the_argument_as_a_body_with_its_byte_count() -> None:
     assert "call-command: execute" in lines
     assert f"content-length: {len(body)}" in lines
     assert body == "/tmp/a b 张.wav".encode()
+
+
+def test_dial_string_values_cannot_break_out_of_their_block_or_expand() -> None:
+    from engine.esl import commands
+
+    dial = commands.originate("user/1001", variables={"origination_caller_id_name": "x},y=1{${system reboot}\\n"})
+    block = dial[len("originate "):dial.index("user/1001")]
+    assert block.count("{") == 1 and block.count("}") == 1  # one block, closed where we closed it
+    assert "${" not in block.replace("\\${", "")  # every expansion is escaped
+    assert "\\n" not in block
+
+
+def test_play_and_get_digits_refuses_arguments_that_would_shift_fields() -> None:
+    from engine.esl import commands
+
+    base = dict(min_digits=1, max_digits=4, tries=1, timeout_ms=5000, terminators="#", prompt="a.wav",
+                invalid_prompt="b.wav", variable="v", regexp="[0-9]+")
+    assert commands.play_and_get_digits_arg(**base).split() == ["1", "4", "1", "5000", "#", "a.wav", "b.wav", "v",
+                                                                 "[0-9]+"]
+    for field, bad in (("regexp", ""), ("prompt", "a b.wav"), ("regexp", "\\s+")):
+        with pytest.raises(ValueError):
+            commands.play_and_get_digits_arg(**{**base, field: bad})
+
+
+def test_xml_events_fold_repeated_headers_like_plain_and_json() -> None:
+    from engine.esl.events import decode_xml_event
+
+    event = decode_xml_event(b"<event><headers><Event-Name>X</Event-Name><v>a</v><v>b%20c</v></headers></event>")
+    assert event.headers["v"] == "ARRAY::a|:b c"
