@@ -234,6 +234,8 @@ def _uuid_transfer(sw: Switch, arg: str) -> str:
     dp = rest[1] if len(rest) > 1 else "XML"
     ctx = rest[2] if len(rest) > 2 else ch.profile.context
     ch.pending_transfer = (rest[0], dp, ctx) if dp != "inline" else ("__xferext__", "inline", rest[0])
+    if ch.up:
+        ch.target("CS_ROUTING")
     ch.break_pending = ch.current_app not in ("", "park")
     ch.poke()
     return "+OK\n"

@@ -106,7 +106,8 @@ def play_file(ch: Channel, path: str, on_digit: Callable[[str], bool] | None) ->
     ch.set_var("playback_ms", str(ms))
     ch.set_var("playback_samples", str(ms * 8))
     ch.set_var("playback_last_offset_pos", str(ms * 8))
-    ch.fire("PLAYBACK_STOP", info + [("Playback-Status", "done" if why == "timeout" else "break")])
+    # a terminating digit or uuid_break reports "break"; the end of the file or a hangup "done" (03, 05c, 12)
+    ch.fire("PLAYBACK_STOP", info + [("Playback-Status", "break" if why in ("digit", "break") else "done")])
     return {"timeout": "done", "digit": "break", "break": "break"}.get(why, "hangup")
 
 
@@ -384,6 +385,7 @@ def _transfer(ch: Channel, arg: str) -> None:
         dp = "XML"
     ctx = bits[2] if len(bits) > 2 else ch.profile.context
     ch.pending_transfer = (exten, dp, ctx)
+    ch.target("CS_ROUTING")
 
 
 @app("socket")

@@ -140,6 +140,7 @@ def _leg_tail(leg: Channel) -> None:
 def uuid_bridge(a: Channel, b: Channel) -> None:
     """Interrupt both legs' apps and bridge them (capture 06b)."""
     for ch in (b, a):
+        ch.target("CS_HIBERNATE")
         ch.break_park = True
         ch.break_pending = True
         ch.uuid_bridge_to = b if ch is a else a

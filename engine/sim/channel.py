@@ -328,14 +328,18 @@ class Channel:
 
     # -- state machine ------------------------------------------------------------------------
     def set_state(self, state: str, fire: bool = True, with_profile: bool = True) -> None:
+        """Enter running state `state` and fire CHANNEL_STATE (`Channel-State-Number` follows it)."""
         self.state = state
-        self.state_number = max(self.state_number, STATE_NUMBERS[state]) if state != "CS_NONE" else self.state_number
-        if state in ("CS_ROUTING", "CS_EXECUTE", "CS_CONSUME_MEDIA", "CS_EXCHANGE_MEDIA", "CS_PARK") \
-                and self.state_number < 10:
+        if state != "CS_NONE" and not (self.state_number >= 10 and STATE_NUMBERS[state] < 10):
             self.state_number = STATE_NUMBERS[state]
         self.touch()
         if fire:
             self.fire("CHANNEL_STATE", with_profile=with_profile)
+
+    def target(self, state: str) -> None:
+        """The state machine has requested `state`: events fired now already carry its number (§4.3)."""
+        self.state_number = STATE_NUMBERS[state]
+        self.touch()
 
     def set_callstate(self, callstate: str) -> None:
         old = self.callstate
@@ -442,6 +446,7 @@ class Channel:
         for cb in tuple(self.on_cs_hangup):
             cb()
         self.set_callstate("HANGUP")
+        self.target("CS_REPORTING")
         self.presence()
         now = time.time()
         answered_at = self.profile.times.get("Channel-Answered-Time", 0) / 1e6
@@ -458,6 +463,7 @@ class Channel:
     def destroy(self) -> None:
         """CHANNEL_DESTROY and CS_DESTROY once no outbound/myevents listener holds the session."""
         self._released.wait()
+        self.target("CS_DESTROY")
         self.fire("CHANNEL_DESTROY")
         self.set_state("CS_DESTROY")
         self.switch.remove_channel(self)

@@ -170,9 +170,11 @@ class Originator:
         leg.state_number = 1
         leg.fire("CHANNEL_OUTGOING")
         leg.set_state("CS_INIT")
+        leg.target("CS_ROUTING")
         leg.fire("CHANNEL_CREATE")
         leg.fire("CHANNEL_ORIGINATE")
         leg.set_state("CS_ROUTING")
+        leg.target("CS_CONSUME_MEDIA")
         leg.presence()
         leg.set_state("CS_CONSUME_MEDIA")
         ep, dest = leg.endpoint, leg.dest

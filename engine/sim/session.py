@@ -124,13 +124,19 @@ def transfer_apps(ch: Channel, exten: str, dp: str, ctx: str) -> list[tuple[str,
     if ch.direction == "inbound":
         # inbound legs: routing means RINGING again, then back to the real call state (capture 12)
         restore = ch.callstate
+        ch.state = "CS_ROUTING"
+        ch.touch()
         ch.set_callstate("RINGING")
         ch.set_state("CS_ROUTING")
+        ch.target("CS_EXECUTE")
         ch.presence()
         if restore not in ("RINGING", "DOWN"):
+            ch.state = "CS_EXECUTE"
+            ch.touch()
             ch.set_callstate(restore)
     else:
         ch.set_state("CS_ROUTING")
+        ch.target("CS_EXECUTE")
     ch.set_state("CS_EXECUTE")
     if dp == "inline":
         out = []
@@ -148,12 +154,13 @@ def start_inbound(ch: Channel, apps: list[tuple[str, str]]) -> None:
     sw.add_channel(ch)
     ch.set_state("CS_NEW", with_profile=False)
     ch.set_state("CS_INIT")
+    ch.target("CS_ROUTING")
     ch.fire("CHANNEL_CREATE")
     ch.state = "CS_ROUTING"
-    ch.state_number = 2
     ch.touch()
     ch.set_callstate("RINGING")
     ch.set_state("CS_ROUTING")
+    ch.target("CS_EXECUTE")
     ch.presence()
     ch.set_state("CS_EXECUTE")
     run_apps(ch, apps)

@@ -58,3 +58,21 @@ def content_types(frames: list[Frame]) -> list[str]:
 
 def non_event_types(frames: list[Frame]) -> list[str]:
     return [fr.content_type for fr in frames if fr.event is None]
+
+
+STATE_KEYS = ("Channel-State", "Channel-Call-State", "Answer-State", "Channel-State-Number", "Call-Direction",
+              "Hangup-Cause", "Other-Type", "Application-Response", "Playback-Status")
+
+
+def channel_states(frames: list[Frame]) -> list[list[tuple]]:
+    """Per channel, each event with its state headers (values that are the same in every run)."""
+    order: dict[str, list[tuple]] = {}
+    for fr in frames:
+        if fr.event is None:
+            continue
+        ev = fr.ev
+        uid = ev.get("Unique-ID")
+        if not uid or ev["Event-Name"] in NOT_MODELLED:
+            continue
+        order.setdefault(uid, []).append((ev["Event-Name"],) + tuple(ev.get(k, "") for k in STATE_KEYS))
+    return list(order.values())

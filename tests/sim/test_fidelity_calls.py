@@ -8,7 +8,7 @@ import pytest
 from engine.sim import Hangup, Press
 
 from .helpers import CAPTURES, connect_inbound, split_file
-from .shapes import channel_orders, has_variables, header_names, non_event_types, reply_texts
+from .shapes import channel_orders, channel_states, has_variables, header_names, non_event_types, reply_texts
 
 NOISE = "filter Event-Name /^(?!(HEARTBEAT|RE_SCHEDULE|MESSAGE_QUERY)$)/"
 PUBLIC_PRELUDE = [("set", "outside_call=true"), ("export", "RFC2822_DATE=${strftime(%a, %d %b %Y %T %z)}")]
@@ -52,6 +52,10 @@ def assert_same_shapes(mine: list, real: list, events: set[str] | None = None) -
     for name in events or set(real_names):
         if name in real_names and name in my_names and not name.startswith(("API", "MESSAGE")):
             assert my_names[name] == real_names[name], name
+    ms, rs = channel_states(mine), channel_states(real)
+    for mine_ch, real_ch in zip(ms, rs):
+        for a, b in zip(mine_ch, real_ch):
+            assert a == b, "state headers differ:\n sim  %s\n real %s" % (a, b)
     real_vars, my_vars = has_variables(real), has_variables(mine)
     for name, flag in real_vars.items():
         if name in my_vars:

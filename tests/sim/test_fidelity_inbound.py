@@ -160,7 +160,10 @@ def test_inbound_call_control_matches_capture_12(sim):
     real = capture("12-inbound-call-control")
     sim.set_sound("/usr/freeswitch/share/freeswitch/sounds/custom/long_announcement.wav", 15.0)
     rep = Replayer(sim, "12-inbound-call-control", real=real)
-    mine = rep.run(hooks={3: parked_call(sim, real, "5003")}, before_exit=settle(sim))
+
+    def broadcast_played(r) -> None:        # the capture transferred after the broadcast tone had ended
+        assert sim.wait_until(lambda: sum(f.event_name == "PLAYBACK_STOP" for f in r.peer.log) >= 2, 3)
+    mine = rep.run(hooks={3: parked_call(sim, real, "5003"), 9: broadcast_played}, before_exit=settle(sim))
     assert [normalise(t) for t in reply_texts(mine)] == [normalise(t) for t in reply_texts(real)]
     my_api = [normalise(f.body.decode()) for f in mine if f.content_type == "api/response"]
     real_api = [normalise(f.body.decode()) for f in real if f.content_type == "api/response"]

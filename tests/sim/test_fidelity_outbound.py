@@ -6,7 +6,7 @@ import os
 from engine.sim import Hangup, Press
 
 from .helpers import CAPTURES, commands_of
-from .shapes import channel_orders, header_names, non_event_types, reply_texts
+from .shapes import channel_orders, channel_states, header_names, non_event_types, reply_texts
 from .test_fidelity_calls import PUBLIC_PRELUDE, assert_same_shapes, capture, finish, observer
 
 SOUNDS = "/usr/freeswitch/share/freeswitch/sounds/custom/"
@@ -54,6 +54,10 @@ def compare(sim_frames, real_frames, park_seen: bool = True) -> None:
         assert orders[0][0] == "CHANNEL_PARK"
         orders = [orders[0][1:]]
     assert orders and orders == channel_orders(real_frames)
+    states = channel_states(sim_frames)
+    if not park_seen:
+        states = [states[0][1:]]
+    assert states == channel_states(real_frames)
     real_names, my_names = header_names(real_frames), header_names(sim_frames)
     for name in real_names:
         assert my_names.get(name) == real_names[name], name
