@@ -90,7 +90,7 @@ def import_customers(ctx: click.Context, file: str, mappings: tuple[str, ...], e
     Running the same import again is safe: it updates nothing that did not change, and an import that
     was interrupted resumes after its last committed batch.
     """
-    from engine.store.errors import ImportFileError
+    from engine.store.errors import StoreError
     from engine.store.importer import CustomerImport, ImportOptions
 
     mapping = {}
@@ -109,7 +109,7 @@ def import_customers(ctx: click.Context, file: str, mappings: tuple[str, ...], e
         with click.progressbar(length=max(facts.lines - 1, 1), label="importing", file=sys.stderr,
                                show_pos=True) as bar:
             summary = CustomerImport(store, options, progress=bar.update).run(file, facts)
-    except ImportFileError as exc:
+    except StoreError as exc:  # ImportFileError names file, line and field; others are database errors
         fail(str(exc))
     except LookupError as exc:  # unknown --encoding name
         fail(f"{file}: {exc}")

@@ -4,7 +4,8 @@ How it works: `open_store(url)` builds one SQLAlchemy engine per process. For SQ
 connection gets `journal_mode=WAL`, `foreign_keys=ON`, `synchronous=NORMAL` and a busy timeout, and
 the parent directory of the file is created. A bare `postgresql://` URL is switched to the pure-Python
 pg8000 driver so gevent's monkey-patched sockets make it cooperative. Repositories open one short
-transaction per call through `Store.session()`.
+transaction per call through `Store.session()`, which also turns driver errors into the store's own
+(StoreConflict for a refused write, StoreUnavailable for a lost or locked database).
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from typing import Any, Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.store.errors import StoreError
+from engine.store.errors import StoreConflict, StoreError, StoreUnavailable
 from engine.store.models import Base
 from engine.store.phones import DEFAULT_REGION
 
@@ -40,9 +42,17 @@ class Store:
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions() as session:
-            with session.begin():
-                yield session
+        try:
+            with self._sessions() as session:
+                with session.begin():
+                    yield session
+        except DBAPIError as exc:
+            state, message = _diagnose(exc.orig)
+            if isinstance(exc, IntegrityError) or state.startswith("23"):  # class 23: integrity violation
+                raise StoreConflict(f"the database refused the change: {message}") from exc
+            if isinstance(exc, (OperationalError, InterfaceError)):
+                raise StoreUnavailable(f"database error: {message}") from exc
+            raise
 
     def create_all(self) -> None:
         """Create every table directly (tests only; real databases use `jinqiao db upgrade`)."""
@@ -82,6 +92,16 @@ def open_store(url: str, echo: bool = False, region: str = DEFAULT_REGION) -> St
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return Store(engine, region)
+
+
+def _diagnose(error: object) -> tuple[str, str]:
+    """(SQLSTATE or "", one-line message) of a driver error; pg8000 puts both in a dict argument
+    (and reports foreign-key violations as ProgrammingError, so the SQLSTATE is what counts)."""
+    args = getattr(error, "args", ())
+    if args and isinstance(args[0], dict):
+        return str(args[0].get("C", "")), str(args[0].get("M", "")) or error.__class__.__name__
+    text = str(error).strip()
+    return "", text.splitlines()[0] if text else error.__class__.__name__
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

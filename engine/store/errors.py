@@ -14,6 +14,14 @@ class SchemaOutdated(StoreError):
     """The database schema is older (or newer) than this engine; the message names the command to run."""
 
 
+class StoreConflict(StoreError):
+    """The database refused a write: a duplicate key or a reference to a row that does not exist."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or is locked for too long."""
+
+
 class NotFound(StoreError, LookupError):
     """A referenced row (agent, campaign, customer, ...) does not exist."""
 

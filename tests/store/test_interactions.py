@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from engine.store.errors import StoreConflict
 from engine.store.repos.agents import AgentRepository
 from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.interactions import InteractionRepository, RecordingRepository, SurveyRepository
@@ -83,3 +84,13 @@ def test_survey_scores_are_1_to_5_and_averaged(store) -> None:
         repo.record("satisfaction", 6, T0)
     assert repo.average(s(-1), s(1), "satisfaction") == (3, 4.0)
     assert repo.average(s(10), s(20)) == (0, None)
+
+
+def test_references_to_missing_rows_are_refused_as_store_conflicts(store) -> None:
+    repo = InteractionRepository(store)
+    iid = repo.start("inbound", T0)
+    with pytest.raises(StoreConflict, match="refused"):
+        repo.update(iid, disposition_code="NO-SUCH-CODE")
+    with pytest.raises(StoreConflict):
+        AgentRepository(store).record_state_change("ghost", "ready", None, T0)
+    assert repo.get(iid).disposition_code is None

@@ -6,10 +6,9 @@ import logging
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
 from engine.store.database import Store
-from engine.store.errors import NotFound
+from engine.store.errors import NotFound, StoreConflict
 from engine.store.models import CallbackRow, CustomerPhoneRow, as_utc
 from engine.store.phones import mask, normalize, timezone_for
 from engine.store.records import Callback, CallbackStatus
@@ -64,7 +63,7 @@ class CallbackRepository:
                     s.flush()
                     log.info("callback %s requested for %s (%s)", row.id, mask(e164), source)
                     return to_record(Callback, row)
-            except IntegrityError:
+            except StoreConflict:
                 continue
         raise AssertionError("unreachable: callback insert raced twice")
 
