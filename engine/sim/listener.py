@@ -187,6 +187,7 @@ class Listener:
                 except wire.BadContentLength:
                     self.send(wire.disconnect_notice())
                     self.close_after_flush()
+                    self._writer.join(1.0)
                     break
                 for cmd in commands:
                     self.handle(cmd)
