@@ -136,6 +136,8 @@ class Distributor(CallerRouting):
         elif agent.can_take_offer and not was_offerable:
             self._available.add(agent.agent_id, list(agent.queues))
             intents += self._agent_freed(agent, now)
+        if new is AgentState.LOGGED_OUT:
+            intents += self._release_sticky(agent, now)
         return intents
 
     # ----- callers ------------------------------------------------------------------------------

@@ -170,6 +170,9 @@ class IntentExecution:
                                             queue=queue.name, agent=connect.agent_id, caller=call.caller_number,
                                             at=now)
         call.decided.set()
+        if call.callback:  # the customer is dialled now (callbacks.py), then bridged to this agent
+            self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now)
+            return
         self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now, bridged_at=now,
                                       wait_seconds=round(connect.waited, 3))
         self.bus.publish(TOPIC_CALL, {"event": "connected", "call_id": call.call_id, "agent_id": connect.agent_id,

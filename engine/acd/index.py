@@ -78,6 +78,17 @@ class WaitingLine:
             del self._groups[queue][requirement]
         return None
 
+    def best(self, queue: str, requirement: Requirement, accept) -> _Entry | None:
+        """The best entry `accept` takes, scanning the whole group (O(group); used when the head is refused)."""
+        group = self._groups.get(queue, {}).get(requirement, [])
+        return min((e for e in group if accept(e.call_id, e.version)), default=None)
+
+    def drain(self) -> list[_Entry]:
+        """Every entry (live or stale), emptying the line."""
+        entries = [e for groups in self._groups.values() for heap in groups.values() for e in heap]
+        self._groups.clear()
+        return entries
+
     def size_hint(self, queue: str) -> int:
         """Entries held for a queue, including stale ones not yet dropped."""
         return sum(len(g) for g in self._groups.get(queue, {}).values())

@@ -81,6 +81,15 @@ class SwitchLegs:
                                      variables=variables, uuid=leg_uuid, timeout=max(1, int(round(timeout))))
         return self.control.bgapi(command)
 
+    def ring_customer(self, leg_uuid: str, endpoint: str, *, call_id: str, queue: str, timeout: float) -> Any:
+        """Originate the customer leg of an agent-first callback (parked on answer)."""
+        variables: dict[str, object] = {commands.VAR_CALL_ID: call_id, commands.VAR_QUEUE: queue,
+                                        commands.VAR_IGNORE_EARLY_MEDIA: "true",
+                                        commands.VAR_HANGUP_AFTER_BRIDGE: "true"}
+        command = commands.originate(endpoint, app=commands.APP_PARK, variables=variables, uuid=leg_uuid,
+                                     timeout=max(1, int(round(timeout))))
+        return self.control.bgapi(command)
+
     def hang_up(self, uuid: str, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> Any:
         return self.control.bgapi(commands.uuid_kill(uuid, cause))
 

@@ -34,6 +34,7 @@ class QueuedCall:
     transfer: tuple[str, str] | None = None  # (kind, target) requested while connected
     transferred_from: str | None = None  # the agent who transferred this call here
     consult_leg: str | None = None  # the leg of an agent being consulted for an attended transfer
+    callback: bool = False  # a virtual caller: the customer is dialled once an agent has answered
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
@@ -51,3 +52,13 @@ class AgentLeg:
     answered: bool = False
     settled: bool = False
     gone: bool = False
+
+
+@dataclass
+class CallbackLine:
+    """Stands in for the caller's channel of an agent-first callback; `uuid` is the customer leg to be dialled."""
+
+    uuid: str
+    caller_number: str
+    caller_name: str = ""
+    hung_up: bool = False

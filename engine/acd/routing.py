@@ -161,6 +161,15 @@ class CallerRouting:
                 intents += self._place(caller, now)
         return intents
 
+    def _release_sticky(self, agent: Agent, now: float) -> list[Intent]:
+        """The agent logged out: callers waiting for it alone join the normal line at once."""
+        line = self._sticky_line.pop(agent.agent_id, None)
+        intents: list[Intent] = []
+        for entry in line.drain() if line is not None else ():
+            if self._live(entry.call_id, entry.version):
+                intents += self._place(self.waiting[entry.call_id], now)
+        return intents
+
     # ----- agent side -------------------------------------------------------------------------
     def _agent_freed(self, agent: Agent, now: float) -> list[Intent]:
         """An agent can take an offer: give it the best waiting caller it qualifies for, if any."""
@@ -168,11 +177,8 @@ class CallerRouting:
         sticky = self._sticky_line.get(agent.agent_id)
         if sticky is not None:
             for name in agent.queues:
-                entry = sticky.head(name, frozenset(), self._live)
-                if entry is None:
-                    continue
-                caller = self.waiting[entry.call_id]
-                if agent.agent_id in caller.declined_by:
+                caller = self._first_for(agent, sticky, name, frozenset())
+                if caller is None:
                     continue
                 score = (self._effective(caller, now), -caller.enqueued_at)
                 if best is None or score > best[0]:
@@ -183,11 +189,8 @@ class CallerRouting:
             for need, _ in self._line.groups(name):
                 if not all(agent.skill_level(name, s) >= lvl for s, lvl in need):
                     continue
-                entry = self._line.head(name, need, self._live)
-                if entry is None:
-                    continue
-                caller = self.waiting[entry.call_id]
-                if agent.agent_id in caller.declined_by:
+                caller = self._first_for(agent, self._line, name, need)
+                if caller is None:
                     continue
                 score = (self._effective(caller, now, name), -caller.enqueued_at)
                 if best is None or score > best[0]:
@@ -195,6 +198,17 @@ class CallerRouting:
         if best is None:
             return []
         return self._offer(best[1], [agent], now)
+
+    def _first_for(self, agent: Agent, line: WaitingLine, queue: str, need: frozenset) -> WaitingCaller | None:
+        """The best live caller of a group that has not already been refused by this agent."""
+        entry = line.head(queue, need, self._live)
+        if entry is None:
+            return None
+        if agent.agent_id not in self.waiting[entry.call_id].declined_by:
+            return self.waiting[entry.call_id]
+        entry = line.best(queue, need, lambda call_id, version: self._live(call_id, version)
+                          and agent.agent_id not in self.waiting[call_id].declined_by)
+        return self.waiting[entry.call_id] if entry is not None else None
 
     # ----- timers -----------------------------------------------------------------------------
     def _on_wrap_up(self, agent_id: str, _: int, now: float) -> list[Intent]:

@@ -19,6 +19,7 @@ from gevent.event import Event as Flag
 from engine.acd.announce import Announcer, HandleTimes, SilentAnnouncer, announcement_text, estimated_wait
 from engine.acd.bus import TOPIC_CALL, Bus
 from engine.acd.distributor import AcdError, Distributor
+from engine.acd.callbacks import AgentFirstCallbacks
 from engine.acd.executor import IntentExecution
 from engine.acd.transfers import Transfers
 from engine.acd.intents import Intent
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 DIRECT_TRANSFER_SECONDS = 60.0  # a call transferred to one agent waits this long for them, then for anyone
 
 
-class QueueService(IntentExecution, Transfers):
+class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
     """Queues, agents and offers on a live switch. Construct once in the daemon; see `attach`."""
 
     def __init__(self, queues: Mapping[str, QueueConfig], agents: Iterable[Agent], *, legs: SwitchLegs,
@@ -44,8 +45,8 @@ class QueueService(IntentExecution, Transfers):
                  interactions: InteractionLog | None = None, callbacks: CallbackBook | None = None,
                  recordings: RecordingCatalog | None = None, customers: CustomerLookup | None = None,
                  announcer: Announcer | None = None, recording_root: str = "var/recordings",
-                 music: str = commands.MUSIC_ON_HOLD, agent_directory: Callable[[str], Agent | None] | None = None
-                 ) -> None:
+                 music: str = commands.MUSIC_ON_HOLD, agent_directory: Callable[[str], Agent | None] | None = None,
+                 dial_customer: Callable[[str], str] | None = None) -> None:
         memory = MemoryRecords()
         self.distributor = Distributor(queues, agents)
         self.legs = legs
@@ -60,6 +61,7 @@ class QueueService(IntentExecution, Transfers):
         self.recording_root = recording_root
         self.music = music
         self.agent_directory = agent_directory  # finds agents created after start (e.g. in the store)
+        self.dial_customer = dial_customer  # number -> dial string, for agent-first callbacks
         self.handle_times = HandleTimes()
         self.calls: dict[str, QueuedCall] = {}  # by call id
         self.by_caller_uuid: dict[str, QueuedCall] = {}
@@ -238,7 +240,16 @@ class QueueService(IntentExecution, Transfers):
         action = queue.exit_keys[digit]
         now = self.clock()
         position = self.distributor.position(call.call_id, now) if call.call_id in self.distributor.waiting else 1
+        waiting = self.distributor.waiting.get(call.call_id)
         self.execute(self.distributor.withdraw(call.call_id, now, f"exit key {digit}"))
+        if action is ExitAction.CALLBACK:
+            virtual = self._keep_place_with_callback(call, waiting)
+            if virtual is not None:
+                call.status, call.result = "left", QueueResult(QueueOutcome.TIMEOUT, f"callback:{virtual}")
+                self.interactions.queue_event(call.call_id, now, ivr_outcome="queue_callback")
+                call.decided.set()
+                self.legs.stop_music(call.channel.uuid)
+                return
         wait = estimated_wait(position, self.distributor.agents_serving(call.queue), self.handle_times.average(call.queue))
         self._leave(call, action, f"exit key {digit}", now, due_in=wait)
 

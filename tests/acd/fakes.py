@@ -112,7 +112,8 @@ class FakeSwitch:
         if cmd.startswith("originate"):
             self.commands.append(cmd)
             uuid = re.search(r"origination_uuid=([0-9a-f-]+)", cmd).group(1)
-            extension = re.search(r"user/(\w+)", cmd).group(1)
+            target = re.search(r"}(\S+) ", cmd).group(1)
+            extension = target.split("/")[-1]
             self.jobs[uuid] = result
             self.live.add(uuid)
             self.rung.append((uuid, extension, cmd))

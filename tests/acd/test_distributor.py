@@ -224,3 +224,22 @@ def test_position_counts_callers_ahead():
     for n in range(3):
         d.enqueue(caller(f"c{n}", at=n), n)
     assert [d.position(f"c{n}", 5) for n in range(3)] == [1, 2, 3]
+
+
+def test_sticky_caller_falls_back_at_once_when_its_agent_logs_out():
+    d = distributor([queue(sticky=StickyPolicy(max_wait=60))], [agent("1001"), agent("1002")])
+    d.set_not_ready("1001", "meeting", 0)
+    d.set_not_ready("1002", "break", 0)
+    d.enqueue(caller("c1", at=1, sticky_agent="1001"), 1)
+    d.set_ready("1002", 2)
+    assert d.agents["1002"].state is AgentState.AVAILABLE  # kept free: c1 waits for 1001 in its sticky window
+    intents = d.logout("1001", 3)
+    assert offered_call(intents) == "c1" and d.agents["1002"].current_call == "c1"
+
+
+def test_agent_who_missed_the_first_caller_still_serves_the_next_one_in_line():
+    d = distributor([queue()], [agent("1001")])
+    d.enqueue(caller("c1", at=0), 0)
+    d.enqueue(caller("c2", at=1), 1)
+    intents = d.offer_failed("c1", "1001", 20)  # 1001 missed c1: it must not idle while c2 waits
+    assert offered_call(intents) == "c2"

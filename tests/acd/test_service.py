@@ -347,3 +347,47 @@ def test_snapshot_shows_waiting_callers_and_agent_states_for_the_wallboard():
     with pytest.raises(Hungup):
         waiting.get(timeout=2)
     assert service.snapshot()["queues"]["support"]["waiting"] == 0
+
+
+def test_callback_key_keeps_the_place_and_dials_the_customer_once_an_agent_answers():
+    queue = QueueConfig("support", exit_keys={"1": ExitAction.CALLBACK})
+    service, switch, clock, records = _setup([queue], agents=("1001",),
+                                             dial_customer=lambda number: f"sofia/gateway/carrier/{number}")
+    service.not_ready("1001", "meeting")
+    first, waiting1 = _queue_call(service, switch, uuid="caller-1")
+    clock.now += 5
+    second, waiting2 = _queue_call(service, switch, uuid="caller-2", number="13900139000")
+    first.press("1")  # caller-1 asks for a callback ...
+    result = waiting1.get(timeout=2)
+    assert result.outcome is QueueOutcome.TIMEOUT and result.detail.startswith("callback:cb-")
+    virtual = result.detail.split(":", 1)[1]
+    assert service.distributor.waiting[virtual].enqueued_at < service.distributor.waiting["caller-2"].enqueued_at
+    service.ready("1001")  # ... and is still served before caller-2
+    [(leg, ext, originate)] = switch.rung
+    assert ext == "1001" and f"jq_call_id={virtual}" in originate
+    switch.answer("1001")
+    wait_until(lambda: any(ext == "13800138000" for _, ext, _ in switch.rung))
+    customer_leg, _, dial = switch.rung[-1]
+    assert "sofia/gateway/carrier/13800138000" in dial and "ignore_early_media=true" in dial
+    switch.answer("13800138000")
+    wait_until(lambda: f"uuid_bridge {leg} {customer_leg}" in switch.commands)
+    switch.hang_up_leg(leg)
+    wait_until(lambda: virtual not in service.calls)
+    assert (customer_leg, "NORMAL_CLEARING") in switch.killed
+    assert records.callbacks == []  # nothing left for the dialer
+    second.hang_up()
+    with pytest.raises(Hungup):
+        waiting2.get(timeout=2)
+
+
+def test_unreachable_customer_turns_the_agent_first_callback_into_a_dialer_task():
+    service, switch, clock, records = _setup(agents=("1001",), dial_customer=lambda n: f"sofia/gateway/carrier/{n}")
+    virtual = service.queue_callback("13800138000", "support")
+    leg = switch.answer("1001")
+    wait_until(lambda: any(ext == "13800138000" for _, ext, _ in switch.rung))
+    switch.fail("13800138000", "USER_BUSY")
+    wait_until(lambda: any(u == leg for u, _ in switch.killed))
+    switch.hang_up_leg(leg)
+    wait_until(lambda: virtual not in service.calls)
+    assert records.callbacks[0]["source"] == "queue_callback" and "USER_BUSY" in records.callbacks[0]["reason"]
+    assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
