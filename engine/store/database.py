@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,17 +42,17 @@ class Store:
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back if it raises."""
-        try:
+        with driver_errors():
             with self._sessions() as session:
                 with session.begin():
                     yield session
-        except DBAPIError as exc:
-            state, message = _diagnose(exc.orig)
-            if isinstance(exc, IntegrityError) or state.startswith("23"):  # class 23: integrity violation
-                raise StoreConflict(f"the database refused the change: {message}") from exc
-            if isinstance(exc, (OperationalError, InterfaceError)):
-                raise StoreUnavailable(f"database error: {message}") from exc
-            raise
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A plain Core connection for fast reads (screen-pop), with the same error translation."""
+        with driver_errors():
+            with self.engine.connect() as conn:
+                yield conn
 
     def create_all(self) -> None:
         """Create every table directly (tests only; real databases use `jinqiao db upgrade`)."""
@@ -60,6 +60,20 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def driver_errors() -> Iterator[None]:
+    """Turn SQLAlchemy/driver errors into StoreConflict or StoreUnavailable."""
+    try:
+        yield
+    except DBAPIError as exc:
+        state, message = _diagnose(exc.orig)
+        if isinstance(exc, IntegrityError) or state.startswith("23"):  # class 23: integrity violation
+            raise StoreConflict(f"the database refused the change: {message}") from exc
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            raise StoreUnavailable(f"database error: {message}") from exc
+        raise
 
 
 def normalize_url(url: str) -> str:

@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from engine.store.database import driver_errors
 from engine.store.errors import SchemaOutdated
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
-    with engine.connect() as conn:
+    with driver_errors(), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -50,7 +51,8 @@ def downgrade(engine: Engine, revision: str = "-1") -> None:
 
 
 def check_schema_current(engine: Engine) -> None:
-    """Raise SchemaOutdated, naming the command to run, unless the schema is at the shipped head."""
+    """Raise SchemaOutdated, naming the command to run, unless the schema is at the shipped head
+    (StoreUnavailable when the database cannot be reached)."""
     current = current_revision(engine)
     head = head_revision()
     if current == head:

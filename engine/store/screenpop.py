@@ -49,7 +49,7 @@ class ScreenPop:
         variants = lookup_variants(raw_caller_id, self.store.region)
         if not variants:
             return None
-        with self.store.engine.connect() as conn:
+        with self.store.connection() as conn:
             matches = conn.execute(_by_number, {"numbers": variants}).all()
             if not matches:
                 log.debug("screen-pop: no customer for %s", mask(raw_caller_id))
@@ -60,7 +60,7 @@ class ScreenPop:
 
     def for_customer(self, customer_id: int) -> CustomerContext | None:
         """The same context for a customer already identified (e.g. by account number or transfer)."""
-        with self.store.engine.connect() as conn:
+        with self.store.connection() as conn:
             return self._context(conn, customer_id, None)
 
     def _context(self, conn, customer_id: int, matched: str | None) -> CustomerContext | None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,9 @@ import datetime as dt
 
 import pytest
 
+from engine.store.database import open_store
+from engine.store.errors import StoreUnavailable
+from engine.store.migrate import check_schema_current
 from engine.store.repos.agents import AgentRepository
 from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
@@ -63,3 +66,14 @@ def test_a_new_customer_has_an_empty_history(store) -> None:
     assert context is not None
     assert context.recent_interactions == () and context.open_callbacks == ()
     assert context.owner_agent is None and context.last_agent is None
+
+
+def test_an_unreachable_database_raises_the_stores_own_error() -> None:
+    store = open_store("postgresql://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises(StoreUnavailable):
+            ScreenPop(store).lookup("13812345678")
+        with pytest.raises(StoreUnavailable):
+            check_schema_current(store.engine)
+    finally:
+        store.dispose()
