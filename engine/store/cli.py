@@ -163,16 +163,18 @@ def export_customers(ctx: click.Context, output: str, encoding: str) -> None:
     from engine.store.repos.customers import CustomerRepository
 
     repo = CustomerRepository(open_cli_store(ctx))
+    attribute_keys = sorted({key for c in repo.iter_all() for key in c.attributes})
     out = sys.stdout if output == "-" else open(output, "w", encoding=encoding, newline="")
     count = 0
     try:
         writer = csv.writer(out)
         writer.writerow(["name", "phone", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
-                         "owner_agent_id", "marketing_consent", "do_not_disturb"])
+                         "owner_agent_id", "marketing_consent", "do_not_disturb", *(f"attr.{k}" for k in attribute_keys)])
         for c in repo.iter_all():
             writer.writerow([c.name, ";".join(c.phones), c.segment.value, _blank(c.value_tier), _blank(c.arpu),
                              ";".join(c.tags), _blank(c.language), _blank(c.timezone), _blank(c.account_no),
-                             _blank(c.owner_agent_id), _blank(c.marketing_consent), "yes" if c.do_not_disturb else "no"])
+                             _blank(c.owner_agent_id), _blank(c.marketing_consent), "yes" if c.do_not_disturb else "no",
+                             *(_blank(c.attributes.get(k)) for k in attribute_keys)])
             count += 1
     finally:
         if out is not sys.stdout:

@@ -38,13 +38,14 @@ def test_commands_refuse_an_unmigrated_database_and_say_what_to_run(jq) -> None:
 def test_customers_import_show_and_export_round_trip(jq, tmp_path) -> None:
     jq("db", "upgrade")
     source = tmp_path / "c.csv"
-    source.write_text("姓名,手机,客户等级\n张伟,13812345678,贵宾\n坏,12345,新客户\n", encoding="gbk")
+    source.write_text("姓名,手机,客户等级,attr.plan\n张伟,13812345678,贵宾,gold\n坏,12345,新客户,\n", encoding="gbk")
     code, out, _ = jq("customers", "import", str(source))
     assert code == 0 and "1 inserted, 0 updated, 0 unchanged, 1 rejected" in out and ".errors.csv" in out
     code, out, _ = jq("customers", "show", "+86 138 1234 5678")
     assert code == 0 and "张伟" in out and "segment=vip" in out
     exported = tmp_path / "out.csv"
     assert jq("customers", "export", "-o", str(exported))[0] == 0
+    assert "attr.plan" in exported.read_text(encoding="utf-8-sig").splitlines()[0]
     code, out, _ = jq("customers", "import", str(exported))
     assert code == 0 and "0 inserted, 0 updated, 1 unchanged, 0 rejected" in out
 
