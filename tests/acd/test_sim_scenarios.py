@@ -104,7 +104,7 @@ def until(sim, predicate, timeout=5.0) -> None:
 
 
 def test_caller_waits_with_music_then_talks_to_the_agent_who_answers(sim, rig_factory):
-    sim.add_endpoint("1001", answer_after=3, hangup_after=100)  # sim seconds: rings 3 s, talks 100 s
+    sim.add_endpoint("1001", answer_after=3, hangup_after=30)  # sim seconds: rings 3 s, talks 30 s
     rig = rig_factory(agents=("1001",))
     call = sim.place_call(DID, "13800138000")
     until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
@@ -192,7 +192,7 @@ def test_lost_hang_up_event_is_repaired_by_reconciling_with_show_channels(sim, r
 
 def test_agent_hang_up_during_wrap_up_does_not_disturb_the_wrap_up_timer(sim, rig_factory):
     sim.add_endpoint("1001", answer_after=1, hangup_after=20)
-    rig = rig_factory(QueueConfig("support", wrap_up_seconds=1.0), agents=("1001",))
+    rig = rig_factory(QueueConfig("support", wrap_up_seconds=0.4), agents=("1001",))
     call = sim.place_call(DID, "13800138006")
     until(sim, lambda: rig.agent("1001").state is AgentState.WRAP_UP, timeout=8)
     leg_events = len(rig.records.agent_states)
@@ -215,7 +215,7 @@ def test_blind_transfer_to_another_agent_keeps_the_caller_and_its_context(sim, r
     until(sim, lambda: any("uuid_bridge" in c and leg1 in c for c in sim.command_log))
     rig.service.ready("1002")
     rig.service.transfer(call.uuid, "agent", "1002")
-    until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL, timeout=2)
+    until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL, timeout=1)
     assert not call.hung_up  # the caller survived the first agent's hang-up (park_after_bridge)
     assert rig.agent("1001").state in (AgentState.WRAP_UP, AgentState.AVAILABLE)
     pop = rig.service.bus.messages("acd.screen_pop")[-1]
@@ -238,7 +238,7 @@ def test_attended_transfer_on_the_simulator(sim, rig_factory):
     rig.service.ready("1002")
     leg2 = rig.service.consult(call.uuid, "1002")
     until(sim, lambda: any("uuid_bridge" in c and leg1 in c and leg2 in c for c in sim.command_log))
-    until(sim, lambda: _partner(sim, leg1) == leg2, timeout=2)
+    until(sim, lambda: _partner(sim, leg1) == leg2, timeout=1)
     assert not call.hung_up
     rig.service.complete_transfer(call.uuid)
     until(sim, lambda: leg1 not in sim.channels or not sim.channels[leg1].up)
