@@ -7,6 +7,7 @@ import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 import gevent
+from gevent.event import Event as GEvent
 
 from engine.sim.causes import CAUSES
 from engine.sim.channel import usec
@@ -56,7 +57,8 @@ def link(a: Channel, b: Channel, keep_profiles: bool = False) -> None:
 
 def hold_bridge(ch: Channel) -> None:
     """Stay in the bridge loop (consuming DTMF) until this leg or its partner hangs up or it is unbridged."""
-    while ch.up and ch.bridged_to is not None and ch.bridged_to.up:
+    while (ch.up and ch.bridged_to is not None and ch.bridged_to.up and ch.uuid_bridge_to is None
+           and ch.pending_transfer is None):
         if ch.dtmf:
             ch.take_dtmf()
             continue
@@ -75,6 +77,7 @@ def unlink(a: Channel, b: Channel) -> None:
     a.fire("CHANNEL_UNBRIDGE", [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
     a.bridged_to = None
     b.bridged_to = None
+    a.poke()
     b.poke()
 
 
@@ -117,7 +120,7 @@ def bridge_app(a: Channel, dial: str) -> None:
     if a.up is False and leg.up:
         leg.hangup("NORMAL_CLEARING")
     unlink(a, leg)
-    if not a.up:
+    if not a.up or a.uuid_bridge_to is not None or a.pending_transfer is not None:
         return
     if a.get_var("hangup_after_bridge") in ("true", "explicit"):
         a.hangup(leg.hangup_cause or "NORMAL_CLEARING")
@@ -137,56 +140,59 @@ def _leg_tail(leg: Channel) -> None:
     leg.hangup_tail()
 
 
-def uuid_bridge(a: Channel, b: Channel) -> None:
-    """Interrupt both legs' apps and bridge them (capture 06b)."""
-    for ch in (b, a):
-        ch.target("CS_HIBERNATE")
-        ch.break_park = True
-        ch.break_pending = True
-        ch.uuid_bridge_to = b if ch is a else a
-        ch.poke()
+class UuidBridge:
+    """One uuid_bridge request: both legs rendezvous after their current apps were interrupted."""
+
+    def __init__(self, a: Channel, b: Channel) -> None:
+        self.a, self.b = a, b
+        self.ready = {a.uuid: GEvent(), b.uuid: GEvent()}
+        self.linked = GEvent()
 
 
-def do_uuid_bridge(ch: Channel) -> None:
-    """Run this leg's half of a uuid_bridge after its app was interrupted; returns when the bridge ends."""
-    peer = ch.uuid_bridge_to
-    role = ch.ub_role
+def do_uuid_bridge(ch: Channel) -> bool:
+    """Run this leg's half of a uuid_bridge (capture 06b); returns True when the leg should park afterwards.
+
+    The bridge ends when a leg hangs up (the other follows unless it has park_after_bridge=true) or when a
+    leg is uuid_bridged elsewhere (the one left behind parks with park_after_bridge=true, else hangs up).
+    """
+    job: UuidBridge | None = ch.uuid_bridge_to
     ch.uuid_bridge_to = None
-    if peer is None:
-        return
+    if job is None:
+        return False
+    is_a = job.a is ch
+    peer = job.b if is_a else job.a
     ch.set_state("CS_HIBERNATE")
     ch.set_state("CS_RESET")
-    ch.ub_ready.set()
-    if role == "a":
-        peer.ub_ready.wait(5.0)
+    job.ready[ch.uuid].set()
+    if is_a:
+        job.ready[peer.uuid].wait(5.0)
         ch.set_state("CS_SOFT_EXECUTE")
         peer.set_state("CS_SOFT_EXECUTE")
         ch.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", peer.uuid),
                                     ("Application-UUID", str(uuidlib.uuid4()))])
         peer.fire("CHANNEL_EXECUTE", [("Application", "uuid_bridge"), ("Application-Data", ch.uuid),
                                       ("Application-UUID", str(uuidlib.uuid4()))])
-        link(ch, peer, keep_profiles=True)
-        ch.ub_linked.set()
-        peer.ub_linked.set()
+        if ch.up and peer.up:
+            link(ch, peer, keep_profiles=True)
+        job.linked.set()
     else:
-        ch.ub_linked.wait(5.0)
+        job.linked.wait(5.0)
     hold_bridge(ch)
-    partner = peer
-    if not ch.up and partner.up:
-        partner.hangup("NORMAL_CLEARING")
-    if role == "a":
-        while partner.up and ch.up and ch.bridged_to is not None:
-            ch.wait(None)
-        unlink(ch, partner)
-    if ch.up and not partner.up and ch.get_var("park_after_bridge") != "true":
+    if ch.bridged_to is peer:
+        # this leg ends the bridge: it hung up, saw the peer go, or is being bridged elsewhere
+        if not ch.up and peer.up and peer.uuid_bridge_to is None and peer.get_var("park_after_bridge") != "true":
+            peer.hangup("NORMAL_CLEARING")
+        a, b = (ch, peer) if is_a else (peer, ch)
+        unlink(a, b)
+    if ch.up and ch.uuid_bridge_to is None and ch.pending_transfer is None:
+        if ch.get_var("park_after_bridge") == "true":
+            return True
         ch.hangup("NORMAL_CLEARING")
-    ch.ub_ready.clear()
-    ch.ub_linked.clear()
-    ch.ub_role = ""
+    return False
 
 
 def uuid_bridge_start(a: Channel, b: Channel) -> None:
-    a.ub_role, b.ub_role = "a", "b"
+    """uuid_bridge: link the profiles now, then interrupt both legs; each joins from its own greenlet."""
     a.other_type, a.other_profile = "originatee", b.profile.snapshot()
     b.other_type, b.other_profile = "originator", a.profile.snapshot()
     now = int(time.time())
@@ -194,4 +200,10 @@ def uuid_bridge_start(a: Channel, b: Channel) -> None:
     b.profile.transfer_source = "%d:%s:uuid_br:%s" % (now, uuidlib.uuid4(), a.uuid)
     a.touch()
     b.touch()
-    uuid_bridge(a, b)
+    job = UuidBridge(a, b)
+    for ch in (b, a):
+        ch.target("CS_HIBERNATE")
+        ch.uuid_bridge_to = job
+        ch.break_park = True
+        ch.break_pending = True
+        ch.poke()

@@ -195,10 +195,7 @@ class Channel:
         self.ring_indicated = False
         self.current_locked = False          # the running sendmsg had event-lock: true
         self.app_changed = GEvent()
-        self.uuid_bridge_to: Channel | None = None
-        self.ub_role = ""
-        self.ub_ready = GEvent()
-        self.ub_linked = GEvent()
+        self.uuid_bridge_to: Any = None           # a pending engine.sim.bridge.UuidBridge
         self.endpoint: Any = None
         self.dest: Any = None
         self.machine_greeting_until = 0.0

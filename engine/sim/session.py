@@ -71,7 +71,7 @@ def park_loop(ch: Channel, until=None) -> None:
             ch.break_pending = False
             if ch.uuid_bridge_to is not None:
                 from engine.sim.bridge import do_uuid_bridge
-                do_uuid_bridge(ch)
+                do_uuid_bridge(ch)          # a socket-controlled leg stays parked afterwards
             continue
         if ch.private:
             process_messages(ch)
@@ -104,10 +104,11 @@ def run_apps(ch: Channel, apps: list[tuple[str, str]]) -> None:
         i += 1
         execute(ch, name, arg)
         ch.break_pending = False
-        if ch.uuid_bridge_to is not None:
+        while ch.up and ch.uuid_bridge_to is not None:
             from engine.sim.bridge import do_uuid_bridge
             ch.break_park = False
-            do_uuid_bridge(ch)
+            if do_uuid_bridge(ch) and ch.uuid_bridge_to is None:
+                park_loop(ch)               # park_after_bridge=true: wait for the next bridge or transfer
     ch.hangup_tail()
 
 

@@ -299,3 +299,43 @@ def test_static_socket_replies_after_the_app_and_its_events_follow(sim, engine_l
     assert after.ev["Application"] == "playback"
     call.hangup()
     peer.close()
+
+
+def _parked_legs(sim, esl, *uuids):
+    for u in uuids:
+        sim.set_destination("n" + u, "answer", after=0.1)
+        assert esl.cmd("api originate {origination_uuid=%s}sofia/gw/n%s &park()" % (u, u)).body == (
+            "+OK %s\n" % u).encode()
+
+
+def test_uuid_bridge_survivor_with_park_after_bridge_stays_up_and_can_be_rebridged(sim):
+    esl = connect_inbound(sim.address)
+    _parked_legs(sim, esl, "caller", "agent1", "agent2")
+    esl.cmd("api uuid_setvar caller park_after_bridge true")
+    esl.cmd("api uuid_bridge caller agent1")
+    assert sim.wait_until(lambda: sim.channels["caller"].bridged_to is sim.channels["agent1"], 2)
+    esl.cmd("api uuid_kill agent1")
+    assert sim.wait_until(lambda: sim.channels["caller"].bridged_to is None and "agent1" not in sim.channels, 2)
+    assert sim.channels["caller"].up
+    esl.cmd("api uuid_bridge caller agent2")
+    assert sim.wait_until(lambda: sim.channels["caller"].bridged_to is sim.channels["agent2"], 2)
+    esl.cmd("api hupall")
+    assert sim.wait_until(lambda: not sim.channels, 2)
+    esl.close()
+
+
+def test_uuid_bridge_of_an_already_bridged_leg_moves_it_and_parks_the_one_left(sim):
+    esl = connect_inbound(sim.address)
+    _parked_legs(sim, esl, "c", "a1", "a2")
+    esl.cmd("api uuid_setvar c park_after_bridge true")
+    esl.cmd("api uuid_bridge c a1")
+    assert sim.wait_until(lambda: sim.channels["c"].bridged_to is sim.channels["a1"], 2)
+    esl.cmd("api uuid_bridge a1 a2")                      # consult: the first agent talks to the second
+    assert sim.wait_until(lambda: sim.channels["a1"].bridged_to is sim.channels["a2"], 2)
+    assert sim.channels["c"].up and sim.channels["c"].bridged_to is None
+    esl.cmd("api uuid_bridge c a2")                       # complete the transfer
+    assert sim.wait_until(lambda: sim.channels["c"].bridged_to is sim.channels["a2"], 2)
+    assert sim.wait_until(lambda: "a1" not in sim.channels, 2)   # left alone without park_after_bridge
+    esl.cmd("api hupall")
+    assert sim.wait_until(lambda: not sim.channels, 2)
+    esl.close()
