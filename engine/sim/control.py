@@ -8,7 +8,8 @@ from typing import Any, Callable, Union
 
 import gevent
 
-from engine.sim.channel import CallerProfile, Channel
+from engine.sim.channel import Channel
+from engine.sim.profile import CallerProfile
 from engine.sim.dialplan import Dialplan, Originator, Route
 from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint
 from engine.sim.inbound import InboundServer

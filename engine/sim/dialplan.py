@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent.event import AsyncResult
 
-from engine.sim.channel import CallerProfile, Channel
+from engine.sim.channel import Channel
+from engine.sim.profile import CallerProfile
 from engine.sim.endpoints import OUTCOME_CAUSES
 
 if TYPE_CHECKING:
