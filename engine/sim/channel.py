@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 from collections import deque
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -36,16 +35,6 @@ VARIABLE_EVENTS = frozenset(
 CODEC_HEADERS = [("Channel-Read-Codec-Name", "PCMU"), ("Channel-Read-Codec-Rate", "8000"),
                  ("Channel-Read-Codec-Bit-Rate", "64000"), ("Channel-Write-Codec-Name", "PCMU"),
                  ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "64000")]
-
-
-class Wake(Enum):
-    """Why a waiting application was woken."""
-
-    TIMEOUT = "timeout"
-    DTMF = "dtmf"
-    HANGUP = "hangup"
-    BREAK = "break"
-    MESSAGE = "message"
 
 
 def usec() -> int:
@@ -334,7 +323,7 @@ class Channel:
         self.fire("CHANNEL_ANSWER")
         self.presence()
         self.set_callstate("ACTIVE")
-        self.poke(Wake.MESSAGE)
+        self.poke()
         return True
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
@@ -354,7 +343,7 @@ class Channel:
             self.bridged_to.poke()
         for cb in tuple(self.on_hangup):
             cb()
-        self.poke(Wake.HANGUP)
+        self.poke()
         return True
 
     def hangup_tail(self) -> None:
@@ -401,7 +390,8 @@ class Channel:
             self._released.set()
 
     # -- waking and waiting -------------------------------------------------------------------
-    def poke(self, why: Wake = Wake.MESSAGE) -> None:
+    def poke(self) -> None:
+        """Wake the channel's greenlet: a digit, a hangup, a break or a queued command arrived."""
         self._wake.set()
 
     def wait(self, timeout: float | None) -> None:
@@ -415,7 +405,7 @@ class Channel:
     def queue_dtmf(self, digits: str, duration: int = 2000) -> None:
         for d in digits:
             self.dtmf.append((d, duration))
-        self.poke(Wake.DTMF)
+        self.poke()
 
     def take_dtmf(self) -> str | None:
         """Dequeue one digit and fire its DTMF event (as switch_channel_dequeue_dtmf does)."""

@@ -207,8 +207,8 @@ class Listener:
 
     def handle(self, cmd: Command) -> None:
         line = cmd.line
-        self.switch.command_log.append(line)
         low = line.lower()
+        self.switch.command_log.append("auth ********" if low.startswith("auth ") else line)
         first = self._first
         self._first = False
         if self.outbound and first and not low.startswith("connect"):
