@@ -105,6 +105,10 @@ def open_store(url: str, echo: bool = False, region: str = DEFAULT_REGION) -> St
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.driver == "pg8000":
+        # pg8000's executemany sends one INSERT per row; let SQLAlchemy batch rows into multi-row
+        # INSERT ... VALUES statements instead (what it does for psycopg2 by default).
+        engine.dialect.use_insertmanyvalues_wo_returning = True
     return Store(engine, region)
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 
+from engine.store.bulk import postgres_copy, sqlite_executemany
 from engine.store.csvsource import Columns, FileFacts, inspect, map_columns, open_rows
 from engine.store.database import Store
 from engine.store.errors import InvalidPhoneNumber
@@ -247,7 +248,13 @@ class CustomerImport:
             # nobody else can insert: number the rows ourselves and use a plain executemany.
             first = (conn.execute(select(func.max(CustomerRow.id))).scalar() or 0) + 1
             ids = list(range(first, first + len(params)))
-            _sqlite_executemany(conn, ids, rows, params)
+            sqlite_executemany(conn, ids, [row.phones for row in rows], params)
+            return len(rows)
+        if self.store.engine.dialect.driver == "pg8000":
+            # Ids come from the table's sequence in one round trip; rows go in with COPY.
+            ids = sorted(conn.execute(text("SELECT nextval(pg_get_serial_sequence('customers', 'id')) "
+                                           "FROM generate_series(1, :n)"), {"n": len(params)}).scalars())
+            postgres_copy(conn, ids, [row.phones for row in rows], params)
             return len(rows)
         result = conn.execute(insert(CustomerRow).returning(CustomerRow.id, sort_by_parameter_order=True), params)
         ids = [r[0] for r in result]
@@ -324,30 +331,3 @@ class CustomerImport:
                 writer.writerow(["line", "field", "error", *self._header])
             for reject in rejects:
                 writer.writerow(reject)
-
-
-_INSERT_COLUMNS = ("name", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
-                   "owner_agent_id", "marketing_consent", "do_not_disturb", "attributes", "created_at", "updated_at")
-_SQLITE_CUSTOMERS = (f"INSERT INTO customers (id, {', '.join(_INSERT_COLUMNS)}) "
-                     f"VALUES ({', '.join('?' * (len(_INSERT_COLUMNS) + 1))})")
-_SQLITE_PHONES = "INSERT INTO customer_phones (customer_id, e164, position) VALUES (?, ?, ?)"
-
-
-def _sqlite_executemany(conn, ids: list[int], rows: list[_Row], params: list[dict[str, Any]]) -> None:  # type: ignore[no-untyped-def]
-    """Insert new customers and their numbers with the sqlite3 driver's own executemany (the hot path of
-    a bulk import), in the batch's transaction. Values are stored exactly as SQLAlchemy stores them:
-    JSON text, naive UTC "YYYY-MM-DD HH:MM:SS.ffffff", booleans as 0/1."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        stamp = params[0]["created_at"].astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(
-            sep=" ", timespec="microseconds") if params else None
-        dumps = json.dumps
-        cursor.executemany(_SQLITE_CUSTOMERS, [
-            (cid, p["name"], p["segment"], p["value_tier"], p["arpu"], dumps(p["tags"]) if p["tags"] else "[]",
-             p["language"], p["timezone"], p["account_no"], p["owner_agent_id"], p["marketing_consent"],
-             p["do_not_disturb"], dumps(p["attributes"]) if p["attributes"] else "{}", stamp, stamp)
-            for cid, p in zip(ids, params)])
-        cursor.executemany(_SQLITE_PHONES, [(cid, number, i) for cid, row in zip(ids, rows)
-                                            for i, number in enumerate(row.phones)])
-    finally:
-        cursor.close()
