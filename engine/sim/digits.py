@@ -13,6 +13,11 @@ def read_digits(ch: Channel, min_d: int, max_d: int, prompt: str, var: str, time
     ch.set_var("read_result", None)
     if var:
         ch.set_var(var, None)
+    required = terminators.startswith("=")          # a terminator must end the input
+    terminators = terminators.lstrip("=")
+    keep = ""
+    if len(terminators) > 1 and terminators[0] in "+x":
+        keep, terminators = terminators[0], terminators[1:]   # +# appends the #, x# also means "restart"
     digits: list[str] = []
     term_used: list[str] = []
 
@@ -41,8 +46,14 @@ def read_digits(ch: Channel, min_d: int, max_d: int, prompt: str, var: str, time
         on_digit(got[0])
     if not result:
         result = "success" if len(digits) >= min_d else "failure"
+    if required and not term_used:
+        result = "failure"
     if term_used:
         ch.set_var("read_terminator_used", term_used[0])
+        if keep:
+            digits.append(term_used[0])
+            if keep == "x":
+                result = "restart"
     if digits and var:
         ch.set_var(var, "".join(digits))
     ch.set_var("read_result", result)

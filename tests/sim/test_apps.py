@@ -160,3 +160,15 @@ def test_caller_abandons_while_ringing_with_from_start(sim):
     call = sim.place_call("10", "1000", script=[Hangup(at=0.5, from_start=True)])
     assert call.wait_hangup(2)
     assert not call.channel.answered
+
+
+def test_read_with_required_terminator_fails_on_timeout(sim):
+    call = run(sim, [("answer", ""), ("read", "1 4 silence a 1000 =# 500")], [Press("12", at=0.1)])
+    assert call.channel.variables["a"] == "12"
+    assert call.channel.variables["read_result"] == "failure"
+
+
+def test_read_with_plus_terminator_keeps_it_in_the_digits(sim):
+    call = run(sim, [("answer", ""), ("read", "1 4 silence b 2000 +#")], [Press("34#", at=0.1)])
+    assert call.channel.variables["b"] == "34#"
+    assert call.channel.variables["read_result"] == "success"
