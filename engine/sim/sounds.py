@@ -29,6 +29,10 @@ class SoundLibrary:
     def duration(self, path: str) -> float | None:
         if path in self.durations:
             return self.durations[path]
+        if path.startswith("file_string://"):
+            parts = [self.duration(p) for p in path[14:].split("!") if p]
+            known = [p for p in parts if p is not None]
+            return sum(known) if known else None
         if path.startswith("silence_stream://"):
             ms = path[17:].split(",")[0]
             try:

@@ -172,3 +172,10 @@ def test_read_with_plus_terminator_keeps_it_in_the_digits(sim):
     call = run(sim, [("answer", ""), ("read", "1 4 silence b 2000 +#")], [Press("34#", at=0.1)])
     assert call.channel.variables["b"] == "34#"
     assert call.channel.variables["read_result"] == "success"
+
+
+def test_file_string_lasts_as_long_as_its_parts(sim):
+    sim.set_sound("/a.wav", 1.0)
+    sim.set_sound("/b.wav", 2.0)
+    call = run(sim, [("answer", ""), ("playback", "file_string:///a.wav!/b.wav")])
+    assert call.channel.variables["playback_ms"] == "3000"
