@@ -12,9 +12,8 @@ from __future__ import annotations
 import random
 from typing import Iterable, Mapping
 
-from engine.acd.index import AvailableAgents, Timers, WaitingLine, requirement_key
-from engine.acd.intents import (Abandoned, AgentStateChanged, CallerExit, CancelOffer, Connect, Intent,
-                                Offer)
+from engine.acd.index import AvailableAgents, Timers, WaitingLine
+from engine.acd.intents import Abandoned, AgentStateChanged, CallerExit, CancelOffer, Connect, Intent
 from engine.acd.models import Agent, AgentState, QueueConfig, WaitingCaller
 from engine.acd.routing import AUTO_PAUSE_REASON, AcdError, CallerRouting
 

@@ -25,11 +25,11 @@ from engine.acd.transfers import Transfers
 from engine.acd.intents import Intent
 from engine.acd.legs import SwitchLegs
 from engine.acd.models import Agent, ExitAction, QueueConfig, WaitingCaller
+from engine.acd.ports import (AgentLog, CallbackBook, CustomerLookup, InteractionLog, MemoryRecords, NoCustomers,
+                              RecordingCatalog)
 from engine.acd.queued import AgentLeg, QueuedCall, mask
 from engine.acd.reconciler import Reconciler
 from engine.acd.switch_events import SwitchEvents
-from engine.acd.ports import (AgentLog, CallbackBook, CustomerInfo, CustomerLookup, InteractionLog, MemoryRecords,
-                              NoCustomers, RecordingCatalog)
 from engine.esl import commands
 from engine.ivr.ports import QueueOutcome, QueueRequest, QueueResult
 
