@@ -15,6 +15,7 @@ Example:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from engine.acd.models import (ExitAction, OverflowStep, PriorityRule, QueueConfig, RecordingPolicy,
@@ -26,7 +27,8 @@ _QUEUE_KEYS = {
     "max_wait_action", "max_length", "moh", "announce_every", "exit_keys", "wrap_up_seconds",
     "offer_timeout", "max_no_answer", "record", "abandon_callback", "random_seed",
 }
-_TOP_KEYS = {"queues"}
+_TOP_KEYS = {"queues", "recordings_dir", "reconcile_every", "callback_gateway", "screen_pop_webhooks",
+             "agent_domain"}
 
 
 class AcdConfigError(SourceError):
@@ -103,6 +105,39 @@ def load_queues(acd: Mapping[str, Any] | None, source: LocatedYaml | None = None
                     raise check.fail(root + ("queues", name, "overflow", i, "add_queues"),
                                      f"unknown queue {other!r} (known: {', '.join(sorted(queues))})")
     return queues
+
+
+@dataclass(frozen=True)
+class AcdSettings:
+    """Engine-wide ACD settings next to the queues."""
+
+    recordings_dir: str = ""  # empty: <engine.data_dir>/recordings
+    reconcile_every: float = 30.0
+    callback_gateway: str = ""  # FreeSWITCH gateway for agent-first callbacks; empty: callbacks go to the dialer
+    screen_pop_webhooks: tuple[str, ...] = ()
+    agent_domain: str = ""  # user/<ext>@<domain> when set
+
+
+def load_settings(acd: Mapping[str, Any] | None, source: LocatedYaml | None = None) -> AcdSettings:
+    """The non-queue settings of `config.acd` (validated the same way as the queues)."""
+    check = _Checker(source)
+    acd = acd or {}
+    root = ("acd",)
+    kw: dict[str, Any] = {}
+    for key in ("recordings_dir", "callback_gateway", "agent_domain"):
+        if key in acd:
+            if not isinstance(acd[key], str):
+                raise check.fail(root + (key,), "expected text")
+            kw[key] = acd[key]
+    if "reconcile_every" in acd:
+        kw["reconcile_every"] = check.number(acd["reconcile_every"], root + ("reconcile_every",), minimum=1)
+    if "screen_pop_webhooks" in acd:
+        urls = check.names(acd["screen_pop_webhooks"], root + ("screen_pop_webhooks",))
+        for i, url in enumerate(urls):
+            if not url.startswith(("http://", "https://")):
+                raise check.fail(root + ("screen_pop_webhooks", i), f"a webhook is an http(s) URL, got {url!r}")
+        kw["screen_pop_webhooks"] = urls
+    return AcdSettings(**kw)
 
 
 def _queue(check: _Checker, name: str, raw: Any, path: tuple) -> QueueConfig:

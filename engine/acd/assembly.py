@@ -1,0 +1,67 @@
+"""Build the running ACD from the engine config, the store and the control connection (one call for the daemon)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from engine.acd.announce import SilentAnnouncer, TtsAnnouncer
+from engine.acd.bus import Bus
+from engine.acd.legs import SwitchLegs
+from engine.acd.queue_config import AcdSettings, load_queues, load_settings
+from engine.acd.reconciler import Reconciler
+from engine.acd.service import QueueService
+from engine.acd.store_adapters import (StoreAgentDirectory, StoreAgentLog, StoreCallbacks, StoreCustomers,
+                                       StoreInteractions, StoreRecordings, agents_from_store)
+from engine.acd.webhook import WebhookForwarder
+from engine.esl import commands
+
+
+@dataclass
+class RunningAcd:
+    """What `start_acd` built; `stop()` undoes `start`."""
+
+    service: QueueService
+    reconciler: Reconciler
+    settings: AcdSettings
+    webhooks: WebhookForwarder | None
+
+    def stop(self) -> None:
+        self.service.stop()
+        self.reconciler.stop()
+        if self.webhooks is not None:
+            self.webhooks.close()
+
+
+def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, tts: Any = None,
+              clock: Callable[[], float] = time.time) -> RunningAcd:
+    """Validate `config.acd`, build the QueueService over the store, attach it to `control` and start it.
+
+    Raises AcdConfigError (located in the YAML) for a bad `acd` section. The returned service is the IVR's
+    QueueGateway (`services.queues`).
+    """
+    from engine.store.repos.agents import AgentRepository
+    from engine.store.repos.callbacks import CallbackRepository
+    from engine.store.repos.interactions import InteractionRepository, RecordingRepository
+    from engine.store.screenpop import ScreenPop
+
+    queues = load_queues(config.acd, config.source)
+    settings = load_settings(config.acd, config.source)
+    agents = AgentRepository(store)
+    interactions = StoreInteractions(InteractionRepository(store))
+    gateway = settings.callback_gateway
+    service = QueueService(
+        queues, agents_from_store(agents), legs=SwitchLegs(control, domain=settings.agent_domain or None),
+        clock=clock, bus=bus or Bus(), agent_log=StoreAgentLog(agents), interactions=interactions,
+        callbacks=StoreCallbacks(CallbackRepository(store), interactions),
+        recordings=StoreRecordings(RecordingRepository(store), interactions),
+        customers=StoreCustomers(ScreenPop(store)),
+        announcer=TtsAnnouncer(tts) if tts is not None else SilentAnnouncer(),
+        recording_root=settings.recordings_dir or os.path.join(config.engine.data_dir, "recordings"),
+        agent_directory=StoreAgentDirectory(agents),
+        dial_customer=(lambda number: commands.sofia_gateway_endpoint(gateway, number)) if gateway else None)
+    reconciler = service.attach(control, reconcile_every=settings.reconcile_every)
+    service.start()
+    webhooks = WebhookForwarder(service.bus, settings.screen_pop_webhooks) if settings.screen_pop_webhooks else None
+    return RunningAcd(service, reconciler, settings, webhooks)
