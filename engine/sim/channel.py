@@ -95,8 +95,10 @@ class Channel:
         self._data_cache: list[tuple[str, str]] | None = None
         self._vars_cache: list[tuple[str, str]] | None = None
         self._segments: dict[str, Segment] = {}
-        self._var_json: dict[str, str] = {}
-        self._var_plain: dict[str, str] = {}
+        self._var_json: dict[str, str | None] = {}
+        self._var_plain: dict[str, str | None] = {}
+        self._dirty_json: set[str] = set()
+        self._dirty_plain: set[str] = set()
         self.events: list[str] = []          # names of the events fired, for tests
         self.on_reported: list[Any] = []     # called after CHANNEL_HANGUP_COMPLETE (listener notices)
         self.pending_transfer: tuple[str, str, str] | None = None
@@ -129,8 +131,14 @@ class Channel:
         else:
             self.variables[name] = str(value)
         self._vars_cache = None
-        self._var_json.pop(name, None)
-        self._var_plain.pop(name, None)
+        if name in self.variables:
+            for cache, dirty in ((self._var_json, self._dirty_json), (self._var_plain, self._dirty_plain)):
+                if cache:
+                    cache[name] = None
+                    dirty.add(name)
+        else:
+            self._var_json.pop(name, None)
+            self._var_plain.pop(name, None)
 
     def get_var(self, name: str, default: str = "") -> str:
         return self.variables.get(name, default)
@@ -144,8 +152,8 @@ class Channel:
             return "early"
         return "ringing"
 
-    def channel_data(self, with_profile: bool = True) -> list[tuple[str, str]]:
-        """§4.3 channel data without variables (cached until the channel changes)."""
+    def state_headers(self, with_profile: bool = True) -> list[tuple[str, str]]:
+        """The first part of §4.3 channel data: states, names, answer state, cause, codecs."""
         if self._data_cache is not None and with_profile:
             return self._data_cache
         out = [("Channel-State", self.state), ("Channel-Call-State", self.callstate),
@@ -162,21 +170,31 @@ class Channel:
         if self.has_codec:
             out += CODEC_HEADERS
         if with_profile:
-            out += self.profile.headers("Caller")
-            if self.other_profile is not None:
-                out.append(("Other-Type", self.other_type))
-                out += self.other_profile.headers("Other-Leg", primary=False)
             self._data_cache = out
         return out
 
-    def _data_segment(self, with_profile: bool) -> Segment:
-        data = self.channel_data(with_profile)
-        seg = self._segments.get("data")
-        if seg is None or seg.headers is not data:
-            seg = Segment(data)
-            if with_profile:
-                self._segments["data"] = seg
-        return seg
+    def profile_segments(self) -> list[Segment]:
+        """`Caller-*` and (once linked) `Other-Type` + `Other-Leg-*`, each a cached run of headers."""
+        caller = self.profile.headers("Caller")
+        seg = self._segments.get("caller")
+        if seg is None or seg.headers is not caller:
+            seg = self._segments["caller"] = Segment(caller)
+        out = [seg]
+        if self.other_profile is not None:
+            other = self.other_profile.headers("Other-Leg", primary=False)
+            oseg = self._segments.get("other")
+            if oseg is None or oseg.headers[1:] != other or oseg.headers[0][1] != self.other_type:
+                oseg = self._segments["other"] = Segment([("Other-Type", self.other_type)] + other)
+            out.append(oseg)
+        return out
+
+    def channel_data(self, with_profile: bool = True) -> list[tuple[str, str]]:
+        """§4.3 channel data without variables."""
+        out = list(self.state_headers(with_profile))
+        if with_profile:
+            for seg in self.profile_segments():
+                out += seg.headers
+        return out
 
     def _vars_segment(self) -> Segment:
         variables = self.variable_headers()
@@ -186,25 +204,25 @@ class Channel:
             self._segments["vars"] = seg
         return seg
 
-    def _vars_json_items(self) -> list[str]:
-        cache = self._var_json
-        out = []
-        for k, v in self.variables.items():
-            item = cache.get(k)
-            if item is None:
-                item = cache[k] = _json_pair("variable_" + k, v)
-            out.append(item)
-        return out
+    def _vars_json_items(self) -> str:
+        return self._vars_text(self._var_json, self._dirty_json, _json_pair, ",")
 
-    def _vars_plain_items(self) -> list[str]:
-        cache = self._var_plain
-        out = []
-        for k, v in self.variables.items():
-            item = cache.get(k)
-            if item is None:
-                item = cache[k] = _plain_line("variable_" + k, v)
-            out.append(item)
-        return out
+    def _vars_plain_items(self) -> str:
+        return self._vars_text(self._var_plain, self._dirty_plain, _plain_line, "")
+
+    def _vars_text(self, cache: dict[str, str | None], dirty: set[str], encode, sep: str) -> str:
+        """Serialized variables, re-encoding only the ones set since the last call (same order as the dict)."""
+        variables = self.variables
+        if len(cache) != len(variables):
+            cache.clear()
+            for k, v in variables.items():
+                cache[k] = encode("variable_" + k, v)
+        else:
+            for k in dirty:
+                if k in variables:
+                    cache[k] = encode("variable_" + k, variables[k])
+        dirty.clear()
+        return sep.join(cache.values())  # type: ignore[arg-type]
 
     def variable_headers(self) -> list[tuple[str, str]]:
         if self._vars_cache is None:
@@ -215,12 +233,16 @@ class Channel:
               before: list[tuple[str, str]] | None = None, with_profile: bool = True,
               with_vars: bool | None = None, body: str = "", subclass: str = "") -> Event:
         headers = self.switch.prelude(name, subclass)
+        segments: list[tuple[int, Segment]] = []
         if before:
             headers += before
         if with_vars is None:
             with_vars = name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
-        segments = [(len(headers), self._data_segment(with_profile))]
-        headers += segments[0][1].headers
+        headers += self.state_headers(with_profile)
+        if with_profile:
+            for seg in self.profile_segments():
+                segments.append((len(headers), seg))
+                headers += seg.headers
         if with_vars:
             vseg = self._vars_segment()
             segments.append((len(headers), vseg))

@@ -65,8 +65,8 @@ def _plain_line(name: str, value: str) -> str:
 class Segment:
     """A run of headers shared by many events (a channel's data, its variables), serialized once per format.
 
-    `json_items`/`plain_items`, when given, return the already-serialized lines of the run (per-variable
-    caches kept by the channel), so only changed variables are encoded again.
+    `json_items`/`plain_items`, when given, return the serialized text of the run from per-variable caches
+    kept by the channel, so only changed variables are encoded again.
     """
 
     __slots__ = ("headers", "_json", "_plain", "_json_items", "_plain_items")
@@ -80,14 +80,14 @@ class Segment:
 
     def json(self) -> str:
         if self._json is None:
-            items = self._json_items() if self._json_items else [_json_pair(k, v) for k, v in self.headers]
-            self._json = ",".join(items)
+            self._json = (self._json_items() if self._json_items
+                          else ",".join([_json_pair(k, v) for k, v in self.headers]))
         return self._json
 
     def plain(self) -> str:
         if self._plain is None:
-            items = self._plain_items() if self._plain_items else [_plain_line(k, v) for k, v in self.headers]
-            self._plain = "".join(items)
+            self._plain = (self._plain_items() if self._plain_items
+                           else "".join([_plain_line(k, v) for k, v in self.headers]))
         return self._plain
 
 
@@ -236,11 +236,14 @@ class Command:
     done: object = None          # set when a sync-socket sendmsg has been executed
 
     def header(self, name: str, default: str = "") -> str:
-        low = name.lower()
-        for k, v in self.headers.items():
-            if k.lower() == low:
-                return v
-        return default
+        """A header by case-insensitive name (the raw value as sent)."""
+        lowered = self.__dict__.get("_lowered")
+        if lowered is None:
+            lowered = {}
+            for k, v in self.headers.items():
+                lowered.setdefault(k.lower(), v)
+            self.__dict__["_lowered"] = lowered
+        return lowered.get(name.lower(), default)
 
 
 class BadContentLength(Exception):

@@ -79,3 +79,20 @@ def test_inbound_myevents_binds_connection_and_closes_it_at_hangup(sim):
     assert uuids == {call.uuid}
     assert peer.log[-1].h["Content-Disposition"] == "disconnect"
     assert call.wait_destroyed(2)
+
+
+@pytest.mark.parametrize("fmt", ["plain", "json"])
+def test_variables_on_events_track_every_set_and_unset(sim, fmt):
+    sim.route("30", apps=[("set", "a=1"), ("set", "b=2"), ("set", "a=3"), ("unset", "b"), ("set", "c=x y"),
+                          ("hangup", "")])
+    peer = connect_inbound(sim.address)
+    peer.cmd("event %s CHANNEL_EXECUTE_COMPLETE" % fmt)
+    call = sim.place_call("30", "3000")
+    seen = []
+    while len(seen) < 6:
+        ev = peer.wait_event(lambda f: f.event_name == "CHANNEL_EXECUTE_COMPLETE").ev
+        seen.append((ev.get("variable_a"), ev.get("variable_b"), ev.get("variable_c")))
+    assert seen == [("1", None, None), ("1", "2", None), ("3", "2", None), ("3", None, None),
+                    ("3", None, "x y"), ("3", None, "x y")]
+    assert call.wait_destroyed(2)
+    peer.close()
