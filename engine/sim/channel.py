@@ -95,6 +95,7 @@ class Channel:
         self._data_cache: list[tuple[str, str]] | None = None
         self._vars_cache: list[tuple[str, str]] | None = None
         self._segments: dict[str, Segment] = {}
+        self._other_key: tuple[Any, str] = (None, "")
         self._var_json: dict[str, str | None] = {}
         self._var_plain: dict[str, str | None] = {}
         self._dirty_json: set[str] = set()
@@ -182,9 +183,11 @@ class Channel:
         out = [seg]
         if self.other_profile is not None:
             other = self.other_profile.headers("Other-Leg", primary=False)
+            key = self._other_key
             oseg = self._segments.get("other")
-            if oseg is None or oseg.headers[1:] != other or oseg.headers[0][1] != self.other_type:
+            if oseg is None or key[0] is not other or key[1] != self.other_type:
                 oseg = self._segments["other"] = Segment([("Other-Type", self.other_type)] + other)
+                self._other_key = (other, self.other_type)
             out.append(oseg)
         return out
 
