@@ -11,6 +11,7 @@ injected ports. Time comes from the injected `clock`; a timer greenlet runs the 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, Iterable, Mapping
 
 import gevent
@@ -18,8 +19,8 @@ from gevent.event import Event as Flag
 
 from engine.acd.announce import Announcer, HandleTimes, SilentAnnouncer, announcement_text, estimated_wait
 from engine.acd.bus import TOPIC_CALL, Bus
-from engine.acd.distributor import AcdError, Distributor
 from engine.acd.callbacks import AgentFirstCallbacks
+from engine.acd.distributor import AcdError, Distributor
 from engine.acd.executor import IntentExecution
 from engine.acd.transfers import Transfers
 from engine.acd.intents import Intent
@@ -34,7 +35,9 @@ from engine.esl import commands
 from engine.ivr.ports import QueueOutcome, QueueRequest, QueueResult
 
 log = logging.getLogger(__name__)
-DIRECT_TRANSFER_SECONDS = 60.0  # a call transferred to one agent waits this long for them, then for anyone
+DIRECT_TRANSFER_SECONDS = 60.0
+QUICK_MUSIC_SECONDS = 0.2  # hold music that ends faster than this (file missing) three times is replaced
+HOLD_SILENCE = commands.silence(-1)  # endless silence, interrupted by uuid_break like music  # a call transferred to one agent waits this long for them, then for anyone
 
 
 class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
@@ -207,15 +210,24 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         """Music (and announcements) until decided; exit keys end the wait."""
         keys = "".join(queue.exit_keys) or "none"
         announcer = gevent.spawn(self._announce_clock, call, queue.announce_every) if queue.announce_every else None
+        music, quick = queue.moh or self.music, 0
         try:
             while not call.decided.is_set():
                 if call.announce_due:
                     call.announce_due = False
                     self._announce(call)
                     continue
-                digit = call.channel.play(queue.moh or self.music, terminators=keys)
+                started = time.monotonic()
+                digit = call.channel.play(music, terminators=keys)
                 if digit and digit in queue.exit_keys and not call.decided.is_set():
                     self._exit_key(call, queue, digit)
+                elif not digit and time.monotonic() - started < QUICK_MUSIC_SECONDS and not call.announce_due:
+                    quick += 1
+                    if quick == 3 and music != HOLD_SILENCE:  # missing music: hold in silence, don't hammer
+                        log.warning("call %s: hold music %s ends at once; holding in silence", call.call_id, music)
+                        music = HOLD_SILENCE
+                else:
+                    quick = 0
         finally:
             if announcer is not None:
                 announcer.kill(block=False)

@@ -391,3 +391,22 @@ def test_unreachable_customer_turns_the_agent_first_callback_into_a_dialer_task(
     wait_until(lambda: virtual not in service.calls)
     assert records.callbacks[0]["source"] == "queue_callback" and "USER_BUSY" in records.callbacks[0]["reason"]
     assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
+
+
+def test_missing_hold_music_falls_back_to_silence_instead_of_replaying_in_a_loop():
+    class NoMusic(FakeCaller):
+        def play(self, path, *, terminators="none"):
+            if path.startswith("local_stream://"):
+                self.played.append(path)
+                return ""  # FILE NOT FOUND: returns at once
+            return super().play(path, terminators=terminators)
+
+    service, switch, clock, records = _setup(agents=())
+    caller = NoMusic("caller-1")
+    switch.callers["caller-1"] = caller
+    waiting = gevent.spawn(service.enqueue, caller, QueueRequest(queue="support", call_uuid="caller-1"))
+    wait_until(lambda: "silence_stream://-1" in caller.played)
+    assert caller.played.count(commands.MUSIC_ON_HOLD) == 3
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
