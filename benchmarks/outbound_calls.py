@@ -1,6 +1,8 @@
 """Concurrent outbound-socket calls: how many one engine process carries, how fast, at what memory cost.
 
-The simulated FreeSWITCH runs in its own process (`jinqiao sim run --calls N --concurrency N`) and sends
+The simulated FreeSWITCH runs in its own process and offers new calls at --cps per second (a switch's
+sessions-per-second cap; 2,000 calls arrive over 5 s at the default 400, and each lasts ~7 s, so all are
+up at once) (`jinqiao sim run --calls N --concurrency N`) and sends
 every call to this process's OutboundServer, whose flow answers, collects one digit (with a prompt), plays a
 closing prompt and hangs up. The engine process measures:
 - concurrent: the most calls its flows held at once;
@@ -50,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--cps", type=float, default=400, help="new calls per second offered by the switch")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -96,7 +99,8 @@ def main() -> None:
     sim = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "sim", "run", "--port", "0", "--password", "bench-only",
          "--time-scale", str(args.time_scale), "--route", f"5000={host}:{port}", "--calls", str(args.calls),
-         "--did", "5000", "--digits", "1", "--concurrency", str(args.calls), "--hangup-after", "60"],
+         "--did", "5000", "--digits", "1", "--concurrency", str(args.calls), "--hangup-after", "60",
+         "--cps", str(args.cps)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     sampler_running = True
