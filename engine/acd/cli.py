@@ -10,8 +10,8 @@ from typing import Any, Callable, Mapping
 
 import click
 
-from engine.acd.legs import SUBCLASS_AGENT_CONTROL
-from engine.acd.switch_events import H_AGENT_ACTION, H_AGENT_ID, H_AGENT_QUEUES, H_AGENT_REASON
+from engine.esl.commands import SUBCLASS_AGENT_CONTROL
+from engine.esl.commands import H_AGENT_ACTION, H_AGENT_ID, H_AGENT_QUEUES, H_AGENT_REASON
 
 Sender = Callable[[Mapping[str, str]], None]
 

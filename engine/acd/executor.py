@@ -13,11 +13,12 @@ import gevent
 
 from engine.acd.bus import TOPIC_AGENT_STATE, TOPIC_CALL, TOPIC_SCREEN_POP
 from engine.acd.intents import Abandoned, AgentStateChanged, CallerExit, CancelOffer, Connect, Offer
-from engine.acd.legs import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HEADER_CUSTOMER_NAME, SIP_HEADER_QUEUE,
-                             SIP_HEADER_SEGMENT, parse_job_body)
+from engine.acd.legs import parse_job_body
 from engine.acd.models import AgentState, RecordPolicy
 from engine.acd.queued import AgentLeg, QueuedCall
 from engine.esl import commands
+from engine.esl.commands import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HEADER_CUSTOMER_NAME, SIP_HEADER_QUEUE,
+                                 SIP_HEADER_SEGMENT)
 from engine.esl.commands import HangupCause
 from engine.recording.files import describe, recording_path
 

@@ -16,15 +16,6 @@ from engine.esl.commands import HangupCause
 
 log = logging.getLogger(__name__)
 
-# TODO(commands.py): variable names not in commands.py yet
-VAR_RECORD_STEREO = "RECORD_STEREO"
-SIP_HEADER_CUSTOMER = "X-Jinqiao-Customer"
-SIP_HEADER_CUSTOMER_NAME = "X-Jinqiao-Customer-Name"
-SIP_HEADER_CALL_ID = "X-Jinqiao-Call-Id"
-SIP_HEADER_QUEUE = "X-Jinqiao-Queue"
-SIP_HEADER_SEGMENT = "X-Jinqiao-Segment"
-# TODO(commands.py): CUSTOM subclass the engine listens to for agent control (CLI, phone feature codes)
-SUBCLASS_AGENT_CONTROL = "jinqiao::agent"
 
 
 class Control(Protocol):
@@ -106,7 +97,7 @@ class SwitchLegs:
 
     def start_recording(self, caller_uuid: str, path: str, *, stereo: bool) -> Any:
         if stereo:
-            self.control.bgapi(commands.uuid_setvar(caller_uuid, VAR_RECORD_STEREO, "true"))
+            self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_RECORD_STEREO, "true"))
         return self.control.bgapi(commands.uuid_record(caller_uuid, "start", path))
 
     def transfer(self, uuid: str, extension: str, context: str = "default") -> Any:

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from engine.acd.distributor import AcdError
-from engine.acd.legs import SUBCLASS_AGENT_CONTROL
+from engine.esl.commands import H_AGENT_ACTION, H_AGENT_ID, H_AGENT_QUEUES, H_AGENT_REASON, SUBCLASS_AGENT_CONTROL
 from engine.esl import commands
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -14,11 +14,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-# TODO(commands.py): header names of the jinqiao::agent control event
-H_AGENT_ID = "Agent-ID"
-H_AGENT_ACTION = "Agent-Action"
-H_AGENT_REASON = "Agent-Reason"
-H_AGENT_QUEUES = "Agent-Queues"
 
 
 class SwitchEvents:

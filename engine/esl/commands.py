@@ -48,6 +48,8 @@ SUBCLASS_SOFIA_REGISTER = "sofia::register"
 SUBCLASS_SOFIA_UNREGISTER = "sofia::unregister"
 SUBCLASS_SOFIA_EXPIRE = "sofia::expire"
 
+SUBCLASS_AGENT_CONTROL = "jinqiao::agent"  # the engine's own agent-control event (CLI, phone feature codes)
+
 # --- header names ----------------------------------------------------------------------------------------
 H_EVENT_NAME = "Event-Name"
 H_UNIQUE_ID = "Unique-ID"
@@ -71,6 +73,17 @@ H_SUBCLASS = "Event-Subclass"
 H_REG_USER = "from-user"
 H_REG_USERNAME = "username"
 H_REG_CONTACT = "contact"
+H_AGENT_ID = "Agent-ID"  # headers of the jinqiao::agent control event
+H_AGENT_ACTION = "Agent-Action"
+H_AGENT_REASON = "Agent-Reason"
+H_AGENT_QUEUES = "Agent-Queues"
+
+# --- SIP headers the engine puts on agent legs (a plain softphone can show who is calling) -------------
+SIP_HEADER_CUSTOMER = "X-Jinqiao-Customer"
+SIP_HEADER_CUSTOMER_NAME = "X-Jinqiao-Customer-Name"
+SIP_HEADER_CALL_ID = "X-Jinqiao-Call-Id"
+SIP_HEADER_QUEUE = "X-Jinqiao-Queue"
+SIP_HEADER_SEGMENT = "X-Jinqiao-Segment"
 
 # --- channel variables -----------------------------------------------------------------------------------
 VAR_CALL_ID = "jq_call_id"  # set by the engine on every leg it creates or controls
@@ -97,6 +110,9 @@ VAR_TTS_VOICE = "tts_voice"
 VAR_SIP_HEADER_PREFIX = "sip_h_"
 VAR_EFFECTIVE_CID_NAME = "effective_caller_id_name"
 VAR_EFFECTIVE_CID_NUMBER = "effective_caller_id_number"
+VAR_RECORD_STEREO = "RECORD_STEREO"
+
+SAY_PREFIX = "say:"  # playback of TTS text with the channel's tts_engine/tts_voice
 
 # --- applications ----------------------------------------------------------------------------------------
 APP_ANSWER = "answer"
@@ -436,6 +452,12 @@ def subscribe(event_format: str, names: Iterable[str]) -> str:
     if event_format not in ("plain", "json", "xml"):
         raise ValueError(f"bad event format {event_format!r}")
     return f"event {event_format} " + " ".join(words)
+
+
+def sendevent(name: str) -> str:
+    if not re.match(r"^[A-Z_]+$", name):
+        raise ValueError(f"not an event name: {name!r}")
+    return f"sendevent {name}"
 
 
 def filter_add(header: str, value: str) -> str:

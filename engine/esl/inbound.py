@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import gevent
 from gevent import socket as gsocket
@@ -98,6 +98,20 @@ class InboundConnection:
         if isinstance(reply, CommandReply):  # permission errors come back as command/reply
             raise CommandError(reply.text)
         return reply.body
+
+    def sendevent(self, name: str, headers: Mapping[str, str], body: str | None = None,
+                  timeout: float = 10.0) -> str:
+        """Fire an event into FreeSWITCH (e.g. CUSTOM with Event-Subclass); returns the reply text."""
+        if gevent.getcurrent() is self._dispatcher:
+            raise RuntimeError("sendevent() must not be called from an event handler; spawn a greenlet")
+        wire = self._ready_wire(timeout)
+        try:
+            reply = wire.request(encode_command(commands.sendevent(name), headers, body)).get(timeout=timeout)
+        except gevent.Timeout:
+            raise CommandTimeout(f"no answer to sendevent {name} within {timeout}s") from None
+        if not reply.ok:
+            raise CommandError(reply.text)
+        return reply.text
 
     def bgapi(self, command: str, job_uuid: str | None = None, timeout: float = 600.0) -> AsyncResult:
         """Start a background API job; the future resolves to the BACKGROUND_JOB body. Never blocks.

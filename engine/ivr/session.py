@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SILENCE = commands.silence(250)
-SAY_PREFIX = "say:"  # TODO(commands.py): playback of TTS text with the channel's tts_engine/tts_voice
 MAX_STEPS = 1000  # nodes per call; bounds a flow that loops through menus forever
 MAX_SUBFLOW_DEPTH = 8
 
@@ -180,7 +179,7 @@ class CallSession:
         for name, value in ((commands.VAR_TTS_ENGINE, instruction.engine), (commands.VAR_TTS_VOICE, instruction.voice)):
             if self.channel.variables.get(name) != value:
                 self.channel.set_variable(name, value)
-        return SAY_PREFIX + " ".join(instruction.text.split())
+        return commands.SAY_PREFIX + " ".join(instruction.text.split())
 
     def play(self, prompt: Prompt | None, fallback: Prompt | None = None) -> None:
         if prompt is None:

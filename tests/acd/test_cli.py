@@ -4,7 +4,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from engine.acd.cli import agent
-from engine.acd.legs import SUBCLASS_AGENT_CONTROL
+from engine.esl.commands import SUBCLASS_AGENT_CONTROL
 from engine.acd.models import Agent, AgentState, QueueConfig
 from engine.esl import commands
 

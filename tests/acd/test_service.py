@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from engine.acd.bus import TOPIC_AGENT_STATE, TOPIC_SCREEN_POP
-from engine.acd.legs import SUBCLASS_AGENT_CONTROL
+from engine.esl.commands import SUBCLASS_AGENT_CONTROL
 from engine.acd.models import Agent, AgentState, ExitAction, QueueConfig, RecordingPolicy, RecordPolicy
 from engine.acd.ports import CustomerInfo, MemoryCustomers, MemoryRecords
 from engine.acd.reconciler import Reconciler
