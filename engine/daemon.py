@@ -13,6 +13,9 @@ from typing import Any, Callable
 
 import gevent
 
+from engine.acd.assembly import start_acd
+from engine.acd.bus import Bus
+from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
 from engine.ivr.registry import FlowRegistry
@@ -40,6 +43,8 @@ class Engine:
     ivr: FlowRunner
     outbound: OutboundServer
     inbound: InboundConnection | None = None
+    acd: Any = None  # engine.acd.assembly.RunningAcd when acd.queues is configured
+    bus: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> "Engine":
@@ -51,6 +56,8 @@ class Engine:
 
     def stop(self) -> None:
         self.outbound.stop()
+        if self.acd is not None:
+            self.acd.stop()
         if self.inbound is not None:
             self.inbound.close()
         self.store.dispose()
@@ -75,14 +82,6 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
     report = flows.reload()
     for problem in getattr(report, "errors", []) or []:
         log.error("flow problem: %s", problem)
-    customers = CustomerRepository(store)
-    runner = FlowRunner(
-        flows, tts,
-        directory=StoreDirectory(customers),
-        callbacks=StoreCallbacks(CallbackRepository(store)),
-        interactions=StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now),
-        recordings_dir=Path(config.engine.data_dir) / "recordings",
-    )
     inbound = None
     if connect_inbound:
         fs = config.freeswitch
@@ -93,9 +92,23 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
                                     heartbeat_timeout=fs.heartbeat_timeout, connect_timeout=fs.connect_timeout,
                                     reconnect_min_delay=fs.reconnect_min_delay,
                                     reconnect_max_delay=fs.reconnect_max_delay)
+    bus = Bus()
+    acd = None
+    if inbound is not None and (config.acd or {}).get("queues"):
+        acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)
+    customers = CustomerRepository(store)
+    runner = FlowRunner(
+        flows, tts,
+        directory=StoreDirectory(customers),
+        queue_gateway=acd.service if acd is not None else None,
+        callbacks=StoreCallbacks(CallbackRepository(store)),
+        interactions=StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now),
+        recordings_dir=Path(config.engine.data_dir) / "recordings",
+    )
     outbound = OutboundServer(config.outbound.host, config.outbound.port, call_handler or runner.run,
                               linger=config.outbound.linger_seconds, max_calls=config.outbound.max_calls)
-    return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound)
+    return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
+                  acd=acd, bus=bus)
 
 
 def _utc_now():
@@ -112,7 +125,7 @@ def run_forever(config: Config) -> int:
     setup_logging(config.engine.log_level, config.engine.log_format)
     try:
         engine = build_engine(config)
-    except SchemaOutdated as exc:
+    except (SchemaOutdated, AcdConfigError) as exc:
         log.error("%s", exc)
         return 2
     stop = gevent.event.Event()

@@ -33,11 +33,12 @@ class ScriptedCaller:
 
 
 CALLERS = (
+    ScriptedCaller("telecom: VIP customer goes to the VIP queue, talks to an agent, rates the call 5",
+                   "13600000001", "10086", ("1", "5")),
     ScriptedCaller("welcome, presses 7", "13800138000", "4000", ("7",)),
     ScriptedCaller("logistics: tracks waybill 880012345678", "13911112222", "4008001234",
                    ("1", "1", "880012345678", "9"), hang_up_after_prompts=5),
-    ScriptedCaller("telecom: VIP customer asks for the balance", "13600000001", "10086", ("1",),
-                   hang_up_after_prompts=3),
+    ScriptedCaller("telecom: unknown caller asks for an agent", "13300000000", "10086", ("1", "0", "4")),
     ScriptedCaller("logistics: hangs up in the language menu", "02161234567", "4008001234", (),
                    hang_up_after_prompts=1),
 )
@@ -47,6 +48,19 @@ DEMO_CUSTOMERS = """name,phone,segment,value_tier,tags,language,account_no,marke
 李雷 (VIP),+86 136 0000 0001,vip,5,offer_5g,zh,A10002,yes,88.50
 Mary Chen,13800138000,new,1,,en,A10003,no,12.00
 """
+
+# Agents (id, name, skills) and their simulated softphones: each answers after 1 s and the agent ends the
+# conversation after 4 s.
+DEMO_AGENTS = (("1001", "赵敏", {"vip": 9, "mandarin": 8}), ("1002", "钱进", {"mandarin": 6}),
+               ("1003", "Alice", {"english": 7, "mandarin": 3}))
+DEMO_QUEUES = {
+    "vip_service": {"strategy": "skills-by-proficiency", "skills": {"vip": 1}, "wrap_up_seconds": 2,
+                    "record": {"policy": "always"}, "abandon_callback": True},
+    "general_service": {"strategy": "longest-idle", "wrap_up_seconds": 2, "record": {"policy": "always"}},
+    "sales": {"strategy": "longest-idle", "wrap_up_seconds": 2},
+    "complaints": {"strategy": "longest-idle", "wrap_up_seconds": 2, "record": {"policy": "always"}},
+    "consultation": {"strategy": "longest-idle", "wrap_up_seconds": 2},
+}
 
 
 def _demo_config(config: Config, data_dir: Path, password: str, sim_address: tuple[str, int]) -> Config:
@@ -62,6 +76,7 @@ def _demo_config(config: Config, data_dir: Path, password: str, sim_address: tup
         outbound=dataclasses.replace(config.outbound, host="127.0.0.1", port=0, linger_seconds=2),
         ivr=dataclasses.replace(config.ivr, flows_dir=str(flows_dir), dids=dict(DEMO_DIDS)),
         tts=dataclasses.replace(config.tts, cache_dir=str(data_dir / "tts-cache")),
+        acd={**(config.acd or {}), "queues": DEMO_QUEUES},
     )
 
 
@@ -100,7 +115,9 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     from engine.store.database import open_store
     from engine.store.importer import CustomerImport, ImportOptions
     from engine.store.migrate import upgrade
-    from engine.store.repos.interactions import InteractionRepository
+    from engine.esl import commands
+    from engine.store.repos.agents import AgentRepository
+    from engine.store.repos.interactions import InteractionRepository, RecordingRepository, SurveyRepository
 
     setup_logging("warning")
     workdir = Path(data_dir or tempfile.mkdtemp(prefix="jinqiao-demo-"))
@@ -118,6 +135,12 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     customers_csv.write_text(DEMO_CUSTOMERS, encoding="utf-8")
     summary = CustomerImport(store, ImportOptions(extra_columns="attributes")).run(customers_csv)
     click.echo(f"customers imported: {summary.inserted} new, {summary.updated} updated, {summary.rejected} rejected")
+    agents = AgentRepository(store)
+    for agent_id, name, skills in DEMO_AGENTS:
+        agents.add(agent_id, name=name, extension=agent_id)
+        for skill, level in skills.items():
+            agents.set_skill(agent_id, skill, level)
+        sim.add_endpoint(agent_id, answer_after=1.0, hangup_after=4.0)
     store.dispose()
 
     engine = build_engine(demo_config).start()
@@ -127,6 +150,15 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     host, port = engine.outbound.address
     for did in DEMO_DIDS:
         sim.route(did, socket=f"{host}:{port} async full")
+    for agent_id, name, _skills in DEMO_AGENTS:  # what `jinqiao agent login` sends
+        engine.inbound.sendevent(commands.EV_CUSTOM, {commands.H_SUBCLASS: commands.SUBCLASS_AGENT_CONTROL,
+                                                      commands.H_AGENT_ID: agent_id, commands.H_AGENT_ACTION: "login"})
+    def ready_agents() -> int:
+        states = engine.acd.service.snapshot()["agents"].values()
+        return sum(1 for agent in states if agent["state"] == "available" and agent["registered"])
+
+    logged_in = sim.wait_until(lambda: ready_agents() >= len(DEMO_AGENTS), 10)
+    click.echo(f"agents logged in: {', '.join(a for a, _n, _s in DEMO_AGENTS)}" + ("" if logged_in else " (not all ready)"))
 
     started = time.monotonic()
     chosen = [CALLERS[i % len(CALLERS)] for i in range(calls)]
@@ -139,6 +171,7 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     elapsed = time.monotonic() - started
 
     interactions = InteractionRepository(engine.store)
+    recordings, surveys = RecordingRepository(engine.store), SurveyRepository(engine.store)
     failures = 0
     click.echo("")
     for number, (caller, call, _) in enumerate(placed, 1):
@@ -153,6 +186,14 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
         if stored.ivr_digits:
             click.echo(f"  keys: {' '.join(stored.ivr_digits)}")
         click.echo(f"  outcome: {stored.ivr_outcome}")
+        if stored.queue:
+            waited = f", waited {stored.wait_seconds:.1f}s" if stored.wait_seconds is not None else ""
+            talked = f", talked {stored.talk_seconds:.1f}s" if stored.talk_seconds is not None else ""
+            click.echo(f"  queue {stored.queue}: agent {stored.agent_id or '-'}{waited}{talked}")
+        for recording in recordings.for_interaction(stored.id):
+            click.echo(f"  recording: {recording.path} ({recording.duration:.1f}s, sha256 {recording.sha256[:12]})")
+        for answer in surveys.for_interaction(stored.id):
+            click.echo(f"  survey {answer.question}: {answer.score}")
         played = [p for p in call.played if not p.startswith("silence_stream")]
         click.echo(f"  prompts played: {len(played)}")
     click.echo("")

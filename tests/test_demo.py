@@ -16,6 +16,12 @@ def test_demo_runs_scripted_calls_through_the_engine_and_stores_each(tmp_path: P
     # The welcome caller pressed 7 and the flow said it back, then hung up normally.
     assert "flow demo_welcome: welcome > ask > say_key > goodbye" in out
     assert "keys: ask:7" in out
-    # The known customer is identified from the store, and the VIP goes towards the VIP queue.
-    assert "identify > is_vip > vip_greeting > vip_queue" in out
+    # The VIP is identified from the store, queued to the VIP queue, served by the agent with the vip
+    # skill, recorded, and rates the call after the agent hangs up.
+    assert "agents logged in: 1001, 1002, 1003" in out
+    assert "identify > is_vip > vip_greeting > vip_queue > survey > goodbye" in out
+    assert "queue vip_service: agent 1001" in out
+    assert "survey telecom_satisfaction: 5" in out
+    recordings = [line for line in out.splitlines() if line.strip().startswith("recording: ")]
+    assert len(recordings) == 2 and all("(0.0s" not in line for line in recordings)
     assert (tmp_path / "jinqiao.db").exists()

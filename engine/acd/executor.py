@@ -137,7 +137,8 @@ class IntentExecution:
             self.interactions.queue_event(leg.call_id, now, hangup_by="agent")
             call.finished.set()
             if call.recording:
-                gevent.spawn(self._catalogue_recording, leg.call_id, call.recording, now)
+                gevent.spawn(self._catalogue_recording, leg.call_id, call.recording, now,
+                             getattr(call.channel, "uuid", ""))
 
     def _wrap_up_of(self: "QueueService", agent_id: str) -> float:
         queue = self.distributor.queues.get(self.distributor._agent_queue.get(agent_id, ""))
@@ -204,7 +205,14 @@ class IntentExecution:
             log.exception("call %s: connecting to agent leg %s failed", call.call_id, leg_uuid)
             self.legs.hang_up(leg_uuid)
 
-    def _catalogue_recording(self: "QueueService", call_id: str, path: str, at: float) -> None:
+    def _catalogue_recording(self: "QueueService", call_id: str, path: str, at: float, caller_uuid: str = "") -> None:
+        """The conversation is over: stop recording the caller (who may go on to a survey), then store the
+        file's size, duration and checksum once FreeSWITCH has closed it."""
+        if caller_uuid:
+            try:
+                self.legs.stop_recording(caller_uuid, path)  # -ERR when the caller's hang-up already stopped it
+            except Exception as exc:
+                log.debug("call %s: stopping the recording: %s", call_id, exc)
         for _ in range(10):
             try:
                 facts = describe(path)

@@ -100,6 +100,10 @@ class SwitchLegs:
             self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_RECORD_STEREO, "true"))
         return self.control.bgapi(commands.uuid_record(caller_uuid, "start", path))
 
+    def stop_recording(self, caller_uuid: str, path: str) -> str:
+        """Stop the conversation's recording; blocking (the file is closed when FreeSWITCH answers)."""
+        return self.control.api(commands.uuid_record(caller_uuid, "stop", path))
+
     def transfer(self, uuid: str, extension: str, context: str = "default") -> Any:
         return self.control.bgapi(commands.uuid_transfer(uuid, extension, context=context))
 

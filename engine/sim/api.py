@@ -43,8 +43,32 @@ def run_api(sw: Switch, command: str, arg: str, listener: Listener | None) -> st
 
 
 def split_args(arg: str) -> list[str]:
-    """switch_separate_string on spaces with '…' grouping (quotes removed)."""
-    return [w.strip("'") for w in re.findall(r"'[^']*'|\S+", arg)]
+    """switch_separate_string on spaces: a `'` anywhere toggles quoting (and is removed), runs of spaces
+    collapse, a backslash escapes a quote, a space or a backslash. So `{name='A B',x=1}user/1` is one word."""
+    out: list[str] = []
+    word: list[str] = []
+    quoted = started = False
+    i = 0
+    while i < len(arg):
+        c = arg[i]
+        if c == "\\" and i + 1 < len(arg) and arg[i + 1] in "' \\":
+            word.append(arg[i + 1])
+            started = True
+            i += 2
+            continue
+        if c == "'":
+            quoted, started = not quoted, True
+        elif c == " " and not quoted:
+            if started:
+                out.append("".join(word))
+                word, started = [], False
+        else:
+            word.append(c)
+            started = True
+        i += 1
+    if started:
+        out.append("".join(word))
+    return out
 
 
 def _chan(sw: Switch, uuid: str) -> Channel | None:

@@ -46,7 +46,9 @@ class SoundLibrary:
             m = re.search(r"loops=(-?\d+)", spec)
             loops = int(m.group(1)) if m else 1
             return float("inf") if loops < 0 else cycle * max(1, loops)
-        if path.startswith(("say:", "phrase:", "local_stream://")):
+        if path.startswith("local_stream://"):
+            return float("inf")  # music on hold plays until something breaks it
+        if path.startswith(("say:", "phrase:")):
             return 2.0
         full = path
         if not os.path.isabs(path) and self.sounds_dir:
