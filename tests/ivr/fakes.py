@@ -107,11 +107,12 @@ class FakeQueues:
 
     outcome: QueueOutcome = QueueOutcome.ANSWERED
     requests: list[QueueRequest] = field(default_factory=list)
+    detail: str = ""
 
     def enqueue(self, channel: Any, request: QueueRequest) -> QueueResult:
         channel.play(f"queue:{request.queue}")  # stands for the ACD's music on hold
         self.requests.append(request)
-        return QueueResult(self.outcome)
+        return QueueResult(self.outcome, self.detail)
 
 
 @dataclass

@@ -248,6 +248,22 @@ def test_queue_not_answered_plays_the_failure_prompt_and_takes_on_failure(harnes
     assert record.outcome == "queue_timeout"
 
 
+def test_a_callback_booked_from_the_queue_is_confirmed_not_reported_as_busy(harness):
+    harness.queues = FakeQueues(outcome=QueueOutcome.TIMEOUT, detail="callback:42")
+    harness.write("main", flow(QUEUE.replace("next: after,", "next: after, callback_prompt: 回电,"), start="q"))
+    channel, record = harness.call()
+    assert channel.played[-1] == "tts:zh:回电" and "tts:zh:忙" not in channel.played
+    assert record.outcome == "callback_requested"
+
+
+def test_queue_overflow_to_voicemail_takes_on_voicemail(harness):
+    harness.queues = FakeQueues(outcome=QueueOutcome.TIMEOUT, detail="voicemail")
+    harness.write("main", flow(QUEUE.replace("next: after,", "next: after, on_voicemail: vm,")
+                               + '  vm: {type: play, tts: 请留言, next: bye}\n', start="q"))
+    channel, record = harness.call()
+    assert channel.played[-1] == "tts:zh:请留言"
+
+
 def test_queue_without_a_gateway_plays_the_fallback_and_takes_on_failure(harness):
     harness.queues = None
     harness.write("main", flow(QUEUE, start="q"))

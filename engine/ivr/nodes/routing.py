@@ -106,7 +106,10 @@ class QueueNode(Node):
     TYPE = "queue"
     DOC = ("Put the caller into an ACD queue with a priority and skills (templates, e.g. from the customer's "
            "segment). Continues at `next` after an agent took the call (or ends the flow if there is no "
-           "`next`); plays `failure_prompt` and goes to `on_failure` when no agent can be reached.")
+           "`next`); plays `failure_prompt` and goes to `on_failure` when no agent can be reached. When the "
+           "caller asked for a callback from the queue (an exit key, or the queue's overflow), plays "
+           "`callback_prompt` and goes to `on_callback` (or ends the call); when the queue overflowed to "
+           "voicemail, goes to `on_voicemail` (or `on_failure`).")
     TAKES_INPUT = True  # waits in the queue
     FIELDS = {
         "queue": Field(Kind.QUEUE, "Name of the ACD queue (a key of acd.queues).", required=True),
@@ -117,6 +120,9 @@ class QueueNode(Node):
         "failure_prompt": Field(Kind.PROMPT, "Played when the call cannot be queued or nobody answers."),
         "next": Field(Kind.NODE, "Where to continue after the agent call (e.g. a survey); omit to end."),
         "on_failure": Field(Kind.NODE, "Where to go when no agent answered.", required=True),
+        "callback_prompt": Field(Kind.PROMPT, "Played when the caller left the queue with a callback booked."),
+        "on_callback": Field(Kind.NODE, "Where to go after a callback was booked; omit to end the call."),
+        "on_voicemail": Field(Kind.NODE, "Where to go when the queue sends the caller to voicemail."),
     }
 
     def _priority(self, session: "CallSession") -> int:
@@ -153,6 +159,17 @@ class QueueNode(Node):
             if self.next is None:
                 raise FlowFinished("answered")
             return self.next
+        detail = result.detail if result is not None else ""
+        if detail.startswith("callback:"):
+            session.record.outcome = "callback_requested"
+            log.info("[%s] %s: left queue %s with callback %s", session.uuid, self.id, self.queue, detail[9:])
+            session.play(self.callback_prompt, self.fallback)
+            if self.on_callback is None:
+                raise FlowFinished("callback_requested")
+            return self.on_callback
+        if detail == "voicemail" and self.on_voicemail is not None:
+            session.record.outcome = "queue_voicemail"
+            return self.on_voicemail
         log.info("[%s] %s: not answered in queue %s (%s)", session.uuid, self.id, self.queue,
                  result.outcome.value if result else "error")
         session.record.outcome = "queue_" + (result.outcome.value if result else "failed")
