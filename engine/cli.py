@@ -50,7 +50,8 @@ class AppContext:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Jinqiao (金桥): a call-center engine for FreeSWITCH."""
-    ctx.obj = AppContext(find_config_path(config_path))
+    if not isinstance(ctx.obj, AppContext) or config_path:  # a caller (or test) may pass its own context
+        ctx.obj = AppContext(find_config_path(config_path))
 
 
 @main.command()

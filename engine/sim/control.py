@@ -31,7 +31,7 @@ class Press:
     at: float | None = None
     gap: float = 0.25
     from_start: bool = False
-    during: str | None = None       # wait until this app starts; `at` then counts from its start
+    during: str | None = None       # wait for the next new run of this app; `at` counts from its start
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class SimCall:
         start = time.monotonic()
         answered_at: float | None = None
         cursor = 0.0
+        used_runs = 0  # apps already used by a `during` step
         for step in self.script:
             if isinstance(step, Wait):
                 cursor += step.seconds
@@ -111,11 +112,14 @@ class SimCall:
             when = step.at if step.at is not None else cursor
             during = getattr(step, "during", None)
             if during:
-                while ch.up and ch.current_app != during:
+                # Each `during` step waits for a new run of that app (the next prompt, not the same one).
+                while ch.up and not (ch.current_app == during and
+                                     any(app == during for app, _ in ch.apps[used_runs:])):
                     ch.app_changed.wait(1.0)
                     ch.app_changed.clear()
                 if not ch.up:
                     return
+                used_runs = len(ch.apps)
                 base = time.monotonic()
                 when = step.at or 0.0
             elif step.from_start:

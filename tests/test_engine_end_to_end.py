@@ -1,0 +1,80 @@
+"""The engine as `jinqiao serve` builds it, against the simulator: agent control from the CLI, queue calls."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import gevent
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import AppContext, main
+from engine.config import load_config
+from engine.daemon import build_engine
+from engine.sim import FreeSwitchSim, Press
+from engine.store.database import open_store
+from engine.store.migrate import upgrade
+from engine.store.repos.agents import AgentRepository
+from engine.store.repos.interactions import InteractionRepository
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "e2e-secret"
+
+
+@pytest.fixture
+def running(tmp_path):
+    sim = FreeSwitchSim(password=PASSWORD, time_scale=0.02)
+    sim.start()
+    base = load_config(None, environ={})
+    config = dataclasses.replace(
+        base,
+        engine=dataclasses.replace(base.engine, data_dir=str(tmp_path)),
+        freeswitch=dataclasses.replace(base.freeswitch, host=sim.address[0], port=sim.address[1], password=PASSWORD),
+        outbound=dataclasses.replace(base.outbound, port=0, linger_seconds=1),
+        ivr=dataclasses.replace(base.ivr, flows_dir=str(ROOT / "ivr_flows"), dids={"10086": "telecom_service"}),
+        tts=dataclasses.replace(base.tts, cache_dir=str(tmp_path / "tts")),
+        acd={"queues": {"general_service": {"wrap_up_seconds": 1}, "vip_service": {}, "sales": {}}},
+    )
+    store = open_store(config.database_url)
+    upgrade(store.engine)
+    AgentRepository(store).add("2001", name="Agent 2001", extension="2001")
+    AgentRepository(store).set_skill("2001", "mandarin", 5)
+    store.dispose()
+    sim.add_endpoint("2001", answer_after=0.5, hangup_after=3.0)
+    engine = build_engine(config).start()
+    assert engine.inbound.wait_connected(10)
+    host, port = engine.outbound.address
+    sim.route("10086", socket=f"{host}:{port} async full")
+    yield sim, engine, config
+    engine.stop()
+    sim.stop()
+
+
+def agent_state(engine, agent_id: str) -> str:
+    return engine.acd.service.snapshot()["agents"][agent_id]["state"]
+
+
+def test_agent_cli_logs_in_through_freeswitch_and_the_agent_takes_a_queued_call(running) -> None:
+    sim, engine, config = running
+    cli = CliRunner()
+    # Given the agent logs in from the command line (the CLI fires a CUSTOM event into FreeSWITCH) ...
+    result = cli.invoke(main, ["agent", "login", "2001"], obj=AppContext(_config=config))
+    assert result.exit_code == 0, result.output
+    assert sim.wait_until(lambda: agent_state(engine, "2001") == "available", 10)
+    # ... when an unknown caller asks for an agent (1: Mandarin, 0: agent) ...
+    call = sim.place_call("10086", "13300000000", script=[Press("1", during="play_and_get_digits"),
+                                                          Press("0", during="play_and_get_digits")])
+    # ... then the agent's phone rings, the call is bridged, and the interaction names queue and agent.
+    assert sim.wait_until(lambda: agent_state(engine, "2001") == "on-call", 20)
+    assert sim.wait_until(lambda: agent_state(engine, "2001") in ("wrap-up", "available"), 20)
+    call.hangup()
+    assert call.wait_hangup(5)
+    stored = InteractionRepository(engine.store)
+    assert sim.wait_until(lambda: (stored.by_call_id(call.uuid) or None) is not None
+                          and stored.by_call_id(call.uuid).ivr_outcome is not None, 10)
+    interaction = stored.by_call_id(call.uuid)
+    assert interaction.queue == "general_service" and interaction.agent_id == "2001"
+    # And the agent can pause from the CLI too.
+    result = cli.invoke(main, ["agent", "not-ready", "2001", "--reason", "lunch"], obj=AppContext(_config=config))
+    assert result.exit_code == 0, result.output
+    assert sim.wait_until(lambda: agent_state(engine, "2001") == "not-ready", 10)
