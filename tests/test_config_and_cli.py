@@ -84,3 +84,15 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "conf" / "jinqiao.example.yaml"
     config = load_config(str(example), environ={"JINQIAO_FREESWITCH_PASSWORD": "from-env"})
     assert config.freeswitch.password == "from-env"
+    from engine.acd.queue_config import load_queues
+
+    queues = load_queues(config.acd, config.source)
+    assert {"vip_service", "general_service", "sales", "complaints", "consultation"} <= set(queues)
+
+
+def test_shipped_flows_validate_against_the_example_config_queues() -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(JINQIAO + ["--config", str(root / "conf" / "jinqiao.example.yaml"), "flows", "validate",
+                                       str(root / "ivr_flows")], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "queue names not checked" not in result.stdout
