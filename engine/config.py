@@ -61,6 +61,7 @@ class DatabaseSection:
 
     url: str = ""
     echo: bool = False
+    phone_region: str = "CN"  # how national numbers (no country code) are read: ISO 3166 region code
 
 
 @dataclass(frozen=True)

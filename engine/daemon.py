@@ -66,7 +66,7 @@ class Engine:
 def open_checked_store(config: Config) -> Store:
     """Open the store and refuse an outdated schema with the command that fixes it."""
     Path(config.engine.data_dir).mkdir(parents=True, exist_ok=True)
-    store = open_store(config.database_url, echo=config.database.echo)
+    store = open_store(config.database_url, echo=config.database.echo, region=config.database.phone_region)
     check_schema_current(store.engine)
     return store
 

@@ -129,7 +129,7 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     sim.start()
     demo_config = _demo_config(config, workdir, password, sim.address)
 
-    store = open_store(demo_config.database_url)
+    store = open_store(demo_config.database_url, region=demo_config.database.phone_region)
     upgrade(store.engine)
     customers_csv = workdir / "demo_customers.csv"
     customers_csv.write_text(DEMO_CUSTOMERS, encoding="utf-8")
