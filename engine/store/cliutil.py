@@ -16,22 +16,15 @@ REGION_ENV = "JINQIAO_PHONE_REGION"
 
 
 def config_of(ctx: click.Context) -> Any:
-    """The engine Config: `ctx.obj.config` when the main CLI loaded one, else the defaults plus environment."""
-    obj = ctx.find_root().obj
-    config = getattr(obj, "config", None)
-    if config is not None:
-        return config
-    from engine.config import ConfigError, load_config
+    """The engine Config of this command (see engine.clicontext: one error line and exit 2 when it is bad)."""
+    from engine.clicontext import current_config
 
-    try:
-        return load_config(os.environ.get("JINQIAO_CONFIG") or None)
-    except ConfigError as exc:
-        fail(f"config error: {exc}")
+    return current_config()
 
 
 def phone_region(config: Any) -> str:
-    """Default region for numbers without a country code: config database.phone_region, $JINQIAO_PHONE_REGION, CN."""
-    return (getattr(getattr(config, "database", None), "phone_region", "") or os.environ.get(REGION_ENV) or "CN").upper()
+    """Default region for numbers without a country code: $JINQIAO_PHONE_REGION, else database.phone_region (CN)."""
+    return (os.environ.get(REGION_ENV) or getattr(getattr(config, "database", None), "phone_region", "") or "CN").upper()
 
 
 def database_url(ctx: click.Context) -> str:
