@@ -9,6 +9,7 @@ proportional to the candidate agents.
 """
 from __future__ import annotations
 
+import logging
 import random
 from typing import Iterable, Mapping
 
@@ -17,6 +18,7 @@ from engine.acd.intents import Abandoned, AgentStateChanged, CallerExit, CancelO
 from engine.acd.models import Agent, AgentState, QueueConfig, WaitingCaller
 from engine.acd.routing import AUTO_PAUSE_REASON, AcdError, CallerRouting
 
+log = logging.getLogger(__name__)
 __all__ = ["AUTO_PAUSE_REASON", "AcdError", "Distributor"]
 NOT_THE_AGENTS_FAULT = frozenset({"unregistered", "offer expired", "reconciled"})  # no auto-pause counting
 
@@ -319,7 +321,10 @@ class Distributor(CallerRouting):
         """Run every timer that is due: wrap-up ends, sticky fall-back, overflow steps, max wait, offer expiry."""
         intents: list[Intent] = []
         for kind, subject, version in self._timers.due(now):
-            intents += getattr(self, f"_on_{kind}")(subject, version, now)
+            try:
+                intents += getattr(self, f"_on_{kind}")(subject, version, now)
+            except Exception:  # one broken timer must not drop the intents of the others
+                log.exception("timer %s for %s failed; the other timers still run", kind, subject)
         return intents
 
     def next_timer(self) -> float | None:

@@ -133,12 +133,26 @@ class IntentExecution:
         if leg.consult:
             self._consult_ended(leg)
         call = self.calls.get(leg.call_id)
-        if call is not None and call.agent_leg == leg_uuid and not call.finished.is_set():
-            self.interactions.queue_event(leg.call_id, now, hangup_by="agent")
-            call.finished.set()
-            if call.recording:
-                gevent.spawn(self._catalogue_recording, leg.call_id, call.recording, now,
-                             getattr(call.channel, "uuid", ""))
+        if call is not None and call.agent_leg == leg_uuid:
+            self._conversation_over(call, "agent", now, cause=cause)
+
+    def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "") -> None:
+        """The agent conversation ended (once): talk time and who hung up on the interaction, the recording
+        catalogued, the caller's greenlet released."""
+        if call.finished.is_set():
+            return
+        fields: dict[str, Any] = {"hangup_by": by}
+        if call.answered_at:
+            fields["talk_seconds"] = round(max(0.0, now - call.answered_at), 3)
+        if cause:
+            fields["hangup_cause"] = cause
+        if by == "caller":
+            fields["hangup_at"] = now
+        self.interactions.queue_event(call.call_id, now, **fields)
+        call.finished.set()
+        if call.recording:
+            gevent.spawn(self._catalogue_recording, call.call_id, call.recording, now,
+                         getattr(call.channel, "uuid", "") if by != "caller" else "")
 
     def _wrap_up_of(self: "QueueService", agent_id: str) -> float:
         queue = self.distributor.queues.get(self.distributor._agent_queue.get(agent_id, ""))

@@ -90,7 +90,10 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             self._wake.clear()
             self._wake.wait(timeout=wait)
             self._sleeping_until = float("-inf")  # running: no need to wake
-            self.execute(self.distributor.tick(self.clock()))
+            try:
+                self.execute(self.distributor.tick(self.clock()))
+            except Exception:  # distribution must never stop for good: log, then keep serving timers
+                log.exception("ACD timers failed; continuing")
 
     def wake_timers(self) -> None:
         self._wake.set()
@@ -324,9 +327,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             self.execute(self.distributor.caller_left(call_id, self.clock()))
             call.decided.set()
         elif call.status == "connected" and call.agent_leg and not call.finished.is_set():
-            self.interactions.queue_event(call_id, self.clock(), hangup_by="caller")
             self.legs.hang_up(call.agent_leg)
-            call.finished.set()
+            self._conversation_over(call, "caller", self.clock())
 
     # ----- intents ------------------------------------------------------------------------------
     def execute(self, intents: list[Intent]) -> list[Intent]:

@@ -410,3 +410,57 @@ def test_missing_hold_music_falls_back_to_silence_instead_of_replaying_in_a_loop
     caller.hang_up()
     with pytest.raises(Hungup):
         waiting.get(timeout=2)
+
+
+def test_recording_is_catalogued_when_the_caller_hangs_up_first(tmp_path):
+    queue = QueueConfig("support", record=RecordingPolicy(RecordPolicy.ALWAYS, path_template="{queue}/{call_id}.wav"))
+    service, switch, clock, records = _setup([queue], agents=("1001",), recording_root=str(tmp_path))
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    path = os.path.join(str(tmp_path), "support", "caller-1.wav")
+    wait_until(lambda: f"uuid_record caller-1 start {path}" in switch.commands)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"RIFF-caller-left")
+    # When the caller hangs up first, then the agent leg's hang-up follows
+    caller.hang_up()
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+    switch.hang_up_leg(leg)
+    # Then the recording is still catalogued (half of all calls end this way)
+    wait_until(lambda: records.recordings)
+    assert records.recordings[0]["path"] == path and records.recordings[0]["size"] == 16
+
+
+def test_a_failing_timer_neither_stops_the_timer_greenlet_nor_drops_timers_due_with_it():
+    service, switch, clock, records = _setup(agents=("1001",))
+    service.start()
+    try:
+        def broken(subject, version, now):
+            raise RuntimeError("a bug in one timer handler")
+        service.distributor._on_broken = broken
+        # Given an agent in wrap-up and a broken timer due first at the same moment
+        caller, waiting = _queue_call(service, switch)
+        leg = switch.answer("1001")
+        wait_until(lambda: service.distributor.agents["1001"].state is AgentState.ON_CALL)
+        switch.hang_up_leg(leg)
+        waiting.get(timeout=2)
+        due = service.distributor.agents["1001"].wrap_up_until
+        service.distributor._timers._heap.sort()
+        import heapq
+        heapq.heappush(service.distributor._timers._heap, (due, -1, "broken", "x", 0))
+        # When the time comes
+        clock.now = due + 0.1
+        service.wake_timers()
+        # Then the wrap-up still ends, and timers keep firing afterwards
+        wait_until(lambda: service.distributor.agents["1001"].state is AgentState.AVAILABLE)
+        service.distributor._timers.schedule(clock.now + 1, "broken", "y")
+        caller2, waiting2 = _queue_call(service, switch, uuid="caller-2")
+        leg2 = switch.answer("1001")
+        wait_until(lambda: service.distributor.agents["1001"].state is AgentState.ON_CALL)
+        switch.hang_up_leg(leg2)
+        waiting2.get(timeout=2)
+        clock.now += 11
+        service.wake_timers()
+        wait_until(lambda: service.distributor.agents["1001"].state is AgentState.AVAILABLE)
+    finally:
+        service.stop()
