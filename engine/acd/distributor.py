@@ -20,7 +20,8 @@ from engine.acd.routing import AUTO_PAUSE_REASON, AcdError, CallerRouting
 
 log = logging.getLogger(__name__)
 __all__ = ["AUTO_PAUSE_REASON", "AcdError", "Distributor"]
-NOT_THE_AGENTS_FAULT = frozenset({"unregistered", "offer expired", "reconciled"})  # no auto-pause counting
+NOT_THE_AGENTS_FAULT = frozenset({"unregistered", "offer expired", "reconciled", "switch_connection_lost"})
+NOT_DECLINED = frozenset({"switch_connection_lost"})  # the agent may be offered the same caller again at once
 
 
 class Distributor(CallerRouting):
@@ -253,7 +254,8 @@ class Distributor(CallerRouting):
             intents += self._set_state(agent, AgentState.NOT_READY, now, AUTO_PAUSE_REASON, call_id)
         if caller is not None:
             caller.offered_to = tuple(a for a in caller.offered_to if a != agent_id)
-            caller.declined_by.add(agent_id)
+            if reason not in NOT_DECLINED:
+                caller.declined_by.add(agent_id)
         if agent.state is AgentState.RINGING:
             # back to service, but not for this caller straight away
             intents += self._set_state(agent, AgentState.AVAILABLE, now, reason, call_id)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 _WE_CANCELLED = {"ORIGINATOR_CANCEL", "LOSE_RACE", "MANAGER_REQUEST"}
 _NOT_REGISTERED = {"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"}
+CONNECTION_LOST = "SWITCH_CONNECTION_LOST"  # our cause for a leg whose fate was lost with the connection
 
 
 class IntentExecution:
@@ -75,13 +76,27 @@ class IntentExecution:
 
     def _ring_done(self: "QueueService", leg: AgentLeg, done: Any) -> None:
         if not done.successful():
-            self.leg_failed(leg.uuid, "NETWORK_OUT_OF_ORDER")
+            self._recover_leg(leg, done.exception)
             return
         result = parse_job_body(done.value)
         if result.answered:
             self.leg_answered(leg.uuid)
         else:
             self.leg_failed(leg.uuid, result.cause)
+
+    def _recover_leg(self: "QueueService", leg: AgentLeg, error: BaseException | None) -> None:
+        """The originate's result was lost (ESL reconnect, job timeout) though FreeSWITCH may still run it:
+        ask FreeSWITCH by the uuid we chose and kill an orphan leg rather than leave a phone ringing."""
+        log.warning("call %s: agent %s leg %s: originate result lost (%s); reconciling by uuid", leg.call_id,
+                    leg.agent_id, leg.uuid, error)
+        exists = self.legs.exists(leg.uuid)  # blocks until the control connection is back
+        if leg.answered:  # its CHANNEL_ANSWER arrived after all: the conversation goes on
+            if exists is False:
+                self.leg_hung_up(leg.uuid, "NORMAL_CLEARING")
+            return
+        if exists is not False:
+            self.legs.kill_now(leg.uuid, HangupCause.ORIGINATOR_CANCEL)
+        self.leg_failed(leg.uuid, CONNECTION_LOST)
 
     def leg_answered(self: "QueueService", leg_uuid: str) -> None:
         leg = self.agent_legs.get(leg_uuid)

@@ -11,10 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
+import gevent
+
 from engine.esl import commands
 from engine.esl.commands import HangupCause
 
 log = logging.getLogger(__name__)
+RECOVERY_TIMEOUT = 30.0  # how long a recovery command waits for the control connection to come back
 
 
 
@@ -82,7 +85,30 @@ class SwitchLegs:
         return self.control.bgapi(command)
 
     def hang_up(self, uuid: str, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> Any:
-        return self.control.bgapi(commands.uuid_kill(uuid, cause))
+        """Kill a leg (non-blocking); a kill lost with the connection is sent again once reconnected."""
+        job = self.control.bgapi(commands.uuid_kill(uuid, cause))
+        if hasattr(job, "rawlink"):
+            job.rawlink(lambda done: None if done.successful() else gevent.spawn(self.kill_now, uuid, cause))
+        return job
+
+    def kill_now(self, uuid: str, cause: HangupCause = HangupCause.NORMAL_CLEARING, attempts: int = 3) -> bool:
+        """Kill a leg, blocking until FreeSWITCH answers (waits for a reconnect); False if it never did."""
+        for _ in range(attempts):
+            try:
+                self.control.api(commands.uuid_kill(uuid, cause), timeout=RECOVERY_TIMEOUT)
+                return True
+            except Exception as exc:  # not connected yet, or the connection dropped again
+                log.warning("leg %s: kill not delivered (%s); retrying", uuid, exc)
+        return False
+
+    def exists(self, uuid: str, attempts: int = 3) -> bool | None:
+        """Does FreeSWITCH have this channel? Blocking (waits for a reconnect); None when it cannot be asked."""
+        for _ in range(attempts):
+            try:
+                return self.control.api(commands.uuid_exists(uuid), timeout=RECOVERY_TIMEOUT).strip() == "true"
+            except Exception as exc:
+                log.warning("leg %s: uuid_exists not answered (%s); retrying", uuid, exc)
+        return None
 
     def stop_music(self, caller_uuid: str) -> Any:
         return self.control.bgapi(commands.uuid_break(caller_uuid, all=True))

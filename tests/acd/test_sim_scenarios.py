@@ -259,3 +259,32 @@ def test_real_time_timers_expire_an_offer_nobody_reports_and_ring_the_next_agent
     until(sim, lambda: rig.agent("1002").state is AgentState.ON_CALL, timeout=5)
     assert rig.agent("1001").state is AgentState.AVAILABLE
     until(sim, lambda: call.uuid in rig.results, timeout=8)
+
+
+def _drop_control_connection(sim) -> None:
+    """FreeSWITCH drops the engine's inbound ESL connection (channels keep running, as on a real switch)."""
+    for listener in list(sim.switch.listeners):
+        if not listener.outbound:
+            listener.close_after_flush()
+
+
+def test_originate_in_flight_during_an_esl_reconnect_is_reconciled_by_its_uuid(sim, rig_factory):
+    # Given an agent phone ringing for a caller (the originate job still running in FreeSWITCH)
+    sim.add_endpoint("1001", answer_after=None)
+    rig = rig_factory(QueueConfig("support", offer_timeout=600, wrap_up_seconds=0.2), agents=("1001",))
+    call = sim.place_call(DID, "13800138010")
+    until(sim, lambda: rig.agent("1001").state is AgentState.RINGING)
+    [leg] = list(rig.service.agent_legs)
+    until(sim, lambda: leg in sim.channels)
+    sessions = rig.control.sessions
+    # When the control connection drops: the bgapi job fails with ConnectionLost though the leg still rings
+    _drop_control_connection(sim)
+    until(sim, lambda: rig.control.sessions > sessions)
+    # Then the engine finds its leg by the origination uuid and kills it instead of leaving it ringing
+    until(sim, lambda: leg not in sim.channels)
+    assert rig.agent("1001").consecutive_no_answers == 0  # not the agent's fault
+    # And the caller is offered again, with exactly one leg ringing for the agent
+    until(sim, lambda: rig.agent("1001").state is AgentState.RINGING and leg not in rig.service.agent_legs)
+    ringing = [u for u, ch in sim.channels.items() if ch.direction == "outbound" and "1001" in ch.name]
+    assert len(ringing) == 1 and ringing[0] in rig.service.agent_legs
+    assert not call.hung_up
