@@ -32,6 +32,10 @@ MAX_STEPS = 1000  # nodes per call; bounds a flow that loops through menus forev
 MAX_SUBFLOW_DEPTH = 8
 
 
+class SpeechFailed(Exception):
+    """TTS gave no audio for a prompt (failed or not rendered in time); the prompt's fallback plays instead."""
+
+
 @dataclass
 class FlowServices:
     """Everything nodes need besides the channel; built once by FlowRunner."""
@@ -141,7 +145,11 @@ class CallSession:
             return default
 
     def prompt_path(self, prompt: Prompt | None, fallback: Prompt | None = None) -> str:
-        """The audio to play for `prompt`: its file, or its text rendered by TTS; falls back, never fails."""
+        """The audio to play for `prompt`: its file, or its text spoken by TTS; falls back, never fails.
+
+        A prompt that cannot be played (its template does not render for this call, or TTS fails or
+        does not finish in time) gives way to `fallback`, then the flow's `fallback`, then a short silence.
+        """
         flow_fallback = self.flow.fallback if self.flow else None
         for candidate in (prompt, fallback, flow_fallback):
             if candidate is None:
@@ -150,7 +158,17 @@ class CallSession:
                 return self._resolve(candidate)
             except TemplateRenderError as exc:
                 log.warning("[%s] %s: prompt not rendered (%s); trying fallback", self.uuid, self.node_id, exc)
+            except SpeechFailed as exc:
+                log.warning("[%s] %s: %s; trying fallback", self.uuid, self.node_id, exc)
         return SILENCE
+
+    def speech_or_fallback(self, text: str, language: str, fallback: Prompt | None) -> str:
+        """Audio for `text`; when TTS fails, the node's `fallback`, then the flow's, then silence."""
+        try:
+            return self.speech(text, language)
+        except SpeechFailed as exc:
+            log.warning("[%s] %s: %s; playing fallback", self.uuid, self.node_id, exc)
+            return self.prompt_path(None, fallback)
 
     def _resolve(self, prompt: Prompt) -> str:
         language = prompt.language or self.language
@@ -159,27 +177,31 @@ class CallSession:
             return path
         assert prompt.tts is not None
         text = prompt.tts.pick(language).render(self.context()).strip()
-        return self.speak_path(text, language) if text else SILENCE
+        return self.speech(text, language) if text else SILENCE
 
-    def speak_path(self, text: str, language: str) -> str:
-        """Audio for `text`: a file rendered by the TTS service (or FreeSWITCH's own TTS); silence on failure."""
+    def speech(self, text: str, language: str) -> str:
+        """Audio for `text`: a file rendered by the TTS service, or FreeSWITCH's own TTS; raises SpeechFailed."""
         tts = self.services.tts
         try:
             if getattr(tts, "backend", "espeak") == "freeswitch":
                 return self._freeswitch_speech(text, language)
-            return tts.render_or_fallback(text, language=language, fallback_path=SILENCE)
+            path = tts.render_or_fallback(text, language=language, fallback_path="")
         except CallHungUp:
             raise
-        except Exception:  # a TTS failure must not drop the call
+        except Exception as exc:  # a TTS failure must not drop the call
             log.exception("[%s] %s: TTS failed", self.uuid, self.node_id)
-            return SILENCE
+            raise SpeechFailed(f"TTS failed: {type(exc).__name__}") from None
+        if not path:
+            raise SpeechFailed("TTS did not render the text in time")
+        return str(path)
 
     def _freeswitch_speech(self, text: str, language: str) -> str:
         instruction = self.services.tts.prompt(text, language=language)
         for name, value in ((commands.VAR_TTS_ENGINE, instruction.engine), (commands.VAR_TTS_VOICE, instruction.voice)):
             if self.channel.variables.get(name) != value:
                 self.channel.set_variable(name, value)
-        return commands.SAY_PREFIX + " ".join(instruction.text.split())
+        # FreeSWITCH expands ${...} in application data: caller data in the text must stay text
+        return commands.SAY_PREFIX + commands.no_expansion(" ".join(instruction.text.split()))
 
     def play(self, prompt: Prompt | None, fallback: Prompt | None = None) -> None:
         if prompt is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from engine.esl import commands
 from engine.ivr.fields import LANGUAGES, Field, FieldParser, Kind
 from engine.ivr.nodes.base import Node, node_type
 from engine.ivr.digits import clean_digits
@@ -23,6 +24,7 @@ TIMEOUT_MS = Field(Kind.INT, "How long to wait for the first key, in ms.", defau
                    maximum=60000)
 LANGUAGE = Field(Kind.CHOICE, "Speak in this language instead of the call's.", choices=LANGUAGES)
 ANY_KEY = "[0-9*#]+"  # accept any key press; the node decides what is valid
+SHORT_SILENCE = commands.silence(100)
 
 
 @node_type
@@ -81,14 +83,37 @@ class SayNode(Node):
             log.warning("[%s] %s: cannot say %s (%s); playing fallback", session.uuid, self.id, self.kind, exc)
             session.channel.play(session.prompt_path(None, self.fallback))
             return self.next
-        session.channel.play(session.speak_path(f"{before}{words}{after}", language))
+        session.channel.play(session.speech_or_fallback(f"{before}{words}{after}", language, self.fallback))
         return self.next
 
 
+def collect_keys(session: "CallSession", prompt_path: str, *, min_digits: int, max_digits: int, timeout_ms: int,
+                 terminator: str = "none", digit_timeout_ms: int | None = None) -> str:
+    """Play a prompt and collect keys in one play_and_get_digits; the raw keys, "" when none came.
+
+    FreeSWITCH speech (`say:` text) with spaces cannot be one play_and_get_digits argument, so it is
+    played with any key interrupting it (that key is the first of the input), then the rest is collected
+    after a short silence.
+    """
+    channel = session.channel
+    if prompt_path.startswith(commands.SAY_PREFIX) and any(c.isspace() for c in prompt_path):
+        first = clean_digits(channel.play(prompt_path, terminators="any"), 1)
+        if first and (max_digits <= 1 or first == terminator):
+            return first
+        if first:
+            min_digits, max_digits = 1, max_digits - 1
+            timeout_ms = digit_timeout_ms or timeout_ms
+        rest = channel.collect(prompt=SHORT_SILENCE, min_digits=min_digits, max_digits=max_digits, tries=1,
+                               timeout_ms=timeout_ms, terminators=terminator, regexp=ANY_KEY,
+                               digit_timeout_ms=digit_timeout_ms)
+        return first + rest
+    return channel.collect(prompt=prompt_path, min_digits=min_digits, max_digits=max_digits, tries=1,
+                           timeout_ms=timeout_ms, terminators=terminator, regexp=ANY_KEY,
+                           digit_timeout_ms=digit_timeout_ms)
+
+
 def _ask_key(session: "CallSession", prompt_path: str, timeout_ms: int) -> str:
-    raw = session.channel.collect(prompt=prompt_path, min_digits=1, max_digits=1, tries=1,
-                                  timeout_ms=timeout_ms, terminators="none", regexp=ANY_KEY)
-    return clean_digits(raw, 1)
+    return clean_digits(collect_keys(session, prompt_path, min_digits=1, max_digits=1, timeout_ms=timeout_ms), 1)
 
 
 @node_type
@@ -157,10 +182,9 @@ class CollectNode(Node):
     def run(self, session: "CallSession") -> str | None:
         prompt = session.prompt_path(self.prompt, self.fallback)
         for attempt in range(self.retries + 1):
-            raw = session.channel.collect(
-                prompt=prompt, min_digits=self.min_digits, max_digits=self.max_digits, tries=1,
-                timeout_ms=self.timeout_ms, terminators=self.terminator, regexp=ANY_KEY,
-                digit_timeout_ms=self.digit_timeout_ms)
+            raw = collect_keys(session, prompt, min_digits=self.min_digits, max_digits=self.max_digits,
+                               timeout_ms=self.timeout_ms, terminator=self.terminator,
+                               digit_timeout_ms=self.digit_timeout_ms)
             digits = clean_digits(raw, self.max_digits + 1)
             if digits.endswith(self.terminator):
                 digits = digits[:-1]
