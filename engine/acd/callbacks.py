@@ -64,6 +64,7 @@ class AgentFirstCallbacks:
     def _dial_back(self: "QueueService", call: QueuedCall) -> None:
         customer_leg = call.channel.uuid
         endpoint = self.dial_customer(call.caller_number)  # type: ignore[misc]
+        call.channel.dialled_at = self.clock()
         job = self.legs.ring_customer(customer_leg, endpoint, call_id=call.call_id, queue=call.queue,
                                       timeout=CUSTOMER_RING_SECONDS)
         try:

@@ -62,3 +62,4 @@ class CallbackLine:
     caller_number: str
     caller_name: str = ""
     hung_up: bool = False
+    dialled_at: float | None = None  # when the customer leg was originated (None: not dialled yet)

@@ -16,6 +16,7 @@ import gevent
 from engine.acd.models import AgentState
 
 if TYPE_CHECKING:  # pragma: no cover
+    from engine.acd.queued import QueuedCall
     from engine.acd.service import QueueService
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,18 @@ class Reconciler:
             except Exception:
                 log.exception("reconciliation failed; will retry in %.0fs", self.interval)
 
+    def _customer_dialled(self, call: "QueuedCall", now: float) -> bool:
+        dialled_at = getattr(call.channel, "dialled_at", None)
+        return dialled_at is not None and now - dialled_at >= self.grace
+
     def reconcile(self) -> Repairs:
         service = self.service
         live = service.legs.live_channels()
         now = service.clock()
         repairs = Repairs()
         for call in list(service.calls.values()):
+            if call.callback and not self._customer_dialled(call, now):
+                continue  # a virtual caller has no channel until its customer is dialled
             if call.channel.uuid not in live and not call.finished.is_set() and call.status != "left":
                 log.warning("call %s: caller channel gone without a hang-up event; repairing", call.call_id)
                 repairs.callers_gone.append(call.call_id)

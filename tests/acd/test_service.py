@@ -464,3 +464,24 @@ def test_a_failing_timer_neither_stops_the_timer_greenlet_nor_drops_timers_due_w
         wait_until(lambda: service.distributor.agents["1001"].state is AgentState.AVAILABLE)
     finally:
         service.stop()
+
+
+def test_reconciling_keeps_agent_first_callbacks_whose_customer_is_not_dialled_yet():
+    service, switch, clock, records = _setup(agents=("1001",), dial_customer=lambda n: f"sofia/gateway/carrier/{n}")
+    service.not_ready("1001", "meeting")
+    virtual = service.queue_callback("13800138000", "support")
+    # When the scheduled reconciliation runs: FreeSWITCH has no channel for a customer nobody has dialled yet
+    clock.now += 60
+    repairs = Reconciler(service).reconcile()
+    # Then the virtual caller keeps its place, and is worked when an agent is ready
+    assert repairs.callers_gone == [] and virtual in service.distributor.waiting
+    service.ready("1001")
+    leg = switch.answer("1001")
+    wait_until(lambda: any(ext == "13800138000" for _, ext, _ in switch.rung))
+    clock.now += 1
+    assert Reconciler(service).reconcile().callers_gone == []  # the customer leg is ringing (just dialled)
+    assert service.distributor.agents["1001"].state is AgentState.ON_CALL
+    switch.answer("13800138000")
+    wait_until(lambda: any(c.startswith(f"uuid_bridge {leg}") for c in switch.commands))
+    switch.hang_up_leg(leg)
+    wait_until(lambda: virtual not in service.calls)
