@@ -67,9 +67,10 @@ class HoursNode(Node):
     DOC = "Branch on opening hours: weekly intervals, holiday dates and a time zone."
     FIELDS = {
         "timezone": Field(Kind.STR, "IANA time zone of the schedule.", default="Asia/Shanghai"),
-        "weekly": Field(Kind.WEEKLY, "Day range -> 'HH:MM-HH:MM' or a list of them ('closed', '24h').",
+        "weekly": Field(Kind.WEEKLY, "Day range -> 'HH:MM-HH:MM' (may run past midnight: '22:00-06:00') "
+                        "or a list of them ('closed', '24h').",
                         required=True),
-        "holidays": Field(Kind.DATE_LIST, "Dates (YYYY-MM-DD) when the line is closed all day.",
+        "holidays": Field(Kind.DATE_LIST, "Local dates (YYYY-MM-DD) closed all day, with the night starting on them.",
                           default=frozenset()),
         "open": Field(Kind.NODE, "Where to go when open.", required=True),
         "closed": Field(Kind.NODE, "Where to go when closed (and on holidays).", required=True),
