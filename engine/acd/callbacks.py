@@ -3,8 +3,9 @@ when an agent answers the offer, the customer is dialled and bridged to that age
 
 Needs `dial_customer` (number -> dial string, e.g. a gateway endpoint); without it the service stores a
 callback task for the dialer instead. A callback that cannot be completed (customer busy, no answer,
-bridge failure) also becomes a stored callback task. Virtual callers live in memory only: an engine
-restart forgets them (the abandoned-call callback policy still applies to real hang-ups).
+bridge failure) stays open in the callback book with the attempt counted (closed as failed after
+`MAX_CALLBACK_ATTEMPTS`). Every virtual caller is booked (source `agent_first`) before it joins the line,
+and `restore_callbacks` (run by `start`) puts the ones still owed back in line after a restart.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import gevent
 from engine.acd.distributor import AcdError
 from engine.acd.legs import parse_job_body
 from engine.acd.models import WaitingCaller
-from engine.acd.ports import CustomerInfo
+from engine.acd.ports import AGENT_FIRST_SOURCE, CustomerInfo
 from engine.acd.queued import CallbackLine, QueuedCall
 from engine.esl import commands
 
@@ -32,8 +33,12 @@ class AgentFirstCallbacks:
 
     def queue_callback(self: "QueueService", number: str, queue: str, *, since: float | None = None,
                        priority: int = 0, required_skills: Mapping[str, int] | None = None,
-                       customer: CustomerInfo | None = None) -> str:
-        """Put a virtual caller for `number` in `queue` (at its old place when `since` is given); returns its id."""
+                       customer: CustomerInfo | None = None, callback_id: str | None = None) -> str:
+        """Put a virtual caller for `number` in `queue` (at its old place when `since` is given); returns its id.
+
+        The callback is written to the callback book first (source `agent_first`, due at its place in
+        line), so a restart finds it again (`restore_callbacks`); `callback_id` is that entry when reloaded.
+        """
         if self.dial_customer is None:
             raise AcdError("agent-first callbacks need dial_customer (how to dial a customer number)")
         if queue not in self.distributor.queues:
@@ -44,13 +49,44 @@ class AgentFirstCallbacks:
         self.calls[call.call_id] = call
         self.by_caller_uuid[line.uuid] = call
         self.interactions.queue_event(call.call_id, now, caller=number, queue=queue, queue_entered_at=now)
+        call.callback_id = callback_id or self._book_callback(call, queue, now if since is None else since)
         caller = WaitingCaller(call.call_id, queue, now if since is None else since, priority=priority,
                                required_skills=dict(required_skills or {}),
-                               features=customer.features if customer else {})
-        log.info("call %s: agent-first callback queued in %s", call.call_id, queue)
+                               features=customer.features if customer else {}, callback=True)
+        log.info("call %s: agent-first callback %s queued in %s", call.call_id, call.callback_id, queue)
         gevent.spawn(self._work_callback, call)
         self.execute(self.distributor.enqueue(caller, now))
         return call.call_id
+
+    def _book_callback(self: "QueueService", call: QueuedCall, queue: str, since: float) -> str | None:
+        try:
+            return self.callbacks.request_callback(call.caller_number, f"agent-first callback in {queue}", since,
+                                                   AGENT_FIRST_SOURCE, call_id=call.call_id,
+                                                   customer_id=call.customer.customer_id if call.customer else None)
+        except Exception:
+            log.exception("call %s: could not book the callback; it lives in memory only", call.call_id)
+            return None
+
+    def restore_callbacks(self: "QueueService") -> list[str]:
+        """Put every agent-first callback still owed in the book back in line (at start); returns the call ids."""
+        pending_of = getattr(self.callbacks, "pending_agent_first", None)
+        if self.dial_customer is None or pending_of is None:
+            return []
+        known = {c.callback_id for c in self.calls.values() if c.callback_id}
+        restored = []
+        for pending in pending_of(self.clock()):
+            if pending.callback_id in known:
+                continue
+            if pending.queue not in self.distributor.queues:
+                log.warning("callback %s: queue %s no longer exists; left to the dialer", pending.callback_id,
+                            pending.queue)
+                continue
+            customer = self.customers.lookup(pending.number, pending.customer_id)
+            restored.append(self.queue_callback(pending.number, pending.queue, since=pending.since,
+                                                customer=customer, callback_id=pending.callback_id))
+        if restored:
+            log.info("restored %d agent-first callbacks from the book", len(restored))
+        return restored
 
     def _work_callback(self: "QueueService", call: QueuedCall) -> None:
         try:
@@ -80,6 +116,7 @@ class AgentFirstCallbacks:
             self._callback_failed(call, reply.strip())
             return
         self.interactions.queue_event(call.call_id, self.clock(), bridged_at=self.clock())
+        self._callback_worked(call, reached=True)
         call.finished.wait()
         self.legs.hang_up(customer_leg)
 
@@ -87,8 +124,20 @@ class AgentFirstCallbacks:
         log.info("call %s: customer not reached for the callback (%s); leaving it to the dialer", call.call_id, cause)
         if call.agent_leg and not call.finished.is_set():
             self.legs.hang_up(call.agent_leg)
+        if call.callback_id is not None:  # still open in the book (for the dialer, or after a restart)
+            self._callback_worked(call, reached=False)
+            return
         self._request_callback(call, f"agent-first callback failed ({cause}) in {call.queue}", self.clock(),
                                "queue_callback")
+
+    def _callback_worked(self: "QueueService", call: QueuedCall, reached: bool) -> None:
+        worked = getattr(self.callbacks, "callback_worked", None)
+        if worked is None or call.callback_id is None:
+            return
+        try:
+            worked(call.callback_id, reached, self.clock(), call.agent_id)
+        except Exception:
+            log.exception("call %s: could not record the callback attempt", call.call_id)
 
     def _keep_place_with_callback(self: "QueueService", call: QueuedCall, waiting: Any) -> str | None:
         """Exit key: swap the real caller for a virtual one with the same place and priority."""

@@ -156,7 +156,7 @@ class Distributor(CallerRouting):
         self.waiting[caller.call_id] = caller
         self._lengths[caller.queue] = self._lengths.get(caller.queue, 0) + 1
         limit = min((w for w in (queue.max_wait, caller.max_wait) if w > 0), default=0.0)
-        if limit:
+        if limit and not caller.callback:
             self._timers.schedule(caller.enqueued_at + limit, "max_wait", caller.call_id)
         self._schedule_overflow(caller, queue)
         if self._in_sticky_window(caller, queue, now):

@@ -179,6 +179,7 @@ class WaitingCaller:
     sticky_until: float | None = None  # overrides the queue's sticky window (direct transfers to an agent)
     features: Mapping[str, object] = field(default_factory=dict)
     max_wait: float = 0.0  # this caller's own limit (e.g. from the IVR node); 0 = the queue's
+    callback: bool = False  # a virtual caller (agent-first callback): max wait and leave-actions don't apply
     overflow_step: int = 0  # how many overflow steps have been applied
     extra_queues: tuple[str, ...] = ()
     offered_to: tuple[str, ...] = ()  # agents currently ringing for this caller

@@ -46,6 +46,29 @@ class CallbackBook(Protocol):
                          customer_id: str | None = None, call_id: str | None = None) -> str | None: ...
 
 
+AGENT_FIRST_SOURCE = "agent_first"  # callback source of a virtual caller kept in line for an agent
+MAX_CALLBACK_ATTEMPTS = 3  # an agent-first callback not reached this many times is closed as failed
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    """An agent-first callback still owed, as reloaded from the book after a restart."""
+
+    callback_id: str
+    number: str
+    queue: str
+    since: float  # the caller's original place in line (epoch seconds)
+    customer_id: str | None = None
+
+
+class PendingCallbacks(Protocol):
+    """The callback book's view of agent-first callbacks: which are still owed, and how each attempt went."""
+
+    def pending_agent_first(self, now: float) -> list[PendingCallback]: ...
+
+    def callback_worked(self, callback_id: str, reached: bool, at: float, agent_id: str | None = None) -> None: ...
+
+
 class RecordingCatalog(Protocol):
     def add_recording(self, call_id: str, path: str, duration: float, size: int, sha256: str, at: float) -> None: ...
 
@@ -90,10 +113,23 @@ class MemoryRecords:
             if existing["number"] == number and existing["day"] == day:
                 existing["requests"] += 1
                 return existing["id"]
+        queue = reason.rsplit(" in ", 1)[-1] if " in " in reason else ""
         self.callbacks.append({"id": str(len(self.callbacks) + 1), "number": number, "reason": reason, "day": day,
                                "due_at": due_at, "source": source, "customer_id": customer_id, "call_id": call_id,
-                               "requests": 1})
+                               "requests": 1, "status": "open", "attempts": 0, "queue": queue})
         return self.callbacks[-1]["id"]
+
+    def pending_agent_first(self, now: float) -> list[PendingCallback]:
+        return [PendingCallback(c["id"], c["number"], c["queue"], c["due_at"], c["customer_id"])
+                for c in self.callbacks if c["source"] == AGENT_FIRST_SOURCE and c["status"] == "open"
+                and c["due_at"] <= now and c["queue"]]
+
+    def callback_worked(self, callback_id: str, reached: bool, at: float, agent_id: str | None = None) -> None:
+        for c in self.callbacks:
+            if c["id"] == callback_id:
+                c["attempts"] += 1
+                if reached or c["attempts"] >= MAX_CALLBACK_ATTEMPTS:
+                    c["status"] = "done" if reached else "failed"
 
     def add_recording(self, call_id: str, path: str, duration: float, size: int, sha256: str, at: float) -> None:
         self.recordings.append({"call_id": call_id, "path": path, "duration": duration, "size": size,

@@ -35,6 +35,7 @@ class QueuedCall:
     transferred_from: str | None = None  # the agent who transferred this call here
     consult_leg: str | None = None  # the leg of an agent being consulted for an attended transfer
     callback: bool = False  # a virtual caller: the customer is dialled once an agent has answered
+    callback_id: str | None = None  # its entry in the callback book (agent-first callbacks)
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False

@@ -240,6 +240,8 @@ class CallerRouting:
         queue = self.queues[caller.queue]
         step = queue.overflow[step_index]
         caller.overflow_step = step_index + 1
+        if step.action is not None and caller.callback:  # already a callback: it keeps its place
+            return []
         if step.action is not None:
             self._forget(caller)
             return [CallerExit(call_id, caller.queue, "overflow", step.action, caller.waited(now))]

@@ -75,7 +75,12 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "QueueService":
+        """Run the timers and put the agent-first callbacks still owed back in line."""
         self._timer = gevent.spawn(self._run_timers)
+        try:
+            self.restore_callbacks()
+        except Exception:
+            log.exception("could not restore agent-first callbacks from the book")
         return self
 
     def stop(self) -> None:

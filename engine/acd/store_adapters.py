@@ -5,10 +5,12 @@ import logging
 from typing import Any
 
 from engine.acd.models import Agent
-from engine.acd.ports import CustomerInfo
+from engine.acd.ports import AGENT_FIRST_SOURCE, MAX_CALLBACK_ATTEMPTS, CustomerInfo, PendingCallback
 from engine.store.errors import InvalidPhoneNumber, StoreError
+from engine.store.records import CallbackStatus
 
 log = logging.getLogger(__name__)
+PENDING_SCAN_LIMIT = 10_000  # open due callbacks scanned at start for agent-first ones
 
 
 def agents_from_store(repository: Any) -> list[Agent]:
@@ -87,6 +89,41 @@ class StoreCallbacks:
             log.info("call %s: no callback, the caller ID is not a phone number", call_id)
             return None
         return str(callback.id)
+
+
+    def pending_agent_first(self, now: float) -> list[PendingCallback]:
+        """Open agent-first callbacks, oldest place in line first; the queue comes from the linked interaction
+        (or the reason text `... in <queue>`). Uses `CallbackRepository.due`: the store has no query by source."""
+        pending = []
+        for callback in self.callbacks.due(now, limit=PENDING_SCAN_LIMIT):
+            if callback.source != AGENT_FIRST_SOURCE:
+                continue
+            queue = self._queue_of(callback)
+            if not queue:
+                log.warning("callback %s: agent-first callback without a queue; left to the dialer", callback.id)
+                continue
+            pending.append(PendingCallback(str(callback.id), callback.number, queue, callback.due_at.timestamp(),
+                                           None if callback.customer_id is None else str(callback.customer_id)))
+        return pending
+
+    def callback_worked(self, callback_id: str, reached: bool, at: float, agent_id: str | None = None) -> None:
+        """Count the attempt; close the callback done when the customer was reached, failed after the last try."""
+        try:
+            callback = self.callbacks.record_attempt(int(callback_id), agent_id)
+            if reached:
+                self.callbacks.close(callback.id, CallbackStatus.DONE, at)
+            elif callback.attempts >= MAX_CALLBACK_ATTEMPTS:
+                self.callbacks.close(callback.id, CallbackStatus.FAILED, at)
+        except (StoreError, ValueError):
+            log.exception("callback %s: could not record the attempt", callback_id)
+
+    def _queue_of(self, callback: Any) -> str:
+        if callback.interaction_id is not None and self.interactions is not None:
+            found = self.interactions.interactions.get(callback.interaction_id)
+            if found is not None and found.queue:
+                return found.queue
+        reason = callback.reason or ""
+        return reason.rsplit(" in ", 1)[-1].strip() if " in " in reason else ""
 
 
 class StoreRecordings:
