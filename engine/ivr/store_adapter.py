@@ -44,12 +44,17 @@ class StoreDirectory:
 
 
 class StoreInteractionLog:
-    """InteractionLog over InteractionRepository + SurveyRepository: path, digits and outcome per call."""
+    """InteractionLog over InteractionRepository + SurveyRepository: path, digits and outcome per call.
+
+    A survey answered before the call has an interaction (a self-service flow: the IVR opens it when
+    the call leaves the IVR) is kept until `ivr_finished` and then stored on that interaction.
+    """
 
     def __init__(self, interactions: Any, surveys: Any, now: Callable[[], datetime]) -> None:
         self.interactions = interactions
         self.surveys = surveys
         self.now = now
+        self._pending_surveys: dict[str, list[tuple[str, int, datetime]]] = {}
 
     def ivr_finished(self, record: IvrRecord) -> None:
         existing = self.interactions.by_call_id(record.call_uuid) if record.call_uuid else None
@@ -69,7 +74,12 @@ class StoreInteractionLog:
         }
         if customer_id is not None:
             fields["customer_id"] = customer_id
+        if existing is not None and not existing.did and record.destination_number:
+            fields["did"] = record.destination_number[:64]
         self.interactions.update(interaction_id, **fields)
+        for question, score, at in self._pending_surveys.pop(record.call_uuid, []):
+            self.surveys.record(question, score, at, interaction_id=interaction_id,
+                                customer_id=customer_id if existing is None else existing.customer_id)
         if existing is None and record.outcome not in ("answered", "transferred"):
             # nobody else owns this interaction: the call ended in the IVR, so close it here
             self.interactions.finish(interaction_id, record.ended_at or self.now(),
@@ -77,6 +87,9 @@ class StoreInteractionLog:
 
     def survey_answered(self, call_uuid: str, question: str, score: int) -> None:
         existing = self.interactions.by_call_id(call_uuid) if call_uuid else None
+        if existing is None and call_uuid:
+            self._pending_surveys.setdefault(call_uuid, []).append((question, score, self.now()))
+            return
         self.surveys.record(question, score, self.now(), interaction_id=existing.id if existing else None,
                             customer_id=existing.customer_id if existing else None,
                             agent_id=getattr(existing, "agent_id", None) if existing else None)

@@ -1,8 +1,10 @@
 """Each node type at run time, against a scripted in-memory CallChannel."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
+import gevent
 from tts import spoken
 
 from engine.ivr.ports import MemoryDirectory, QueueOutcome
@@ -373,3 +375,36 @@ def test_freeswitch_tts_backend_speaks_through_the_channel_voice(harness):
     assert channel.commands[1:5] == [("set_variable", {"name": "tts_engine", "value": "tts_commandline"}),
                                      ("set_variable", {"name": "tts_voice", "value": "voice-zh"}),
                                      ("play", {"path": "say:你好 世界"}), ("play", {"path": "say:再见"})]
+
+
+class HangingDirectory:
+    """A customer database that never answers (a locked table, a dead connection without a socket timeout)."""
+
+    def find_by_phone(self, number):
+        gevent.sleep(60)
+
+    def find_by_reference(self, kind, value):
+        gevent.sleep(60)
+
+
+def test_a_customer_lookup_that_hangs_gives_up_at_its_timeout_and_takes_on_failure(harness):
+    harness.directory = HangingDirectory()
+    harness.write("main", flow(
+        "  l: {type: lookup, source: customer, timeout: 0.2, next: bye, on_not_found: nf, on_failure: err}\n"
+        '  l2: {type: lookup, source: customer, by: account, key: "1", timeout: 0.2, next: bye, on_not_found: nf,'
+        " on_failure: err2}\n"
+        "  nf: {type: play, tts: 无, next: bye}\n"
+        "  err: {type: play, tts: 故障, next: l2}\n"
+        "  err2: {type: play, tts: 仍然故障, next: bye}\n", start="l"))
+    started = time.monotonic()
+    channel, record = harness.call()
+    assert channel.played == ["tts:zh:故障", "tts:zh:仍然故障"] and record.outcome == "completed"
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_refused_transfer_target_is_logged_masked(harness, caplog):
+    harness.write("main", flow('  t: {type: transfer, to: "{{ call.caller_name }}", on_failure: bye}\n', start="t"))
+    channel = __import__("tests.ivr.fakes", fromlist=["FakeChannel"]).FakeChannel()
+    channel.caller_name = "138-0013-8000"
+    harness.runner().run(channel)
+    assert "refusing transfer target" in caplog.text and "138-0013-8000" not in caplog.text

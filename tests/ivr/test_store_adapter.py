@@ -37,10 +37,10 @@ def test_directory_returns_flat_customer_fields_with_attributes(store):
     assert directory.find_by_phone("13900000000") is None
 
 
-def test_ivr_record_and_survey_are_stored_on_the_interaction(store):
+def test_ivr_record_and_a_survey_answered_before_the_interaction_existed_are_stored_on_it(store):
     interactions, surveys = InteractionRepository(store), SurveyRepository(store)
     log = StoreInteractionLog(interactions, surveys, now=lambda: T0 + timedelta(minutes=2))
-    log.survey_answered("uuid-1", "q1", 4)  # no interaction yet: stored unattached
+    log.survey_answered("uuid-1", "q1", 4)  # a self-service survey: no interaction yet
     record = IvrRecord("uuid-1", "telecom_service", "13800138000", "10086", T0, T0 + timedelta(minutes=1),
                        path=["welcome", "pin"], digits=[("pin", "****56")], outcome="caller_hangup",
                        ended_by_caller=True)
@@ -50,7 +50,7 @@ def test_ivr_record_and_survey_are_stored_on_the_interaction(store):
         "telecom_service", ["welcome", "pin"], ["pin:****56"], "caller_hangup")
     assert stored.hangup_at is not None and stored.hangup_by == "caller"
     log.survey_answered("uuid-1", "q2", 5)
-    assert [s.score for s in surveys.for_interaction(stored.id)] == [5]
+    assert [(s.question, s.score) for s in surveys.for_interaction(stored.id)] == [("q1", 4), ("q2", 5)]
 
 
 def test_ivr_record_updates_an_interaction_opened_by_the_call_layer(store):
@@ -61,6 +61,15 @@ def test_ivr_record_updates_an_interaction_opened_by_the_call_layer(store):
                                outcome="answered"))
     stored = interactions.get(existing)
     assert stored.ivr_outcome == "answered" and stored.hangup_at is None
+
+
+def test_ivr_record_fills_the_dialled_number_of_an_interaction_the_acd_opened(store):
+    interactions = InteractionRepository(store)
+    existing = interactions.start("inbound", T0, caller="13800138000", call_id="uuid-4")  # as engine/acd does
+    log = StoreInteractionLog(interactions, SurveyRepository(store), now=lambda: T0)
+    log.ivr_finished(IvrRecord("uuid-4", "logistics_hotline", "13800138000", "4008001234", T0, path=["q"],
+                               outcome="answered"))
+    assert interactions.get(existing).did == "4008001234"
 
 
 def test_callback_request_is_stored_as_an_ivr_callback(store):

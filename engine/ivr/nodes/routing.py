@@ -5,7 +5,10 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+import gevent
+
 from engine.ivr.channel import CallHungUp
+from engine.ivr.digits import mask_number
 from engine.ivr.fields import Field, FieldParser, Kind
 from engine.ivr.lookups import TABLE_SUFFIXES, LookupError_
 from engine.ivr.nodes.base import FlowFinished, Node, node_type
@@ -36,8 +39,8 @@ class LookupNode(Node):
         "key": Field(Kind.TEMPLATE, "The key (template); default for by=caller: the caller's number."),
         "table": Field(Kind.STR, "table source: data file name in <flows_dir>/data (without .yaml/.csv)."),
         "url": Field(Kind.TEMPLATE, "http source: URL (template; use |urlencode on call data)."),
-        "timeout": Field(Kind.FLOAT, "http source: seconds before giving up.", default=3.0, minimum=0.1,
-                         maximum=30),
+        "timeout": Field(Kind.FLOAT, "Seconds before giving up on the backend (any source).", default=3.0,
+                         minimum=0.1, maximum=30),
         "into": Field(Kind.IDENT, "Variable that receives the record (customer source: also `customer`)."),
         "next": Field(Kind.NODE, "Where to go when found.", required=True),
         "on_not_found": Field(Kind.NODE, "Where to go when nothing was found.", required=True),
@@ -65,7 +68,8 @@ class LookupNode(Node):
 
     def run(self, session: "CallSession") -> str | None:
         try:
-            record = self._find(session)
+            with gevent.Timeout(self.timeout, LookupError_(f"no answer within {self.timeout:g}s")):
+                record = self._find(session)
         except TemplateRenderError as exc:
             log.warning("[%s] %s: lookup key not rendered (%s)", session.uuid, self.id, exc)
             return self.on_failure or self.on_not_found
@@ -197,7 +201,7 @@ class TransferNode(Node):
             try:
                 endpoint = commands.sip_uri_endpoint(target)
             except ValueError:
-                log.warning("[%s] %s: refusing SIP target %r", session.uuid, self.id, target[:60])
+                log.warning("[%s] %s: refusing SIP target %r", session.uuid, self.id, mask_number(target[:60]))
                 session.record.outcome = "transfer_failed"
                 return self.on_failure
             cause = session.channel.bridge(endpoint)
@@ -210,7 +214,7 @@ class TransferNode(Node):
             session.record.outcome = "transferred"
             raise FlowFinished("transferred")
         else:
-            log.warning("[%s] %s: refusing transfer target %r", session.uuid, self.id, target[:40])
+            log.warning("[%s] %s: refusing transfer target %r", session.uuid, self.id, mask_number(target[:40]))
         session.record.outcome = "transfer_failed"
         return self.on_failure
 
