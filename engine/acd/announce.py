@@ -41,12 +41,18 @@ def announcement_text(position: int, wait_seconds: float, language: str = "zh") 
 class Announcer(Protocol):
     def announce(self, channel: Any, text: str, language: str) -> None: ...
 
+    def render(self, text: str, language: str) -> str | None:
+        """An audio file of `text` (for whispers), or None when it cannot be spoken."""
+
 
 class SilentAnnouncer:
     """No announcements (the default when no TTS is configured)."""
 
     def announce(self, channel: Any, text: str, language: str) -> None:
         log.debug("call %s: announcement skipped (no TTS): %s", getattr(channel, "uuid", "?"), text)
+
+    def render(self, text: str, language: str) -> str | None:
+        return None
 
 
 class TtsAnnouncer:
@@ -59,3 +65,6 @@ class TtsAnnouncer:
     def announce(self, channel: Any, text: str, language: str) -> None:
         path = self.tts.render_or_fallback(text, language=language, fallback_path=self.fallback_path)
         channel.play(path)
+
+    def render(self, text: str, language: str) -> str | None:
+        return self.tts.render_or_fallback(text, language=language, fallback_path="") or None

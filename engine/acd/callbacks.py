@@ -115,6 +115,7 @@ class AgentFirstCallbacks:
             self.legs.hang_up(customer_leg)
             self._callback_failed(call, reply.strip())
             return
+        call.bridged = True
         self.interactions.queue_event(call.call_id, self.clock(), bridged_at=self.clock())
         self._callback_worked(call, reached=True)
         call.finished.wait()

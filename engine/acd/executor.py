@@ -20,6 +20,7 @@ from engine.esl import commands
 from engine.esl.commands import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HEADER_CUSTOMER_NAME, SIP_HEADER_QUEUE,
                                  SIP_HEADER_SEGMENT)
 from engine.esl.commands import HangupCause
+from engine.acd.whisper import Whisper, whisper_context
 from engine.recording.files import describe, recording_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 _WE_CANCELLED = {"ORIGINATOR_CANCEL", "LOSE_RACE", "MANAGER_REQUEST"}
 _NOT_REGISTERED = {"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"}
+WHISPER_MAX_SECONDS = 15.0  # a whisper whose end is never reported does not hold the caller longer
 CONNECTION_LOST = "SWITCH_CONNECTION_LOST"  # our cause for a leg whose fate was lost with the connection
 
 
@@ -114,6 +116,7 @@ class IntentExecution:
         if leg is None:
             return
         leg.gone = True
+        leg.played.set()
         if leg.settled:
             return
         leg.settled = True
@@ -137,6 +140,7 @@ class IntentExecution:
             return
         self.agent_legs.pop(leg_uuid, None)
         leg.gone = True
+        leg.played.set()
         now = self.clock()
         agent = self.distributor.agents.get(leg.agent_id)
         if agent is not None and agent.state is AgentState.ON_CALL and agent.current_call == leg.call_id:
@@ -149,6 +153,9 @@ class IntentExecution:
             self._consult_ended(leg)
         call = self.calls.get(leg.call_id)
         if call is not None and call.agent_leg == leg_uuid:
+            if not call.bridged and not call.callback and call.transfer is None \
+                    and not getattr(call.channel, "hung_up", False):
+                call.transfer = ("queue", call.queue)  # the agent left before meeting the caller: back in line
             self._conversation_over(call, "agent", now, cause=cause)
 
     def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "") -> None:
@@ -215,6 +222,7 @@ class IntentExecution:
         caller_uuid = call.channel.uuid
         control = self.legs.control
         try:
+            self._whisper_to_agent(call, leg_uuid)  # the caller still hears hold music meanwhile
             control.api(commands.uuid_break(caller_uuid, all=True))
             reply = control.api(commands.uuid_bridge(caller_uuid, leg_uuid))
             if reply.startswith(commands.REPLY_ERR):
@@ -225,6 +233,7 @@ class IntentExecution:
                     call.transfer = ("queue", call.queue)
                     self.legs.hang_up(leg_uuid)
                 return
+            call.bridged = True
             if call.recording:
                 self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
                 announce = self.distributor.queues[call.queue].record.announce
@@ -233,6 +242,31 @@ class IntentExecution:
         except Exception:
             log.exception("call %s: connecting to agent leg %s failed", call.call_id, leg_uuid)
             self.legs.hang_up(leg_uuid)
+
+    def _whisper_to_agent(self: "QueueService", call: QueuedCall, leg_uuid: str) -> None:
+        """Play the queue's whisper on the agent leg only (`aleg`), and wait until it has been heard."""
+        queue = self.distributor.queues.get(call.queue)
+        leg = self.agent_legs.get(leg_uuid)
+        if queue is None or not queue.whisper or leg is None:
+            return
+        whisper = Whisper.parse(queue.whisper)
+        if whisper.audio:
+            source: str | None = whisper.source
+        else:
+            words = whisper.text(whisper_context(call.customer, call.queue, call.caller_number,
+                                                 self.clock() - call.enqueued_at))
+            source = self.announcer.render(words, call.language) if words else None
+        if not source:
+            log.info("call %s: no whisper for agent %s (nothing to play)", call.call_id, call.agent_id)
+            return
+        leg.played.clear()
+        reply = self.legs.control.api(commands.uuid_broadcast(leg_uuid, source, "aleg"))
+        if reply.startswith(commands.REPLY_ERR):
+            log.warning("call %s: whisper to agent leg %s failed: %s", call.call_id, leg_uuid, reply.strip())
+            return
+        if not leg.played.wait(timeout=WHISPER_MAX_SECONDS):
+            log.warning("call %s: whisper to agent leg %s did not end in %.0fs; bridging anyway", call.call_id,
+                        leg_uuid, WHISPER_MAX_SECONDS)
 
     def _catalogue_recording(self: "QueueService", call_id: str, path: str, at: float, caller_uuid: str = "") -> None:
         """The conversation is over: stop recording the caller (who may go on to a survey), then store the

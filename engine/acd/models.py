@@ -160,6 +160,7 @@ class QueueConfig:
     record: RecordingPolicy = field(default_factory=RecordingPolicy)
     abandon_callback: bool = True
     random_seed: int = 0
+    whisper: str = ""  # said or played to the agent after answering, before the bridge (see whisper.py)
 
     def base_priority(self, features: Mapping[str, object]) -> int:
         """The highest priority of any matching rule (0 when none match)."""

@@ -12,6 +12,7 @@ Example:
           max_wait: 600
           exit_keys: {"1": callback}
           record: always            # or {policy: always, stereo: true, path: "{date}/{call_id}.wav"}
+          whisper: "VIP 客户 {{ customer.name }}"   # or an audio file; heard by the agent only
 """
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from typing import Any, Mapping
 
 from engine.acd.models import (ExitAction, OverflowStep, PriorityRule, QueueConfig, RecordingPolicy,
                                RecordPolicy, StickyPolicy, Strategy)
+from engine.acd.whisper import Whisper, WhisperError
 from engine.yamlsrc import LocatedYaml, SourceError
 
 _QUEUE_KEYS = {
     "strategy", "skills", "priority_rules", "aging_per_minute", "sticky", "overflow", "max_wait",
     "max_wait_action", "max_length", "moh", "announce_every", "exit_keys", "wrap_up_seconds",
-    "offer_timeout", "max_no_answer", "record", "abandon_callback", "random_seed",
+    "offer_timeout", "max_no_answer", "record", "abandon_callback", "random_seed", "whisper",
 }
 _TOP_KEYS = {"queues", "recordings_dir", "reconcile_every", "callback_gateway", "screen_pop_webhooks",
              "agent_domain"}
@@ -186,6 +188,11 @@ def _queue(check: _Checker, name: str, raw: Any, path: tuple) -> QueueConfig:
         kw["exit_keys"] = keys
     if "record" in raw:
         kw["record"] = _record(check, raw["record"], path + ("record",))
+    if "whisper" in raw:
+        try:
+            kw["whisper"] = Whisper.parse(raw["whisper"]).source
+        except WhisperError as exc:
+            raise check.fail(path + ("whisper",), str(exc)) from None
     return QueueConfig(**kw)
 
 

@@ -36,6 +36,7 @@ class QueuedCall:
     consult_leg: str | None = None  # the leg of an agent being consulted for an attended transfer
     callback: bool = False  # a virtual caller: the customer is dialled once an agent has answered
     callback_id: str | None = None  # its entry in the callback book (agent-first callbacks)
+    bridged: bool = False  # the caller has met an agent (uuid_bridge succeeded)
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
@@ -53,6 +54,7 @@ class AgentLeg:
     answered: bool = False
     settled: bool = False
     gone: bool = False
+    played: Flag = field(default_factory=Flag)  # a playback on the leg (the whisper) ended, or the leg is gone
 
 
 @dataclass

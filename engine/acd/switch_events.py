@@ -35,6 +35,9 @@ class SwitchEvents:
             call = service.by_caller_uuid.get(uid)
             if call is not None:
                 service.caller_gone(call.call_id)
+        elif name == commands.EV_CHANNEL_EXECUTE_COMPLETE and uid in service.agent_legs:
+            if event.get(commands.H_APPLICATION) == commands.APP_PLAYBACK:
+                service.agent_legs[uid].played.set()
         elif name == commands.EV_CUSTOM:
             self._custom(event)
 

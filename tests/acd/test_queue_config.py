@@ -63,6 +63,9 @@ def test_full_queue_definition_is_loaded():
     ("record: {policy: always, path: /rec/x.wav}", "support.record.path", "{call_id}"),
     ("max_wiat: 60", "support.max_wiat", "unknown queue setting"),
     ("priority_rules: [{priority: 3}]", "support.priority_rules[0]", "needs a condition"),
+    ('whisper: "VIP {{ customer.name "', "support.whisper", "template error on line 1"),
+    ('whisper: "VIP {{ custmer.name }}"', "support.whisper", "unknown variable 'custmer'"),
+    ("whisper: 3", "support.whisper", "text to say or an audio file"),
 ])
 def test_mistakes_are_located_and_explained(bad, where, words):
     text = f"acd:\n  queues:\n    support:\n      {bad}\n"
@@ -77,3 +80,10 @@ def test_mistakes_are_located_and_explained(bad, where, words):
 def test_config_without_source_still_names_the_field():
     with pytest.raises(AcdConfigError, match=r"acd.queues.q.max_length: expected a whole number"):
         load_queues({"queues": {"q": {"max_length": "lots"}}})
+
+
+def test_whisper_is_text_to_speak_or_an_audio_file_to_play():
+    queues = _load("acd:\n  queues:\n    vip: {whisper: 'VIP 客户 {{ customer.name }}'}\n"
+                   "    gold: {whisper: /sounds/gold-customer.wav}\n")
+    assert queues["vip"].whisper == "VIP 客户 {{ customer.name }}"
+    assert queues["gold"].whisper == "/sounds/gold-customer.wav"

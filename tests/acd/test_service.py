@@ -487,3 +487,22 @@ def test_reconciling_keeps_agent_first_callbacks_whose_customer_is_not_dialled_y
     wait_until(lambda: any(c.startswith(f"uuid_bridge {leg}") for c in switch.commands))
     switch.hang_up_leg(leg)
     wait_until(lambda: virtual not in service.calls)
+
+
+def test_agent_hanging_up_before_the_bridge_sends_the_caller_back_in_line_not_out_as_answered():
+    service, switch, clock, records = _setup()
+    caller, waiting = _queue_call(service, switch)
+    # When agent 1001 answers and hangs up at once, before the engine could bridge the caller to it
+    switch.bridge_replies.append("-ERR no such channel\n")
+    run = switch.api
+    switch.api = lambda cmd, timeout=10.0: (gevent.sleep(0.01), run(cmd, timeout))[1]  # api takes a round trip
+    leg = switch.answer("1001")
+    switch.hang_up_leg(leg)
+    # Then the caller is not told it was answered: it keeps its place and the next agent rings
+    wait_until(lambda: any(ext == "1002" for _, ext, _ in switch.rung))
+    assert not waiting.ready()
+    leg2 = switch.answer("1002")
+    wait_until(lambda: f"uuid_bridge caller-1 {leg2}" in switch.commands)
+    switch.hang_up_leg(leg2)
+    result = waiting.get(timeout=2)
+    assert result.outcome is QueueOutcome.ANSWERED and result.detail == "agent 1002"

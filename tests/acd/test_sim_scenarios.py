@@ -9,7 +9,7 @@ import pytest
 
 from engine.acd.legs import SwitchLegs
 from engine.acd.models import Agent, AgentState, QueueConfig
-from engine.acd.ports import MemoryRecords
+from engine.acd.ports import CustomerInfo, MemoryCustomers, MemoryRecords
 from engine.acd.service import QueueService
 from engine.esl import commands
 from engine.esl.connection import CallHungUp, InboundConnection, OutboundServer
@@ -23,7 +23,7 @@ DID = "5000"
 class Rig:
     """Simulator + inbound control connection + outbound server running the queue for every call."""
 
-    def __init__(self, sim: FreeSwitchSim, queue: QueueConfig, agents: list[str]) -> None:
+    def __init__(self, sim: FreeSwitchSim, queue: QueueConfig, agents: list[str], **service_kw) -> None:
         self.sim = sim
         self.records = MemoryRecords()
         host, port = sim.address
@@ -31,7 +31,8 @@ class Rig:
         assert self.control.wait_connected(5)
         self.service = QueueService({queue.name: queue}, [Agent(a, extension=a) for a in agents],
                                     legs=SwitchLegs(self.control), clock=time.time, agent_log=self.records,
-                                    interactions=self.records, callbacks=self.records, recordings=self.records)
+                                    interactions=self.records, callbacks=self.records, recordings=self.records,
+                                    **service_kw)
         self.reconciler = self.service.attach(self.control, reconcile_every=3600)
         self.service.start()
         self.results: dict[str, object] = {}
@@ -82,8 +83,9 @@ def sim(tmp_path):
 def rig_factory(sim):
     rigs = []
 
-    def make(queue=None, agents=("1001", "1002")) -> Rig:
-        rig = Rig(sim, queue or QueueConfig("support", wrap_up_seconds=0.5, offer_timeout=10), list(agents))
+    def make(queue=None, agents=("1001", "1002"), **service_kw) -> Rig:
+        rig = Rig(sim, queue or QueueConfig("support", wrap_up_seconds=0.5, offer_timeout=10), list(agents),
+                  **service_kw)
         rigs.append(rig)
         return rig
     yield make
@@ -288,3 +290,47 @@ def test_originate_in_flight_during_an_esl_reconnect_is_reconciled_by_its_uuid(s
     ringing = [u for u, ch in sim.channels.items() if ch.direction == "outbound" and "1001" in ch.name]
     assert len(ringing) == 1 and ringing[0] in rig.service.agent_legs
     assert not call.hung_up
+
+
+class _WhisperTts:
+    """Renders whisper text to one known file (the simulator plays it for its set duration)."""
+
+    path = "/var/tts/whisper-vip.wav"
+
+    def __init__(self) -> None:
+        self.spoken: list[str] = []
+
+    def announce(self, channel, text: str, language: str) -> None:
+        pass
+
+    def render(self, text: str, language: str) -> str:
+        self.spoken.append(text)
+        return self.path
+
+
+def test_whisper_is_heard_by_the_agent_only_and_ends_before_the_bridge(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=1, hangup_after=300)
+    sim.set_sound(_WhisperTts.path, 60)  # 0.6 s at this time scale
+    tts = _WhisperTts()
+    customers = MemoryCustomers({"13800138020": CustomerInfo(customer_id="7", name="王芳", segment="vip")})
+    queue = QueueConfig("support", wrap_up_seconds=0.5, whisper="VIP 客户 {{ customer.name }}")
+    rig = rig_factory(queue, agents=("1001",), announcer=tts, customers=customers)
+    seen: list[tuple[str, str, str]] = []
+    rig.control.add_handler(lambda e: seen.append((e.name, e.get(commands.H_UNIQUE_ID) or "",
+                                                   e.get(commands.H_APPLICATION) or "")))
+    call = sim.place_call(DID, "13800138020")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    [leg] = list(rig.service.agent_legs)
+    until(sim, lambda: _partner(sim, leg) == call.uuid)
+    # The agent heard the rendered whisper on its own leg; the caller heard hold music, never the whisper
+    assert tts.spoken == ["VIP 客户 王芳"]
+    assert _WhisperTts.path in sim.channels[leg].played
+    assert _WhisperTts.path not in call.played and any(commands.MUSIC_ON_HOLD in p for p in call.played)
+    # And the bridge came only after the whisper had finished playing
+    whisper_done = seen.index((commands.EV_CHANNEL_EXECUTE_COMPLETE, leg, commands.APP_PLAYBACK))
+    until(sim, lambda: any(name == commands.EV_CHANNEL_BRIDGE for name, _, _ in seen))
+    bridged = next(i for i, (name, _, _) in enumerate(seen) if name == commands.EV_CHANNEL_BRIDGE)
+    assert whisper_done < bridged
+    log = sim.command_log
+    broadcast = next(i for i, c in enumerate(log) if f"uuid_broadcast {leg} {_WhisperTts.path} aleg" in c)
+    assert next(i for i, c in enumerate(log) if "uuid_bridge" in c) > broadcast
