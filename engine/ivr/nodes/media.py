@@ -5,6 +5,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from engine.esl import commands
+from engine.ivr.channel import CallHungUp
 from engine.ivr.fields import LANGUAGES, Field, FieldParser, Kind
 from engine.ivr.nodes.base import Node, node_type
 from engine.ivr.digits import clean_digits
@@ -256,14 +257,15 @@ class RecordNode(Node):
         path = folder / f"{safe_uuid}-{self.id}.wav"
         seconds = session.channel.record(str(path), max_seconds=self.max_seconds,
                                          silence_seconds=self.silence_seconds, terminators=self.terminator)
-        if not seconds:
-            return self.on_failure or self.next
-        session.record.recordings.append(str(path))
-        if self.into:
-            session.vars[self.into] = str(path)
-        if self.OUTCOME:
-            session.record.outcome = self.OUTCOME
-        return self.next
+        if seconds:
+            session.record.recordings.append(str(path))
+            if self.into:
+                session.vars[self.into] = str(path)
+            if self.OUTCOME:
+                session.record.outcome = self.OUTCOME
+        if getattr(session.channel, "hung_up", False):  # hanging up ends a message: kept, and the flow ends here
+            raise CallHungUp(f"call {session.uuid} hung up while recording")
+        return self.next if seconds else self.on_failure or self.next
 
 
 @node_type
