@@ -298,7 +298,8 @@ class IntentExecution:
 
     def _do_Abandoned(self: "QueueService", abandoned: Abandoned) -> None:
         now = self.clock()
-        self.interactions.queue_event(abandoned.call_id, now, abandoned=True, wait_seconds=round(abandoned.waited, 3))
+        self.interactions.queue_event(abandoned.call_id, now, abandoned=True, wait_seconds=round(abandoned.waited, 3),
+                                      hangup_at=now, hangup_by="caller", talk_seconds=0.0)
         log.info("call %s: abandoned %s after %.0fs", abandoned.call_id, abandoned.queue, abandoned.waited)
         queue = self.distributor.queues.get(abandoned.queue)
         call = self.calls.get(abandoned.call_id)

@@ -1,0 +1,84 @@
+"""The interaction row gets talk time and hang-up fields from the ACD when the agent conversation ends,
+so reports can compute talk and handle time for queue calls (nobody else closes those interactions)."""
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from engine.acd.legs import SwitchLegs
+from engine.acd.models import Agent, QueueConfig
+from engine.acd.service import QueueService
+from engine.acd.store_adapters import StoreInteractions
+from engine.ivr.ports import QueueOutcome, QueueRequest
+from engine.store.database import open_store
+from engine.store.repos.agents import AgentRepository
+from engine.store.repos.interactions import InteractionRepository
+
+from .fakes import Clock, FakeCaller, FakeSwitch, Hungup, wait_until
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path / 'jq.db'}")
+    s.create_all()
+    AgentRepository(s).add("1001", name="Li Lei", extension="1001")
+    yield s
+    s.dispose()
+
+
+def _service(store):
+    switch, clock = FakeSwitch(), Clock()
+    service = QueueService({"support": QueueConfig("support", wrap_up_seconds=15)},
+                           [Agent("1001", extension="1001", queues={"support": {}})], legs=SwitchLegs(switch),
+                           clock=clock, interactions=StoreInteractions(InteractionRepository(store)))
+    switch.service = service
+    return service, switch, clock
+
+
+def _queue_call(service, switch, uuid="caller-1"):
+    caller = FakeCaller(uuid, "13800138000")
+    switch.callers[uuid] = caller
+    waiting = gevent.spawn(service.enqueue, caller, QueueRequest(queue="support", call_uuid=uuid))
+    wait_until(lambda: caller.played)
+    return caller, waiting
+
+
+def test_agent_hang_up_writes_talk_seconds_cause_and_wrap_up(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    caller, waiting = _queue_call(service, switch)
+    clock.now += 20
+    leg = switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    clock.now += 75
+    switch.hang_up_leg(leg, "NORMAL_CLEARING")
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.agent_id == "1001" and row.wait_seconds == 20.0 and row.talk_seconds == 75.0
+    assert row.hangup_by == "agent" and row.hangup_cause == "NORMAL_CLEARING"
+    assert row.wrap_up_until is not None and row.hangup_at is None  # the caller goes on in its flow
+
+
+def test_caller_hang_up_writes_talk_seconds_and_the_hang_up_time(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    caller, waiting = _queue_call(service, switch)
+    switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    clock.now += 42
+    caller.hang_up()
+    waiting.get(timeout=2)
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.talk_seconds == 42.0 and row.hangup_by == "caller" and row.hangup_at is not None
+
+
+def test_abandoned_call_has_its_wait_no_talk_and_the_caller_as_the_one_who_hung_up(store):
+    service, switch, clock = _service(store)
+    caller, waiting = _queue_call(service, switch)
+    clock.now += 33
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.abandoned and row.wait_seconds == 33.0 and row.talk_seconds == 0.0
+    assert row.hangup_by == "caller" and row.hangup_at is not None
