@@ -408,3 +408,17 @@ def test_a_refused_transfer_target_is_logged_masked(harness, caplog):
     channel.caller_name = "138-0013-8000"
     harness.runner().run(channel)
     assert "refusing transfer target" in caplog.text and "138-0013-8000" not in caplog.text
+
+
+def test_a_menu_prompt_file_under_a_directory_with_a_space_is_played_then_the_key_collected(tmp_path):
+    from tests.ivr.fakes import Harness
+
+    harness = Harness(tmp_path / "my flows")
+    harness.flows_dir.mkdir()
+    (harness.flows_dir / "menu.wav").write_bytes(b"RIFF")
+    harness.write("main", flow("  m: {type: menu, prompt: {file: menu.wav}, options: {1: a}, on_failure: bye}\n"
+                               "  a: {type: play, tts: 好, next: bye}\n", start="m"))
+    channel, record = harness.call(["1"])
+    assert record.path == ["m", "a", "bye"]
+    assert channel.commands[1] == ("play", {"path": str(harness.flows_dir / "menu.wav")})
+    assert channel.commands[2][0] == "collect" and channel.commands[2][1]["prompt"].startswith("silence_stream://")

@@ -92,12 +92,12 @@ def collect_keys(session: "CallSession", prompt_path: str, *, min_digits: int, m
                  terminator: str = "none", digit_timeout_ms: int | None = None) -> str:
     """Play a prompt and collect keys in one play_and_get_digits; the raw keys, "" when none came.
 
-    FreeSWITCH speech (`say:` text) with spaces cannot be one play_and_get_digits argument, so it is
-    played with any key interrupting it (that key is the first of the input), then the rest is collected
-    after a short silence.
+    A prompt that cannot be one play_and_get_digits argument (FreeSWITCH speech, `say:` text, with
+    spaces or quotes; a file under a directory with a space) is played with any key interrupting it (that
+    key is the first of the input), then the rest is collected after a short silence.
     """
     channel = session.channel
-    if prompt_path.startswith(commands.SAY_PREFIX) and any(c.isspace() for c in prompt_path):
+    if any(c.isspace() or c in "'\\" for c in prompt_path):
         first = clean_digits(channel.play(prompt_path, terminators="any"), 1)
         if first and (max_digits <= 1 or first == terminator):
             return first
