@@ -92,7 +92,11 @@ class AgentFirstCallbacks:
         try:
             call.decided.wait()
             if call.status == "connected":
-                self._dial_back(call)
+                try:
+                    self._dial_back(call)
+                except Exception as exc:  # never leave the agent on a parked leg
+                    log.exception("call %s: agent-first callback failed", call.call_id)
+                    self._callback_failed(call, type(exc).__name__)
         finally:
             self.calls.pop(call.call_id, None)
             self.by_caller_uuid.pop(call.channel.uuid, None)

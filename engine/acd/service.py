@@ -254,7 +254,12 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         position = self.distributor.position(call.call_id, now)
         wait = estimated_wait(position, self.distributor.agents_serving(call.queue),
                               self.handle_times.average(call.queue))
-        self.announcer.announce(call.channel, announcement_text(position, wait, call.language), call.language)
+        try:
+            self.announcer.announce(call.channel, announcement_text(position, wait, call.language), call.language)
+        except Exception:
+            if getattr(call.channel, "hung_up", False):
+                raise  # the caller left: end the wait as usual
+            log.exception("call %s: announcement failed; the caller keeps waiting with music", call.call_id)
 
     def _exit_key(self, call: QueuedCall, queue: QueueConfig, digit: str) -> None:
         action = queue.exit_keys[digit]

@@ -506,3 +506,41 @@ def test_agent_hanging_up_before_the_bridge_sends_the_caller_back_in_line_not_ou
     switch.hang_up_leg(leg2)
     result = waiting.get(timeout=2)
     assert result.outcome is QueueOutcome.ANSWERED and result.detail == "agent 1002"
+
+
+def test_an_error_while_dialling_the_customer_releases_the_agent_instead_of_leaving_it_on_a_parked_leg():
+    def broken_dial(number):
+        raise ValueError("no route for this number")
+    service, switch, clock, records = _setup(agents=("1001",), dial_customer=broken_dial)
+    virtual = service.queue_callback("13800138000", "support")
+    leg = switch.answer("1001")
+    # Then the agent's parked leg is hung up (the agent goes to wrap-up), and the callback stays owed
+    wait_until(lambda: any(u == leg for u, _ in switch.killed))
+    switch.hang_up_leg(leg)
+    wait_until(lambda: virtual not in service.calls)
+    assert service.distributor.agents["1001"].state is AgentState.WRAP_UP
+    assert records.callbacks[0]["status"] == "open" and records.callbacks[0]["attempts"] == 1
+
+
+def test_a_failing_announcement_does_not_throw_the_caller_out_of_the_queue():
+    class BrokenAnnouncer:
+        calls = 0
+
+        def announce(self, channel, text, language):
+            BrokenAnnouncer.calls += 1
+            raise RuntimeError("TTS backend crashed")
+
+        def render(self, text, language):
+            return None
+
+    service, switch, clock, records = _setup([QueueConfig("support", announce_every=0.02)], agents=("1001",),
+                                             announcer=BrokenAnnouncer())
+    service.not_ready("1001", "meeting")
+    caller, waiting = _queue_call(service, switch)
+    wait_until(lambda: BrokenAnnouncer.calls >= 2)  # announced (and failed) more than once: still waiting
+    assert not waiting.ready() and "caller-1" in service.distributor.waiting
+    service.ready("1001")
+    leg = switch.answer("1001")
+    wait_until(lambda: f"uuid_bridge caller-1 {leg}" in switch.commands)
+    switch.hang_up_leg(leg)
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
