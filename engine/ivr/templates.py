@@ -9,8 +9,10 @@ the call's language.
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from jinja2 import meta
@@ -44,11 +46,25 @@ def _spoken(kind: str) -> Callable[..., str]:
     return render
 
 
+def localtime(value: Any, zone: str = "Asia/Shanghai") -> datetime.datetime:
+    """`now|localtime('Europe/Berlin')`: an aware datetime in another time zone (naive is taken as UTC)."""
+    if not isinstance(value, datetime.datetime):
+        raise ValueError(f"localtime needs a date and time, got {type(value).__name__}")
+    try:
+        tz = ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(tz)
+
+
 def _make_env() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                                keep_trailing_newline=False)
     for kind in ("number", "money", "date", "digits"):
         env.filters[kind] = _spoken(kind)
+    env.filters["localtime"] = localtime
     return env
 
 

@@ -82,3 +82,36 @@ def test_overnight_intervals_validate_and_an_empty_interval_is_an_error(tmp_path
     """
     (found,) = problems(tmp_path, text)
     assert "nodes.h.weekly.sat: expected 'HH:MM-HH:MM'" in found
+
+
+def test_a_branch_on_the_local_hour_uses_the_localtime_filter(harness):
+    harness.write("main", """\
+    start: b
+    nodes:
+      b:
+        type: branch
+        conditions: [{if: "(now|localtime('Asia/Shanghai')).hour >= 20", next: evening}]
+        else: day
+      evening: {type: play, tts: 晚上好, next: bye}
+      day: {type: play, tts: 您好, next: bye}
+      bye: {type: hangup}
+    """)
+    harness.now = lambda: datetime(2026, 11, 25, 13, 0, tzinfo=timezone.utc)  # 21:00 in Shanghai
+    channel, _ = harness.call()
+    assert channel.played == ["tts:zh:晚上好"]
+    harness.now = lambda: datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)  # 04:00 in Shanghai
+    channel, _ = harness.call()
+    assert channel.played == ["tts:zh:您好"]
+
+
+def test_localtime_with_an_unknown_zone_makes_the_condition_false(harness):
+    harness.write("main", """\
+    start: b
+    nodes:
+      b: {type: branch, conditions: [{if: "(now|localtime('Mars/Olympus')).hour >= 0", next: is_open}], else: not_open}
+      is_open: {type: play, tts: 是, next: bye}
+      not_open: {type: play, tts: 否, next: bye}
+      bye: {type: hangup}
+    """)
+    channel, _ = harness.call()
+    assert channel.played == ["tts:zh:否"]
