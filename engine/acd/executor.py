@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 _WE_CANCELLED = {"ORIGINATOR_CANCEL", "LOSE_RACE", "MANAGER_REQUEST"}
 _NOT_REGISTERED = {"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"}
 WHISPER_MAX_SECONDS = 15.0  # a whisper whose end is never reported does not hold the caller longer
+UNDIALLABLE = "INVALID_NUMBER_FORMAT"  # the agent's extension cannot be put in a dial string
 CONNECTION_LOST = "SWITCH_CONNECTION_LOST"  # our cause for a leg whose fate was lost with the connection
 
 
@@ -61,9 +62,14 @@ class IntentExecution:
             display = (customer.name if customer and customer.name else
                        getattr(call.channel, "caller_name", "") if call else "")
             log.info("call %s: offering to agent %s (leg %s)", offer.call_id, agent_id, leg.uuid)
-            future = self.legs.ring_agent(leg.uuid, agent.extension or agent.agent_id, call_id=offer.call_id,
-                                          queue=offer.queue, caller_number=call.caller_number if call else "",
-                                          display_name=display, timeout=offer.timeout, headers=headers)
+            try:
+                future = self.legs.ring_agent(leg.uuid, agent.extension or agent.agent_id, call_id=offer.call_id,
+                                              queue=offer.queue, caller_number=call.caller_number if call else "",
+                                              display_name=display, timeout=offer.timeout, headers=headers)
+            except ValueError as exc:  # e.g. an extension FreeSWITCH cannot dial: no offers until it registers
+                log.warning("call %s: agent %s cannot be rung: %s", offer.call_id, agent_id, exc)
+                gevent.spawn(self.leg_failed, leg.uuid, UNDIALLABLE)
+                continue
             future.rawlink(lambda done, leg=leg: gevent.spawn(self._ring_done, leg, done))
 
     def _screen_pop(self: "QueueService", call: QueuedCall | None, offer: Offer, agent_id: str) -> dict[str, Any]:
@@ -91,6 +97,7 @@ class IntentExecution:
         ask FreeSWITCH by the uuid we chose and kill an orphan leg rather than leave a phone ringing."""
         log.warning("call %s: agent %s leg %s: originate result lost (%s); reconciling by uuid", leg.call_id,
                     leg.agent_id, leg.uuid, error)
+        leg.recovering = True
         exists = self.legs.exists(leg.uuid)  # blocks until the control connection is back
         if leg.answered:  # its CHANNEL_ANSWER arrived after all: the conversation goes on
             if exists is False:
@@ -125,7 +132,7 @@ class IntentExecution:
             self.execute(self.distributor.consult_failed(leg.agent_id, leg.call_id, self.clock(), cause.lower()))
             self._consult_ended(leg)
             return
-        if cause in _NOT_REGISTERED:  # the phone is gone: no more offers until it registers again
+        if cause in _NOT_REGISTERED or cause == UNDIALLABLE:  # the phone is gone: no more offers until it registers again
             self.execute(self.distributor.set_registered(leg.agent_id, False, self.clock()))
         elif cause not in _WE_CANCELLED:
             self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))

@@ -54,6 +54,7 @@ class AgentLeg:
     answered: bool = False
     settled: bool = False
     gone: bool = False
+    recovering: bool = False  # its originate result was lost; being reconciled by uuid (executor._recover_leg)
     played: Flag = field(default_factory=Flag)  # a playback on the leg (the whisper) ended, or the leg is gone
 
 

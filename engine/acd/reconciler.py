@@ -75,6 +75,8 @@ class Reconciler:
                 repairs.callers_gone.append(call.call_id)
                 service.caller_gone(call.call_id)
         for leg in list(service.agent_legs.values()):
+            if leg.recovering:
+                continue  # its originate result was lost: the executor asks FreeSWITCH by uuid
             if leg.uuid not in live and now - leg.created_at >= self.grace:
                 log.warning("call %s: agent %s leg %s gone without a hang-up event; repairing", leg.call_id,
                             leg.agent_id, leg.uuid)

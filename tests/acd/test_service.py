@@ -544,3 +544,45 @@ def test_a_failing_announcement_does_not_throw_the_caller_out_of_the_queue():
     wait_until(lambda: f"uuid_bridge caller-1 {leg}" in switch.commands)
     switch.hang_up_leg(leg)
     assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+
+
+def test_an_agent_whose_phone_cannot_be_dialled_is_skipped_at_once_not_after_the_offer_expires():
+    service, switch, clock, records = _setup(agents=())
+    for agent_id, extension in (("li-lei", "10 01"), ("1002", "1002")):  # a space: not a dialable extension
+        clock.now += 1
+        service.distributor.add_agent(Agent(agent_id, extension=extension, queues={"support": {}}))
+        service.login(agent_id)
+    caller, waiting = _queue_call(service, switch)
+    wait_until(lambda: [ext for _, ext, _ in switch.rung] == ["1002"])
+    bad = service.distributor.agents["li-lei"]
+    assert bad.state is AgentState.AVAILABLE and not bad.registered and bad.current_call is None
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+
+
+def test_a_leg_whose_originate_result_was_lost_is_not_also_counted_as_a_miss_by_the_reconciler():
+    from gevent.event import Event as Flag
+    service, switch, clock, records = _setup(agents=("1001",))
+    reconnected = Flag()
+    run = switch.api
+
+    def api(cmd, timeout=10.0):
+        if cmd.startswith("uuid_exists"):
+            reconnected.wait()  # blocks until the control connection is back
+        return run(cmd, timeout)
+    switch.api = api
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.leg_of("1001")
+    switch.live.add("caller-1")
+    switch.live.discard(leg)  # FreeSWITCH never got the originate
+    switch.jobs[leg].set_exception(ConnectionError("connection lost"))
+    wait_until(lambda: service.agent_legs[leg].recovering)
+    clock.now += 30
+    Reconciler(service).reconcile()  # the reconnect's reconciliation runs while the recovery waits
+    reconnected.set()
+    wait_until(lambda: leg not in service.agent_legs)
+    assert service.distributor.agents["1001"].consecutive_no_answers == 0
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
