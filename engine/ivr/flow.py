@@ -149,13 +149,17 @@ def check_graph(flow: Flow, parser: FieldParser) -> None:
     for node_id in flow.nodes:
         if node_id not in seen and not flow.broken and not parser.graph_incomplete:
             parser.error(("nodes", node_id), "node is unreachable from the start node")
-    for cycle in _silent_cycles(flow, graph):
+    for cycle in silent_cycles(flow, graph):
         parser.error(("nodes", cycle[0]), "loop that never waits for the caller: " + " -> ".join(cycle + [cycle[0]]))
 
 
-def _silent_cycles(flow: Flow, graph: dict[str, list[str]]) -> list[list[str]]:
-    """Cycles made only of nodes that do not wait for input (one representative per strongly connected part)."""
-    silent = {n for n, node in flow.nodes.items() if not node.TAKES_INPUT}
+def silent_cycles(flow: Flow, graph: dict[str, list[str]], also_silent: frozenset[str] = frozenset()
+                   ) -> list[list[str]]:
+    """Cycles made only of nodes that do not wait for input (one representative per strongly connected part).
+
+    `also_silent`: nodes that count as not waiting although their type may (calls of subflows that never ask).
+    """
+    silent = {n for n, node in flow.nodes.items() if not node.TAKES_INPUT or n in also_silent}
     sub = {n: [t for t in graph[n] if t in silent] for n in silent}
     index: dict[str, int] = {}
     low: dict[str, int] = {}

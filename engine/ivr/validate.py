@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 from engine.ivr.fields import Kind
-from engine.ivr.flow import FLOW_SUFFIXES, Flow, flow_name, load_flow
+from engine.ivr.flow import FLOW_SUFFIXES, Flow, edges, flow_name, load_flow, silent_cycles
 from engine.ivr.templates import TemplateEngine
 from engine.yamlsrc import SourceError
 
@@ -64,6 +64,66 @@ def check_references(flow: Flow, flow_names: set[str], queues: set[str] | None) 
     return missing_flows, unknown_queues
 
 
+class SubflowInput:
+    """Whether a flow (with the subflows it calls) ever waits for the caller; loads sibling flow files lazily."""
+
+    def __init__(self, files: Iterable[Path], templates: TemplateEngine) -> None:
+        self.templates = templates
+        self.paths: dict[str, Path] = {}
+        for file in files:
+            if file.parent.is_dir():
+                for p in sorted(file.parent.iterdir()):
+                    if p.suffix in FLOW_SUFFIXES:
+                        self.paths.setdefault(flow_name(p), p)
+            self.paths[flow_name(file)] = file
+        self.loaded: dict[str, Flow | None] = {}
+        self.answers: dict[str, bool] = {}
+
+    def flow(self, name: str) -> Flow | None:
+        if name not in self.loaded:
+            path = self.paths.get(name)
+            self.loaded[name] = load_flow(path, self.templates)[0] if path else None
+        return self.loaded[name]
+
+    def waits(self, name: str, calling: frozenset[str] = frozenset()) -> bool:
+        """True unless the flow certainly never waits for input (unknown or broken flows count as waiting)."""
+        if name in self.answers:
+            return self.answers[name]
+        flow = self.flow(name)
+        if flow is None:
+            return True
+        answer = False
+        for node in flow.nodes.values():
+            if node.TYPE == "call":
+                target = node.f.get("flow")
+                if target and target not in calling | {name} and self.waits(target, calling | {name}):
+                    answer = True
+            elif node.TAKES_INPUT:
+                answer = True
+            if answer:
+                break
+        self.answers[name] = answer
+        return answer
+
+
+def check_subflow_loops(flow: Flow, subflows: SubflowInput) -> list[SourceError]:
+    """Loops whose only waiting nodes are calls of subflows that never wait for the caller."""
+    assert flow.source is not None
+    silent_calls = frozenset(node_id for node_id, node in flow.nodes.items()
+                             if node.TYPE == "call" and node.f.get("flow") and not subflows.waits(node.f["flow"]))
+    if not silent_calls:
+        return []
+    errors = []
+    for cycle in silent_cycles(flow, edges(flow), silent_calls):
+        calls = [n for n in cycle if n in silent_calls]
+        if calls:  # loops without a call node are reported by the flow's own graph check
+            names = ", ".join(sorted({flow.nodes[n].f["flow"] for n in calls}))
+            errors.append(flow.source.error(("nodes", cycle[0]), "loop that never waits for the caller: "
+                                            + " -> ".join(cycle + [cycle[0]])
+                                            + f" (subflow {names} never waits for input)"))
+    return errors
+
+
 def validate_paths(paths: Iterable[str | Path], queues: set[str] | None = None,
                    templates: TemplateEngine | None = None, *, strict_queues: bool = True) -> ValidationReport:
     """Load and check every flow file under `paths`; queue names are checked when `queues` is given.
@@ -74,11 +134,15 @@ def validate_paths(paths: Iterable[str | Path], queues: set[str] | None = None,
     templates = templates or TemplateEngine()
     report = ValidationReport(files=flow_files(paths))
     names = known_flow_names(report.files)
+    subflows = SubflowInput(report.files, templates)
     for file in report.files:
         flow, errors = load_flow(file, templates)
         if flow is not None:
+            subflows.loaded.setdefault(flow.name, flow)
             missing_flows, unknown_queues = check_references(flow, names, queues)
             errors = errors + missing_flows
+            if not errors:
+                errors = check_subflow_loops(flow, subflows)
             if strict_queues:
                 errors += unknown_queues
             else:

@@ -269,3 +269,18 @@ def test_node_reference_in_the_docs_is_generated_from_the_node_classes():
     docs = (REPO / "docs" / "flows.md").read_text(encoding="utf-8")
     section = docs.split("BEGIN NODE REFERENCE")[-1].split("-->", 1)[-1].split("<!-- END NODE REFERENCE -->")[0]
     assert section.strip() == node_reference_markdown().strip()
+
+
+def test_loop_through_a_subflow_that_never_waits_for_input_is_reported(tmp_path):
+    text = """\
+    start: news
+    nodes:
+      news: {type: call, flow: announcements, next: again}
+      again: {type: goto, target: news}
+    """
+    write(tmp_path, "start: p\nnodes:\n  p: {type: play, tts: 公告, next: r}\n  r: {type: return}\n", "announcements")
+    error = only(tmp_path, text)
+    assert "nodes.news: loop that never waits for the caller: news -> again -> news (subflow announcements" in error
+    write(tmp_path, "start: m\nnodes:\n  m: {type: menu, prompt: 再听请按1, options: {1: r}, on_failure: r}\n"
+                    "  r: {type: return}\n", "announcements")
+    assert problems(tmp_path, text) == []
