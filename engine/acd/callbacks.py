@@ -20,6 +20,7 @@ from engine.acd.models import WaitingCaller
 from engine.acd.ports import AGENT_FIRST_SOURCE, CustomerInfo
 from engine.acd.queued import CallbackLine, QueuedCall
 from engine.esl import commands
+from engine.esl.commands import HangupCause
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.acd.service import QueueService
@@ -109,9 +110,12 @@ class AgentFirstCallbacks:
                                       timeout=CUSTOMER_RING_SECONDS)
         try:
             result = parse_job_body(job.get(timeout=CUSTOMER_RING_SECONDS + 10))
-        except Exception as exc:
+        except Exception as exc:  # result lost (e.g. ESL reconnect) though FreeSWITCH may still dial: cancel it
+            self.legs.hang_up(customer_leg, HangupCause.ORIGINATOR_CANCEL)
             result = parse_job_body(f"-ERR {type(exc).__name__}")
         if not result.answered or call.finished.is_set():
+            if result.answered:  # the agent left while the customer was ringing: don't leave them on a dead line
+                self.legs.hang_up(customer_leg)
             self._callback_failed(call, result.cause)
             return
         reply = self.legs.control.api(commands.uuid_bridge(call.agent_leg or "", customer_leg))

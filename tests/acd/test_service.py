@@ -586,3 +586,28 @@ def test_a_leg_whose_originate_result_was_lost_is_not_also_counted_as_a_miss_by_
     caller.hang_up()
     with pytest.raises(Hungup):
         waiting.get(timeout=2)
+
+
+def test_a_customer_leg_whose_originate_result_is_lost_is_killed_so_the_customer_never_gets_a_dead_call():
+    service, switch, clock, records = _setup(agents=("1001",), dial_customer=lambda n: f"sofia/gateway/carrier/{n}")
+    virtual = service.queue_callback("13800138000", "support")
+    leg = switch.answer("1001")
+    wait_until(lambda: any(ext == "13800138000" for _, ext, _ in switch.rung))
+    customer_leg = switch.leg_of("13800138000")
+    switch.jobs[customer_leg].set_exception(ConnectionError("connection lost"))  # FreeSWITCH still dials
+    wait_until(lambda: any(u == customer_leg for u, _ in switch.killed))
+    wait_until(lambda: any(u == leg for u, _ in switch.killed))
+    switch.hang_up_leg(leg)
+    wait_until(lambda: virtual not in service.calls)
+
+
+def test_a_customer_who_answers_after_the_agent_left_is_hung_up_not_left_on_a_dead_line():
+    service, switch, clock, records = _setup(agents=("1001",), dial_customer=lambda n: f"sofia/gateway/carrier/{n}")
+    virtual = service.queue_callback("13800138000", "support")
+    leg = switch.answer("1001")
+    wait_until(lambda: any(ext == "13800138000" for _, ext, _ in switch.rung))
+    switch.hang_up_leg(leg)  # the agent gives up while the customer's phone rings
+    customer_leg = switch.answer("13800138000")
+    wait_until(lambda: any(u == customer_leg for u, _ in switch.killed))
+    wait_until(lambda: virtual not in service.calls)
+    assert not any(c.startswith("uuid_bridge") for c in switch.commands)
