@@ -9,6 +9,7 @@ concerns only that event: framing is intact and the connection goes on.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Union
 from xml.etree import ElementTree
@@ -140,6 +141,9 @@ def _fold_json_value(value: object) -> str:
     return "" if value is None else str(value)
 
 
+_MISSING = object()
+
+
 class LazyHeaders(Mapping[str, str]):
     """Event headers decoded only when read.
 
@@ -170,26 +174,25 @@ class LazyHeaders(Mapping[str, str]):
         return self._full
 
     def __getitem__(self, name: str) -> str:
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return value
+
+    def get(self, name: str, default=None):  # type: ignore[override]
         if self._full is not None:
-            return self._full[name]
-        try:
-            return self._quick[name]
-        except KeyError:
-            pass
+            return self._full.get(name, default)
+        value = self._quick.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
         if self._scans < self.QUICK_LOOKUPS:
             self._scans += 1
             value = self._scan(name)
             if value is None:
-                raise KeyError(name)
+                return default
             self._quick[name] = value
             return value
-        return self._headers()[name]
-
-    def get(self, name: str, default=None):  # type: ignore[override]
-        try:
-            return self[name]
-        except KeyError:
-            return default
+        return self._headers().get(name, default)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
@@ -214,7 +217,7 @@ class JsonHeaders(LazyHeaders):
 
     def _scan(self, name: str) -> str | None:
         text: bytes = self._text
-        key = b'"' + name.encode() + b'":'
+        key = _json_key(name)
         at = text.rfind(key)
         if at == -1:
             return None
@@ -231,6 +234,12 @@ class JsonHeaders(LazyHeaders):
         headers = _decode_json_object(self._text)
         headers.pop("_body", None)
         return headers
+
+
+@lru_cache(maxsize=1024)
+def _json_key(name: str) -> bytes:
+    """`"Name":` as bytes, for the few names handlers look up."""
+    return b'"' + name.encode() + b'":'
 
 
 def _decode_json_object(body: bytes) -> dict[str, str]:
@@ -252,7 +261,7 @@ def decode_json_event(body: bytes) -> Event:
     A body (`_body`, e.g. a BACKGROUND_JOB result) is decoded at once; other events decode fully on
     first wide use, and an event whose JSON turns out to be broken raises EventDecodeError then.
     """
-    if body[:1] != b"{" or body.rstrip()[-1:] != b"}":
+    if body[:1] != b"{" or (body[-1:] != b"}" and body.rstrip()[-1:] != b"}"):
         raise EventDecodeError("event JSON is not an object")
     if b'"_body":' in body:
         headers = _decode_json_object(body)

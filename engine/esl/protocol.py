@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import unquote
 
+_EVENT_TYPE = b"\nContent-Type: text/event-"
 MAX_HEADER_BYTES = 1 << 20  # FreeSWITCH's largest real header block (the connect reply) is ~10 KB
 MAX_BODY_BYTES = 16 << 20  # libesl's ESL_MAX_CONTENT_LENGTH
 
@@ -141,7 +142,14 @@ class Parser:
                     break
                 if idx - start > self.max_header_bytes:
                     raise FrameTooLarge(f"header block exceeds {self.max_header_bytes} bytes")
-                headers = parse_header_lines(buf[start:idx].decode("utf-8", "replace"))
+                line_end = buf.find(b"\n", start)
+                if (buf.startswith(b"Content-Length: ", start) and buf.startswith(_EVENT_TYPE, line_end)
+                        and buf.find(b"\n", line_end + 1, idx) == -1):
+                    # The frame of every event: exactly `Content-Length: N` then `Content-Type: text/event-…`.
+                    headers = {"Content-Length": buf[start + 16:line_end].decode("ascii", "replace"),
+                               "Content-Type": buf[line_end + 15:idx].decode("ascii", "replace")}
+                else:
+                    headers = parse_header_lines(buf[start:idx].decode("utf-8", "replace"))
                 start = idx + 2
                 length_text = headers.get("Content-Length")
                 if length_text is None:

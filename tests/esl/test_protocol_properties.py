@@ -160,3 +160,14 @@ def test_xml_events_fold_repeated_headers_like_plain_and_json() -> None:
 
     event = decode_xml_event(b"<event><headers><Event-Name>X</Event-Name><v>a</v><v>b%20c</v></headers></event>")
     assert event.headers["v"] == "ARRAY::a|:b c"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(header_names, header_values, max_size=3), st.binary(min_size=1, max_size=200),
+       st.sampled_from(["text/event-json", "text/event-plain", "api/response"]))
+def test_event_shaped_frames_with_or_without_extra_headers_parse_the_same(extra, body, content_type) -> None:
+    lines = [f"Content-Length: {len(body)}", f"Content-Type: {content_type}"] + [f"{k}: {v.strip()}" for k, v in extra.items()]
+    frame = Parser().feed(("\n".join(lines) + "\n\n").encode() + body)[0]
+    assert frame.content_type == content_type and frame.body == body
+    for name, value in extra.items():
+        assert frame.headers[name] == value.strip()
