@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 from engine.ivr.flow import FLOW_SUFFIXES, Flow
 from engine.ivr.templates import TemplateEngine
 from engine.ivr.validate import ValidationReport, validate_paths
+from engine.yamlsrc import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +47,34 @@ class FlowRegistry:
         return cls(ivr.flows_dir, dids=ivr.dids, default_flow=ivr.default_flow, queues=queues)
 
     # -- loading ---------------------------------------------------------------------------------------
-    def _current_signature(self) -> tuple:
+    def _current_signature(self) -> tuple | None:
+        """(name, mtime, size) of each flow file; None when the directory cannot be read."""
         try:
             entries = sorted(p for p in self.flows_dir.iterdir() if p.suffix in FLOW_SUFFIXES)
-            return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in entries)
         except OSError:
-            return ()
+            return None
+        out = []
+        for p in entries:
+            try:
+                st = p.stat()
+            except OSError:  # a dangling symlink (an editor's lock file) or a file that just went away
+                continue
+            out.append((p.name, st.st_mtime_ns, st.st_size))
+        return tuple(out)
 
     def reload(self) -> ValidationReport:
         """Re-read every flow file; keep the previous version of any flow whose new version is broken."""
-        self._signature = self._current_signature()
+        signature = self._current_signature()
         self._last_check = self._clock()
+        if signature is None:
+            self._signature = None
+            problem = SourceError(str(self.flows_dir), 1, 1, "", "cannot read the flows directory")
+            report = ValidationReport(errors=[problem])
+            log.error("cannot read the flows directory %s; keeping the %d flows loaded", self.flows_dir,
+                      len(self._flows))
+            self.last_report = report
+            return report
+        self._signature = signature
         report = validate_paths([self.flows_dir], self.queues, self._templates, strict_queues=False)
         flows = dict(self._flows)
         present = {Path(name).stem for name, _, _ in self._signature}

@@ -215,3 +215,26 @@ def test_http_lookup_without_monkey_patching_runs_in_the_thread_pool(http_base, 
     assert http.get_json(f"{http_base}/order/42", 2.0) == {"status": "ok"}
     with pytest.raises(LookupError_, match="within"):
         http.get_json(f"{http_base}/slow", 0.2)
+
+
+def test_an_editor_lock_file_beside_the_flows_does_not_unload_them(harness):
+    path = harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
+    registry.reload()
+    os.symlink("user@host.1234:1700000000", harness.flows_dir / ".#main.yaml")  # what Emacs leaves while editing
+    bump_mtime(path, 5)
+    assert registry.flow_for("1") is not None and registry.names == ["main"]
+    assert registry.last_report is not None and registry.last_report.ok
+
+
+def test_a_flows_directory_that_disappears_keeps_the_running_flows_and_logs_it(harness, caplog):
+    harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
+    registry.reload()
+    moved = harness.flows_dir.with_name("flows-being-redeployed")
+    harness.flows_dir.rename(moved)
+    with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
+        assert registry.flow_for("1") is not None
+    assert "cannot read the flows directory" in caplog.text and "keeping" in caplog.text
+    moved.rename(harness.flows_dir)
+    assert registry.flow_for("1") is not None
