@@ -420,5 +420,6 @@ def test_a_menu_prompt_file_under_a_directory_with_a_space_is_played_then_the_ke
                                "  a: {type: play, tts: 好, next: bye}\n", start="m"))
     channel, record = harness.call(["1"])
     assert record.path == ["m", "a", "bye"]
-    assert channel.commands[1] == ("play", {"path": str(harness.flows_dir / "menu.wav")})
-    assert channel.commands[2][0] == "collect" and channel.commands[2][1]["prompt"].startswith("silence_stream://")
+    assert channel.commands[1] == ("set_variable", {"name": "playback_terminator_used", "value": ""})
+    assert channel.commands[2] == ("play", {"path": str(harness.flows_dir / "menu.wav")})
+    assert channel.commands[3][0] == "collect" and channel.commands[3][1]["prompt"].startswith("silence_stream://")

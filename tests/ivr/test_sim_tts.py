@@ -85,6 +85,15 @@ def test_freeswitch_tts_speaks_english_menus_and_collects_a_waybill_through_the_
     assert ("set", "tts_engine=tts_commandline") in call.apps and ("set", "tts_voice=kal") in call.apps
 
 
+def test_freeswitch_tts_key_that_ended_one_spoken_menu_is_not_taken_for_the_next(freeswitch_engine):
+    engine = freeswitch_engine
+    call = engine.sim.place_call("4008001234", "13900000009")
+    press_during(engine, call, "For English, press 2", "2")  # then the caller presses nothing more
+    (record,) = engine.finished(timeout=20)
+    assert record.digits == [("language_menu", "2")]
+    assert record.path == ["welcome", "language_menu", "use_english", "identify", "main_menu", "goodbye"]
+
+
 def test_freeswitch_tts_prompt_keeps_caller_data_from_variable_expansion(freeswitch_engine):
     engine = freeswitch_engine
     call = engine.sim.place_call("6000", "${system(reboot)}")

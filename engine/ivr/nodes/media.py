@@ -98,7 +98,7 @@ def collect_keys(session: "CallSession", prompt_path: str, *, min_digits: int, m
     """
     channel = session.channel
     if any(c.isspace() or c in "'\\" for c in prompt_path):
-        first = clean_digits(channel.play(prompt_path, terminators="any"), 1)
+        first = barge_in_key(channel, prompt_path)
         if first and (max_digits <= 1 or first == terminator):
             return first
         if first:
@@ -111,6 +111,21 @@ def collect_keys(session: "CallSession", prompt_path: str, *, min_digits: int, m
     return channel.collect(prompt=prompt_path, min_digits=min_digits, max_digits=max_digits, tries=1,
                            timeout_ms=timeout_ms, terminators=terminator, regexp=ANY_KEY,
                            digit_timeout_ms=digit_timeout_ms)
+
+
+def barge_in_key(channel: Any, prompt_path: str) -> str:
+    """Play a prompt that any key interrupts; the key, or "".
+
+    FreeSWITCH keeps `playback_terminator_used` from the last prompt a key ended (and a recording a key
+    stopped), so it is cleared first unless this call's channel is known to have it empty.
+    """
+    used = commands.VAR_PLAYBACK_TERMINATOR_USED
+    if channel.variables.get(used) != "":
+        channel.set_variable(used, "")
+    key = clean_digits(channel.play(prompt_path, terminators="any"), 1)
+    if key:
+        channel.variables.pop(used, None)
+    return key
 
 
 def _ask_key(session: "CallSession", prompt_path: str, timeout_ms: int) -> str:
@@ -257,6 +272,7 @@ class RecordNode(Node):
         path = folder / f"{safe_uuid}-{self.id}.wav"
         seconds = session.channel.record(str(path), max_seconds=self.max_seconds,
                                          silence_seconds=self.silence_seconds, terminators=self.terminator)
+        session.channel.variables.pop(commands.VAR_PLAYBACK_TERMINATOR_USED, None)  # a key may have stopped it
         if seconds:
             session.record.recordings.append(str(path))
             if self.into:
