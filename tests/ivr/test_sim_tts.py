@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from engine.ivr.ports import MemoryDirectory
 from engine.sim import FreeSwitchSim
 from tests.ivr.simharness import SimEngine
 from tts import TtsService
 
 REPO = Path(__file__).resolve().parents[2]
-DIDS = {"4008001234": "logistics_hotline", "6000": "greeting"}
+DIDS = {"4008001234": "logistics_hotline", "10086": "telecom_service", "6000": "greeting"}
 GREETING = """\
 start: hello
 nodes:
@@ -40,7 +41,8 @@ def sim():
     sim.stop()
 
 
-def start_engine(sim: FreeSwitchSim, tmp_path: Path, tts: TtsService) -> SimEngine:
+def start_engine(sim: FreeSwitchSim, tmp_path: Path, tts: TtsService,
+                 directory: MemoryDirectory | None = None) -> SimEngine:
     flows = tmp_path / "flows"
     shutil.copytree(REPO / "ivr_flows", flows)
     (flows / "greeting.yaml").write_text(GREETING, encoding="utf-8")
@@ -50,7 +52,7 @@ def start_engine(sim: FreeSwitchSim, tmp_path: Path, tts: TtsService) -> SimEngi
         out.setsampwidth(2)
         out.setframerate(8000)
         out.writeframes(b"\x00\x00" * 4000)
-    return SimEngine(sim, flows, tmp_path, DIDS, tts=tts).start()
+    return SimEngine(sim, flows, tmp_path, DIDS, tts=tts, directory=directory or MemoryDirectory()).start()
 
 
 def press_during(engine: SimEngine, call, text: str, keys: str) -> None:
@@ -83,6 +85,20 @@ def test_freeswitch_tts_speaks_english_menus_and_collects_a_waybill_through_the_
     assert any("Waybill" in t and "the Beijing Chaoyang depot" in t for t in said), said
     assert all(p.startswith("say:") for p in call.played if not p.startswith("silence_stream://")), call.played
     assert ("set", "tts_engine=tts_commandline") in call.apps and ("set", "tts_voice=kal") in call.apps
+
+
+def test_freeswitch_tts_vip_caller_is_queued_and_rates_the_call_by_barging_in(sim, tmp_path):
+    directory = MemoryDirectory(by_phone={"13800000001": {"id": 1, "name": "张伟", "segment": "vip", "tags": []}})
+    engine = start_engine(sim, tmp_path, TtsService(str(tmp_path / "cache"), backend="freeswitch"), directory)
+    try:
+        call = engine.sim.place_call("10086", "13800000001")
+        press_during(engine, call, "For English, press 2", "2")
+        press_during(engine, call, "rate", "5")
+        (record,) = engine.finished()
+        assert engine.queues.requests[0].queue == "vip_service" and engine.queues.requests[0].skills == ("vip", "english")
+        assert engine.log.surveys == [(call.uuid, "telecom_satisfaction", 5)] and record.path[-2:] == ["survey", "goodbye"]
+    finally:
+        engine.stop()
 
 
 def test_freeswitch_tts_key_that_ended_one_spoken_menu_is_not_taken_for_the_next(freeswitch_engine):
