@@ -10,8 +10,8 @@ from typing import Any, Callable, Mapping
 
 import click
 
-from engine.esl.commands import SUBCLASS_AGENT_CONTROL
-from engine.esl.commands import H_AGENT_ACTION, H_AGENT_ID, H_AGENT_QUEUES, H_AGENT_REASON
+from engine.esl.commands import (EV_CUSTOM, EV_HEARTBEAT, H_AGENT_ACTION, H_AGENT_ID, H_AGENT_QUEUES, H_AGENT_REASON, H_SUBCLASS,
+                                 SUBCLASS_AGENT_CONTROL)
 
 Sender = Callable[[Mapping[str, str]], None]
 
@@ -28,7 +28,7 @@ def esl_sender(config: Any) -> Sender:
         from engine.esl.connection import InboundConnection
 
         fs = config.freeswitch
-        conn = InboundConnection(fs.host, fs.port, fs.password, events=("HEARTBEAT",)).start()
+        conn = InboundConnection(fs.host, fs.port, fs.password, events=(EV_HEARTBEAT,)).start()
         try:
             if not conn.wait_connected(fs.connect_timeout):
                 raise click.ClickException(f"cannot reach FreeSWITCH at {fs.host}:{fs.port}: {conn.last_error}")
@@ -36,7 +36,7 @@ def esl_sender(config: Any) -> Sender:
             if sendevent is None:
                 raise click.ClickException("this engine's ESL client cannot send events (InboundConnection.sendevent "
                                            "is missing); use the web console or a phone feature code")
-            sendevent("CUSTOM", {"Event-Subclass": SUBCLASS_AGENT_CONTROL, **headers})
+            sendevent(EV_CUSTOM, {H_SUBCLASS: SUBCLASS_AGENT_CONTROL, **headers})
         finally:
             conn.close()
     return send

@@ -287,8 +287,10 @@ def test_originate_in_flight_during_an_esl_reconnect_is_reconciled_by_its_uuid(s
     assert rig.agent("1001").consecutive_no_answers == 0  # not the agent's fault
     # And the caller is offered again, with exactly one leg ringing for the agent
     until(sim, lambda: rig.agent("1001").state is AgentState.RINGING and leg not in rig.service.agent_legs)
+    [new_leg] = list(rig.service.agent_legs)
+    until(sim, lambda: new_leg in sim.channels)
     ringing = [u for u, ch in sim.channels.items() if ch.direction == "outbound" and "1001" in ch.name]
-    assert len(ringing) == 1 and ringing[0] in rig.service.agent_legs
+    assert ringing == [new_leg]
     assert not call.hung_up
 
 
