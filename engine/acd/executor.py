@@ -163,7 +163,8 @@ class IntentExecution:
             if not call.bridged and not call.callback and call.transfer is None \
                     and not getattr(call.channel, "hung_up", False):
                 call.transfer = ("queue", call.queue)  # the agent left before meeting the caller: back in line
-            self._conversation_over(call, "agent", now, cause=cause)
+            by = f"transfer:{call.transfer[0]}" if call.transfer is not None and call.bridged else "agent"
+            self._conversation_over(call, by, now, cause=cause)
 
     def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "") -> None:
         """The agent conversation ended (once): talk time and who hung up on the interaction, the recording

@@ -82,3 +82,17 @@ def test_abandoned_call_has_its_wait_no_talk_and_the_caller_as_the_one_who_hung_
     row = InteractionRepository(store).by_call_id("caller-1")
     assert row.abandoned and row.wait_seconds == 33.0 and row.talk_seconds == 0.0
     assert row.hangup_by == "caller" and row.hangup_at is not None
+
+
+def test_a_blind_transfer_to_a_number_stays_recorded_as_the_way_the_agent_conversation_ended(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    clock.now += 30
+    service.transfer("caller-1", "number", "4008")
+    switch.hang_up_leg(leg)
+    assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.hangup_by == "transfer:number" and row.talk_seconds == 30.0
