@@ -43,6 +43,7 @@ def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, 
     """
     from engine.store.repos.agents import AgentRepository
     from engine.store.repos.callbacks import CallbackRepository
+    from engine.store.repos.customers import CustomerRepository
     from engine.store.repos.interactions import InteractionRepository, RecordingRepository
     from engine.store.screenpop import ScreenPop
 
@@ -56,7 +57,7 @@ def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, 
         clock=clock, bus=bus or Bus(), agent_log=StoreAgentLog(agents), interactions=interactions,
         callbacks=StoreCallbacks(CallbackRepository(store), interactions),
         recordings=StoreRecordings(RecordingRepository(store), interactions),
-        customers=StoreCustomers(ScreenPop(store)),
+        customers=StoreCustomers(ScreenPop(store), CustomerRepository(store)),
         announcer=TtsAnnouncer(tts) if tts is not None else SilentAnnouncer(),
         recording_root=settings.recordings_dir or os.path.join(config.engine.data_dir, "recordings"),
         agent_directory=StoreAgentDirectory(agents),

@@ -180,6 +180,12 @@ class IntentExecution:
             fields["hangup_at"] = now
         self.interactions.queue_event(call.call_id, now, **fields)
         call.finished.set()
+        served = getattr(self.customers, "agent_served", None)
+        if served is not None and call.bridged and call.agent_id and call.customer and call.customer.customer_id:
+            try:
+                served(call.customer.customer_id, call.agent_id, now)
+            except Exception:
+                log.exception("call %s: could not record the customer's last agent", call.call_id)
         if call.recording:
             gevent.spawn(self._catalogue_recording, call.call_id, call.recording, now,
                          getattr(call.channel, "uuid", "") if by != "caller" else "")

@@ -5,7 +5,7 @@ classes here. Times are epoch seconds (floats).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
 
@@ -29,6 +29,12 @@ class CustomerInfo:
 
 class CustomerLookup(Protocol):
     def lookup(self, number: str, customer_id: str | None = None) -> CustomerInfo | None: ...
+
+
+class CustomerHistory(Protocol):
+    """Optional part of a CustomerLookup: remember which agent served a customer (for sticky routing)."""
+
+    def agent_served(self, customer_id: str, agent_id: str, at: float) -> None: ...
 
 
 class AgentLog(Protocol):
@@ -88,6 +94,11 @@ class MemoryCustomers:
                 if info.customer_id == customer_id:
                     return info
         return self.by_number.get(number)
+
+    def agent_served(self, customer_id: str, agent_id: str, at: float) -> None:
+        for number, info in self.by_number.items():
+            if info.customer_id == customer_id:
+                self.by_number[number] = replace(info, last_agent=agent_id)
 
 
 @dataclass

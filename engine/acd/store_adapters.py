@@ -138,10 +138,20 @@ class StoreRecordings:
 
 
 class StoreCustomers:
-    """CustomerLookup over the store's ScreenPop."""
+    """CustomerLookup over the store's ScreenPop; with a CustomerRepository it also records the last agent."""
 
-    def __init__(self, screen_pop: Any) -> None:
+    def __init__(self, screen_pop: Any, customers: Any = None) -> None:
         self.screen_pop = screen_pop
+        self.customers = customers
+
+    def agent_served(self, customer_id: str, agent_id: str, at: float) -> None:
+        """The customer's last agent (sticky routing `mode: last`) is the one who just talked to them."""
+        if self.customers is None or not str(customer_id).isdigit():
+            return
+        try:
+            self.customers.set_last_agent(int(customer_id), agent_id, at)
+        except StoreError:
+            log.exception("customer %s: could not record the last agent", customer_id)
 
     def lookup(self, number: str, customer_id: str | None = None) -> CustomerInfo | None:
         try:

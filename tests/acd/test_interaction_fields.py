@@ -96,3 +96,40 @@ def test_a_blind_transfer_to_a_number_stays_recorded_as_the_way_the_agent_conver
     assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
     row = InteractionRepository(store).by_call_id("caller-1")
     assert row.hangup_by == "transfer:number" and row.talk_seconds == 30.0
+
+
+def test_the_agent_who_served_a_customer_is_remembered_so_the_next_call_sticks_to_them(store):
+    from engine.acd.models import StickyPolicy
+    from engine.acd.store_adapters import StoreCustomers
+    from engine.store.repos.customers import CustomerRepository
+    from engine.store.screenpop import ScreenPop
+
+    AgentRepository(store).add("1002", name="Han Meimei", extension="1002")
+    customer = CustomerRepository(store).upsert(["13800138000"], name="王芳")
+    switch, clock = FakeSwitch(), Clock()
+    queue = QueueConfig("support", wrap_up_seconds=0, sticky=StickyPolicy("last", 20))
+    service = QueueService({"support": queue}, [Agent(a, extension=a, queues={"support": {}}) for a in ("1001", "1002")],
+                           legs=SwitchLegs(switch), clock=clock,
+                           interactions=StoreInteractions(InteractionRepository(store)),
+                           customers=StoreCustomers(ScreenPop(store), CustomerRepository(store)))
+    switch.service = service
+    for agent_id in ("1002", "1001"):  # 1002 has been idle the longest
+        clock.now += 1
+        service.login(agent_id)
+    service.not_ready("1002", "briefing")
+    # Given a first call served by 1001
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    service.ready("1002")
+    clock.now += 60
+    switch.hang_up_leg(leg)
+    waiting.get(timeout=2)
+    assert CustomerRepository(store).get(customer.id).last_agent_id == "1001"
+    # When the customer calls again and both agents are free (1002 idle for longer)
+    caller2, waiting2 = _queue_call(service, switch, uuid="caller-2")
+    # Then the call goes to the agent who served them last
+    assert switch.rung[-1][1] == "1001"
+    caller2.hang_up()
+    with pytest.raises(Hungup):
+        waiting2.get(timeout=2)
