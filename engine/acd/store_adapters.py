@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from engine.acd.models import Agent
@@ -46,23 +47,29 @@ class StoreAgentLog:
 class StoreInteractions:
     """InteractionLog over InteractionRepository: the interaction of a call is found (or opened) by call id."""
 
-    def __init__(self, interactions: Any) -> None:
+    def __init__(self, interactions: Any, remember: int = 10_000) -> None:
         self.interactions = interactions
-        self._ids: dict[str, int] = {}
+        self.remember = remember  # call ids whose interaction id is kept (the most recently used)
+        self._ids: OrderedDict[str, int] = OrderedDict()
 
     def interaction_id(self, call_id: str, at: float | None = None, caller: str | None = None) -> int | None:
         known = self._ids.get(call_id)
         if known is not None:
+            self._ids.move_to_end(call_id)
             return known
         found = self.interactions.by_call_id(call_id)
         if found is not None:
-            self._ids[call_id] = found.id
-            return found.id
+            return self._keep(call_id, found.id)
         if at is None:
             return None
-        new_id = self.interactions.start("inbound", at, caller=caller, call_id=call_id)
-        self._ids[call_id] = new_id
-        return new_id
+        return self._keep(call_id, self.interactions.start("inbound", at, caller=caller, call_id=call_id))
+
+    def _keep(self, call_id: str, interaction_id: int) -> int:
+        """Cache the id; the oldest entries go, so a long-running engine does not grow per call ever handled."""
+        self._ids[call_id] = interaction_id
+        while len(self._ids) > self.remember:
+            self._ids.popitem(last=False)
+        return interaction_id
 
     def queue_event(self, call_id: str, at: float, **fields: Any) -> None:
         caller = fields.pop("caller", None)

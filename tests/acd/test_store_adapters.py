@@ -75,3 +75,14 @@ def test_an_agent_added_to_the_store_after_start_can_log_in(store):
     agent = service.distributor.agents["1009"]
     assert agent.extension == "8009" and agent.skills == {"billing": 4} and agent.state.value == "available"
     assert StoreAgentDirectory(repo)("nobody") is None
+
+
+def test_interaction_ids_are_cached_for_recent_calls_only_and_found_again_in_the_store(store):
+    interactions = StoreInteractions(InteractionRepository(store), remember=2)
+    for n in range(5):
+        interactions.queue_event(f"call-{n}", T0 + n, caller="13800138000", queue="support")
+    assert len(interactions._ids) == 2  # memory stays bounded however many calls the engine handles
+    first = InteractionRepository(store).by_call_id("call-0")
+    assert interactions.interaction_id("call-0") == first.id  # an evicted call is found again, not duplicated
+    interactions.queue_event("call-0", T0 + 9, wait_seconds=5.0)
+    assert InteractionRepository(store).by_call_id("call-0").wait_seconds == 5.0
