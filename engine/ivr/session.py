@@ -49,6 +49,7 @@ class FlowServices:
     tables: TableStore
     http: HttpLookup
     recordings_dir: Path
+    store_timeout: float = 3.0  # longest a caller waits for a callback request or survey score to be stored
 
 
 @dataclass

@@ -423,3 +423,34 @@ def test_a_menu_prompt_file_under_a_directory_with_a_space_is_played_then_the_ke
     assert channel.commands[1] == ("set_variable", {"name": "playback_terminator_used", "value": ""})
     assert channel.commands[2] == ("play", {"path": str(harness.flows_dir / "menu.wav")})
     assert channel.commands[3][0] == "collect" and channel.commands[3][1]["prompt"].startswith("silence_stream://")
+
+
+class HangingStore:
+    """A store whose database stopped answering."""
+
+    def request_callback(self, request):
+        gevent.sleep(60)
+
+    def ivr_finished(self, record):
+        return None
+
+    def survey_answered(self, call_uuid, question, score):
+        gevent.sleep(60)
+
+
+def test_a_hanging_store_neither_holds_a_callback_request_nor_a_survey_forever(harness):
+    from tests.ivr.fakes import FakeChannel
+
+    harness.callbacks = HangingStore()
+    harness.log = HangingStore()
+    harness.write("main", flow("  s: {type: survey, prompt: 请评分, thanks: 谢谢, next: cb}\n"
+                               "  cb: {type: callback, next: ok, on_failure: f}\n"
+                               "  ok: {type: play, tts: 已预约, next: bye}\n  f: {type: play, tts: 稍后再试, next: bye}\n",
+                               start="s"))
+    runner = harness.runner()
+    runner.services.store_timeout = 0.2
+    channel = FakeChannel(["4"])
+    started = time.monotonic()
+    record = runner.run(channel)
+    assert channel.played == ["tts:zh:请评分", "tts:zh:谢谢", "tts:zh:稍后再试"] and record.surveys == [("s", 4)]
+    assert time.monotonic() - started < 2.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import gevent
+
 from engine.esl import commands
 from engine.ivr.channel import CallHungUp
 from engine.ivr.fields import LANGUAGES, Field, FieldParser, Kind
@@ -239,7 +241,8 @@ class SurveyNode(Node):
                 session.note_digits(key, False)
                 session.record.surveys.append((question, score))
                 try:
-                    session.services.interactions.survey_answered(session.uuid, question, score)
+                    with gevent.Timeout(session.services.store_timeout, TimeoutError("the store did not answer")):
+                        session.services.interactions.survey_answered(session.uuid, question, score)
                 except Exception:
                     log.exception("[%s] %s: storing the survey score failed", session.uuid, self.id)
                 session.play(self.thanks)

@@ -241,7 +241,8 @@ class CallbackNode(Node):
                                   customer_id=session.record.customer_id,
                                   note=str(session.render_or(self.note, "")) if self.note else "")
         try:
-            session.services.callbacks.request_callback(request)
+            with gevent.Timeout(session.services.store_timeout, TimeoutError("the store did not answer")):
+                session.services.callbacks.request_callback(request)
         except Exception:
             log.exception("[%s] %s: storing the callback failed", session.uuid, self.id)
             return self.on_failure
