@@ -8,6 +8,7 @@ node's `fallback`, then the flow's `fallback`, then a short silence, so a bad pr
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ MAX_SUBFLOW_DEPTH = 8
 
 
 class SpeechFailed(Exception):
-    """TTS gave no audio for a prompt (failed or not rendered in time); the prompt's fallback plays instead."""
+    """A prompt has no audio (TTS failed or was too slow, its file is gone); its fallback plays instead."""
 
 
 @dataclass
@@ -175,6 +176,8 @@ class CallSession:
         language = prompt.language or self.language
         path = prompt.file_for(language)
         if path:
+            if not os.path.isfile(path):  # checked at load; deleted or renamed since
+                raise SpeechFailed(f"audio file missing: {path}")
             return path
         assert prompt.tts is not None
         text = prompt.tts.pick(language).render(self.context()).strip()

@@ -454,3 +454,13 @@ def test_a_hanging_store_neither_holds_a_callback_request_nor_a_survey_forever(h
     record = runner.run(channel)
     assert channel.played == ["tts:zh:请评分", "tts:zh:谢谢", "tts:zh:稍后再试"] and record.surveys == [("s", 4)]
     assert time.monotonic() - started < 2.0
+
+
+def test_an_audio_file_deleted_after_loading_plays_the_fallback(harness):
+    (harness.flows_dir / "welcome.wav").write_bytes(b"RIFF")
+    harness.write("main", flow("  a: {type: play, file: welcome.wav, fallback: 欢迎, next: bye}\n"))
+    runner = harness.runner()
+    (harness.flows_dir / "welcome.wav").unlink()
+    channel = __import__("tests.ivr.fakes", fromlist=["FakeChannel"]).FakeChannel()
+    record = runner.run(channel)
+    assert channel.played == ["tts:zh:欢迎"] and record.outcome == "completed"
