@@ -28,6 +28,18 @@ def test_two_callback_requests_for_one_number_on_one_day_become_one_callback(sto
     assert [c.id for c in repo.open_for(customer_id=customer.id)] == [first.id]
 
 
+def test_a_request_after_that_days_callback_was_worked_reopens_it(store) -> None:
+    AgentRepository(store).add("1001")
+    repo = CallbackRepository(store)
+    first = repo.request("13812345678", "abandoned", T0, "acd")
+    repo.record_attempt(first.id, "1001")
+    repo.close(first.id, CallbackStatus.DONE, T0 + dt.timedelta(minutes=5))
+    again = repo.request("13812345678", "abandoned again", T0 + dt.timedelta(hours=3), "acd")
+    assert again.id == first.id and again.status == CallbackStatus.OPEN
+    assert again.attempts == 0 and again.due_at == T0 + dt.timedelta(hours=3)
+    assert [c.id for c in repo.due(T0 + dt.timedelta(hours=4))] == [first.id]
+
+
 def test_the_day_is_the_callers_local_day_not_the_utc_day(store) -> None:
     repo = CallbackRepository(store)
     before_midnight = dt.datetime(2026, 3, 2, 15, 59, tzinfo=UTC)  # 23:59 in Shanghai

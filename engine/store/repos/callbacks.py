@@ -37,6 +37,9 @@ class CallbackRepository:
                 now: dt.datetime | float | None = None) -> Callback:
         """Ask for a callback; a second request for the same number and local day returns the first one.
 
+        A request after that day's callback was closed (done, failed, cancelled) reopens it: one row per
+        number and day, but a caller who needs us again is never left without a callback.
+
         The merged callback keeps its original due time and counts the request in `requests`;
         a later request that is due earlier pulls the due time forward. Raises InvalidPhoneNumber.
         """
@@ -48,6 +51,16 @@ class CallbackRepository:
             try:
                 with self.store.session() as s:
                     row = s.scalars(select(CallbackRow).where(CallbackRow.number == e164, CallbackRow.day == day)).first()
+                    if row is not None and row.status != CallbackStatus.OPEN.value:
+                        # That day's callback was already worked (or cancelled): this is a new need.
+                        row.status, row.closed_at, row.attempts = CallbackStatus.OPEN.value, None, 0
+                        row.requests += 1
+                        row.due_at, row.reason, row.source = due, str(reason)[:200], str(source)[:32]
+                        row.interaction_id = interaction_id or row.interaction_id
+                        row.customer_id = row.customer_id or customer_id or self._customer_of(s, e164)
+                        s.flush()
+                        log.info("callback %s for %s reopened (%s)", row.id, mask(e164), source)
+                        return to_record(Callback, row)
                     if row is not None:
                         row.requests += 1
                         row.due_at = min(row.due_at, due)
