@@ -80,10 +80,13 @@ class StoreInteractionLog:
         for question, score, at in self._pending_surveys.pop(record.call_uuid, []):
             self.surveys.record(question, score, at, interaction_id=interaction_id,
                                 customer_id=customer_id if existing is None else existing.customer_id)
-        if existing is None and record.outcome not in ("answered", "transferred"):
-            # nobody else owns this interaction: the call ended in the IVR, so close it here
-            self.interactions.finish(interaction_id, record.ended_at or self.now(),
-                                     hangup_by="caller" if record.ended_by_caller else "ivr", abandoned=False)
+        if record.outcome == "transferred" or (existing is not None and existing.hangup_at is not None):
+            return  # the call goes on in the dialplan, or whoever ended it already closed the interaction
+        # The flow is over, so is the call (the runner hangs up at the end): close the interaction here,
+        # also when the ACD opened it (the caller came back from the agent, e.g. for a survey).
+        self.interactions.finish(interaction_id, record.ended_at or self.now(),
+                                 hangup_by="caller" if record.ended_by_caller else "ivr",
+                                 abandoned=False if existing is None else None)
 
     def survey_answered(self, call_uuid: str, question: str, score: int) -> None:
         existing = self.interactions.by_call_id(call_uuid) if call_uuid else None

@@ -60,7 +60,23 @@ def test_ivr_record_updates_an_interaction_opened_by_the_call_layer(store):
     log.ivr_finished(IvrRecord("uuid-2", "telecom_service", "13800138000", "10086", T0, path=["a"],
                                outcome="answered"))
     stored = interactions.get(existing)
-    assert stored.ivr_outcome == "answered" and stored.hangup_at is None
+    # The flow ending is the call ending: the interaction the call layer opened is closed too.
+    assert stored.ivr_outcome == "answered" and stored.hangup_at == T0 and stored.hangup_by == "ivr"
+
+
+def test_the_talk_time_the_acd_stored_survives_the_ivr_closing_the_call(store):
+    import datetime as dt
+
+    interactions = InteractionRepository(store)
+    existing = interactions.start("inbound", T0, caller="13800138000", call_id="uuid-5")
+    interactions.update(existing, queue="vip_service", queue_entered_at=T0, bridged_at=T0 + dt.timedelta(seconds=5),
+                        talk_seconds=42.0)  # as the ACD stores it when the agent hangs up
+    later = T0 + dt.timedelta(seconds=90)  # the caller then answered a survey
+    log = StoreInteractionLog(interactions, SurveyRepository(store), now=lambda: later)
+    log.ivr_finished(IvrRecord("uuid-5", "telecom_service", "13800138000", "10086", T0, path=["q", "survey"],
+                               outcome="completed", ended_at=later))
+    stored = interactions.get(existing)
+    assert stored.hangup_at == later and stored.talk_seconds == 42.0 and stored.wait_seconds == 5.0
 
 
 def test_ivr_record_fills_the_dialled_number_of_an_interaction_the_acd_opened(store):

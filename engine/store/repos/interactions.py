@@ -78,7 +78,8 @@ class InteractionRepository:
         """Close the interaction: wait and talk seconds are computed, the customer's last contact updated.
 
         Wait is queue entry to bridge (or to hang-up when never bridged); talk is bridge (or answer) to
-        hang-up. `abandoned` defaults to "entered a queue and was never bridged to an agent".
+        hang-up, unless a talk time was already stored (the ACD stores the agent conversation's length,
+        and the caller may stay on afterwards, e.g. for a survey). `abandoned` defaults to "entered a queue and was never bridged to an agent".
         """
         end = as_utc(hangup_at)
         with self.store.session() as s:
@@ -91,7 +92,8 @@ class InteractionRepository:
             connected = row.bridged_at or row.answered_at
             if row.queue_entered_at is not None:
                 row.wait_seconds = _seconds(row.queue_entered_at, row.bridged_at or end)
-            row.talk_seconds = _seconds(connected, end) if connected else 0.0
+            if row.talk_seconds is None:  # the ACD may already have stored the conversation's own length
+                row.talk_seconds = _seconds(connected, end) if connected else 0.0
             row.abandoned = (row.queue_entered_at is not None and row.bridged_at is None) if abandoned is None else abandoned
             if row.customer_id is not None:
                 customer = s.get(CustomerRow, row.customer_id)
