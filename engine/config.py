@@ -93,6 +93,7 @@ class TtsSection:
     render_timeout: float = 5.0
     voice_zh: str = "cmn"
     voice_en: str = "en"
+    speak_engine: str = "tts_commandline"  # FreeSWITCH's TTS module, for backend: freeswitch
 
 
 @dataclass(frozen=True)

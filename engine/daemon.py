@@ -75,9 +75,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
                  call_handler: Callable[[CallChannel], None] | None = None) -> Engine:
     """Construct (but do not start) the engine's services from the config."""
     store = open_checked_store(config)
-    tts = TtsService(config.tts_cache_dir, backend=config.tts.backend, sample_rate=config.tts.sample_rate,
-                     max_bytes=config.tts.cache_max_mb * 2**20, timeout=config.tts.render_timeout,
-                     voices={"zh": config.tts.voice_zh, "en": config.tts.voice_en})
+    tts = TtsService.from_config(config)
     flows = FlowRegistry.from_config(config)
     report = flows.reload()
     for problem in getattr(report, "errors", []) or []:

@@ -77,6 +77,7 @@ class TtsService:
             max_bytes=section.cache_max_mb * 2**20,
             timeout=section.render_timeout,
             voices={"zh": section.voice_zh, "en": section.voice_en},
+            speak_engine=getattr(section, "speak_engine", DEFAULT_SPEAK_ENGINE) or DEFAULT_SPEAK_ENGINE,
         )
 
     # -- public API ------------------------------------------------------------------------------
