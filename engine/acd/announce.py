@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+
 log = logging.getLogger(__name__)
 
 
@@ -53,18 +54,3 @@ class SilentAnnouncer:
 
     def render(self, text: str, language: str) -> str | None:
         return None
-
-
-class TtsAnnouncer:
-    """Render the text with the engine's TtsService and play it to the caller."""
-
-    def __init__(self, tts: Any, fallback_path: str = "silence_stream://500") -> None:
-        self.tts = tts
-        self.fallback_path = fallback_path
-
-    def announce(self, channel: Any, text: str, language: str) -> None:
-        path = self.tts.render_or_fallback(text, language=language, fallback_path=self.fallback_path)
-        channel.play(path)
-
-    def render(self, text: str, language: str) -> str | None:
-        return self.tts.render_or_fallback(text, language=language, fallback_path="") or None

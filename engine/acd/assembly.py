@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from engine.acd.announce import SilentAnnouncer, TtsAnnouncer
+from engine.acd.announce import SilentAnnouncer
+from engine.acd.announcer import TtsAnnouncer
 from engine.acd.bus import Bus
 from engine.acd.legs import SwitchLegs
 from engine.acd.queue_config import AcdSettings, load_queues, load_settings

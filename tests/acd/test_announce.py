@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import inspect
 
-from engine.acd.announce import HandleTimes, TtsAnnouncer, announcement_text, estimated_wait
+from engine.acd.announce import HandleTimes, announcement_text, estimated_wait
+from engine.acd.announcer import TtsAnnouncer
 from tts.service import TtsService
 
 
@@ -43,3 +44,29 @@ def test_tts_announcer_renders_with_the_tts_service_signature_and_plays_the_file
 
     TtsAnnouncer(Tts()).announce(Channel(), "您是下一位", "zh")
     assert calls == [("您是下一位", "zh", "silence_stream://500")] and played == ["/cache/abc.wav"]
+
+
+def test_with_freeswitch_tts_the_announcement_is_spoken_by_the_channel_with_caller_data_unexpanded(tmp_path):
+    from engine.config import load_config
+
+    config = load_config(None, environ={"JINQIAO_TTS_BACKEND": "freeswitch", "JINQIAO_TTS_SPEAK_ENGINE": "flite",
+                                        "JINQIAO_TTS_CACHE_DIR": str(tmp_path)})
+    played, variables = [], {}
+
+    class Channel:
+        uuid = "c2"
+
+        def __init__(self):
+            self.variables = {}
+
+        def set_variable(self, name, value):
+            self.variables[name] = value
+            variables[name] = value
+
+        def play(self, path, *, terminators="none"):
+            played.append(path)
+            return ""
+
+    TtsAnnouncer(TtsService.from_config(config)).announce(Channel(), "您前面还有 2 位 ${x}", "zh")
+    assert variables == {"tts_engine": "flite", "tts_voice": "cmn"}
+    assert played == ["say:您前面还有 2 位 \\${x}"]
