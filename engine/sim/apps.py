@@ -120,6 +120,7 @@ def _terminators(ch: Channel) -> str:
 def _terminated_playback(ch: Channel, path: str) -> str:
     terms = _terminators(ch)
     used: list[str] = []
+    ch.set_var("playback_terminator_used", None)  # mod_dptools clears it first, then sets the key that ended it
 
     def on_digit(d: str) -> bool:
         if d in terms:
@@ -172,7 +173,11 @@ def _speak(ch: Channel, arg: str) -> None:
         return
     _media_ready(ch)
     terms = _terminators(ch)
-    media_wait(ch, speech_seconds(text), lambda d: d in terms)
+    used: list[str] = []
+    ch.set_var("playback_terminator_used", None)
+    media_wait(ch, speech_seconds(text), lambda d: (used.append(d), True)[1] if d in terms else False)
+    if used:
+        ch.set_var("playback_terminator_used", used[0])
 
 
 @app("record")

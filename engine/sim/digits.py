@@ -76,7 +76,7 @@ def _read(ch: Channel, arg: str) -> None:
 
 @app("play_and_get_digits")
 def _pagd(ch: Channel, arg: str) -> None:
-    a = re.findall(r"'[^']*'|\S+", arg)
+    a = [token.strip("'") for token in re.findall(r"'[^']*'|\S+", arg)]  # FreeSWITCH drops the quotes
     if len(a) < 8:
         return
     min_d, max_d, tries, timeout = int(a[0]), int(a[1]), max(1, int(a[2])), int(a[3])

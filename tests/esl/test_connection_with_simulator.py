@@ -280,3 +280,21 @@ def test_a_background_job_whose_event_is_filtered_out_fails_after_its_timeout(si
         assert not connection._jobs  # forgotten, not leaked
     finally:
         connection.close()
+
+
+def test_the_key_that_ended_one_playback_is_not_reported_for_the_next(sim) -> None:
+    keys: list[str] = []
+
+    def flow(channel: CallChannel) -> None:
+        channel.answer()
+        keys.append(channel.play("silence_stream://5000", terminators="#"))
+        keys.append(channel.play("silence_stream://200", terminators="#"))
+        channel.hangup()
+
+    server = _outbound(sim, flow)
+    try:
+        call = sim.place_call("5000", "13200000000", script=[Press("#", during="playback")])
+        assert call.wait_hangup(10)
+        assert keys == ["#", ""]  # mod_dptools clears playback_terminator_used before each playback
+    finally:
+        server.stop()
