@@ -138,7 +138,7 @@ class IntentExecution:
             self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))
 
     def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str) -> None:
-        """CHANNEL_HANGUP on an agent leg: an unanswered offer failed, or the agent's conversation ended."""
+        """The agent leg hung up: an unanswered offer failed, or the agent's conversation ended."""
         leg = self.agent_legs.get(leg_uuid)
         if leg is None:
             return
