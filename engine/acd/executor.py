@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import gevent
+from gevent.event import Event as Flag
 
 from engine.acd.bus import TOPIC_AGENT_STATE, TOPIC_CALL, TOPIC_SCREEN_POP
 from engine.acd.intents import Abandoned, AgentStateChanged, CallerExit, CancelOffer, Connect, Offer
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from engine.acd.service import QueueService
 
 log = logging.getLogger(__name__)
+
+RECORD_STOP_WAIT_SECONDS = 10.0
 _WE_CANCELLED = {"ORIGINATOR_CANCEL", "LOSE_RACE", "MANAGER_REQUEST"}
 _NOT_REGISTERED = {"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"}
 WHISPER_MAX_SECONDS = 15.0  # a whisper whose end is never reported does not hold the caller longer
@@ -249,6 +252,7 @@ class IntentExecution:
                 return
             call.bridged = True
             if call.recording:
+                self.recordings_closing[call.recording] = Flag()
                 self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
                 announce = self.distributor.queues[call.queue].record.announce
                 if announce:  # "this call is recorded", heard by both sides
@@ -285,11 +289,16 @@ class IntentExecution:
     def _catalogue_recording(self: "QueueService", call_id: str, path: str, at: float, caller_uuid: str = "") -> None:
         """The conversation is over: stop recording the caller (who may go on to a survey), then store the
         file's size, duration and checksum once FreeSWITCH has closed it."""
+        closing = self.recordings_closing.get(path)
         if caller_uuid:
             try:
                 self.legs.stop_recording(caller_uuid, path)  # -ERR when the caller's hang-up already stopped it
             except Exception as exc:
                 log.debug("call %s: stopping the recording: %s", call_id, exc)
+        # The file is complete only once FreeSWITCH says so (RECORD_STOP); a lost event costs at most 10 s.
+        if closing is not None and not closing.wait(RECORD_STOP_WAIT_SECONDS):
+            log.warning("call %s: no RECORD_STOP for %s; reading the file anyway", call_id, path)
+        self.recordings_closing.pop(path, None)
         for _ in range(10):
             try:
                 facts = describe(path)

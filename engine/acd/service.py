@@ -70,6 +70,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.by_caller_uuid: dict[str, QueuedCall] = {}
         self.agent_legs: dict[str, AgentLeg] = {}  # by leg uuid
         self._wake = Flag()
+        self.recordings_closing: dict[str, Flag] = {}  # path -> set on its RECORD_STOP (file closed)
         self._sleeping_until = float("-inf")  # due time the timer greenlet waits for (-inf: not waiting)
         self._timer: gevent.Greenlet | None = None
 
@@ -158,6 +159,12 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         agents = {a.agent_id: {"state": a.state.value, "reason": a.not_ready_reason, "registered": a.registered,
                                "call_id": a.current_call, "queues": sorted(a.queues)} for a in d.agents.values()}
         return {"at": now, "queues": queues, "agents": agents}
+
+    def recording_stopped(self, path: str) -> None:
+        """FreeSWITCH closed a recording file (RECORD_STOP); only the ACD's own recordings are tracked."""
+        closing = self.recordings_closing.get(path)
+        if closing is not None:
+            closing.set()
 
     # ----- the caller's greenlet ----------------------------------------------------------------
     def enqueue(self, channel: Any, request: QueueRequest, *, direct_agent: str | None = None,

@@ -38,6 +38,8 @@ class SwitchEvents:
         elif name == commands.EV_CHANNEL_EXECUTE_COMPLETE and uid in service.agent_legs:
             if event.get(commands.H_APPLICATION) == commands.APP_PLAYBACK:
                 service.agent_legs[uid].played.set()
+        elif name == commands.EV_RECORD_STOP:
+            service.recording_stopped(event.get(commands.H_RECORD_FILE_PATH) or "")
         elif name == commands.EV_CUSTOM:
             self._custom(event)
 

@@ -85,6 +85,7 @@ class FakeSwitch:
     killed: list[tuple[str, str]] = field(default_factory=list)
     service: Any = None
     bridge_replies: list[str] = field(default_factory=list)  # replies for the next uuid_bridge commands
+    recording: dict[str, set[str]] = field(default_factory=dict)  # channel uuid -> paths being recorded
 
     def _run(self, cmd: str) -> str:
         self.commands.append(cmd)
@@ -97,6 +98,17 @@ class FakeSwitch:
             if job is not None and not job.ready():
                 job.set("-ERR ORIGINATOR_CANCEL\n")
             self.live.discard(words[1])
+        if words[0] == "uuid_record" and len(words) >= 4:
+            # As FreeSWITCH: `stop` closes the file and fires RECORD_STOP (after the reply).
+            paths = self.recording.setdefault(words[1], set())
+            if words[2] == "start":
+                paths.add(words[3])
+            elif words[2] == "stop":
+                if words[3] not in paths:
+                    return "-ERR Cannot stop record session!\n"
+                paths.discard(words[3])
+                gevent.spawn(self.event, commands.EV_RECORD_STOP, words[1], **{commands.H_RECORD_FILE_PATH: words[3]})
+            return "+OK Success\n"
         if words[0] == "uuid_bridge" and self.bridge_replies:
             return self.bridge_replies.pop(0)
         if words[0] == "show":
@@ -141,6 +153,12 @@ class FakeSwitch:
         self.live.discard(leg)
         if not lose_event:
             self.event(commands.EV_CHANNEL_HANGUP, leg, **{commands.H_HANGUP_CAUSE: cause})
+
+    def caller_hung_up(self, caller: "FakeCaller") -> None:
+        """The caller hangs up; FreeSWITCH closes that channel's recordings (RECORD_STOP for each)."""
+        caller.hang_up()
+        for path in self.recording.pop(caller.uuid, set()):
+            self.event(commands.EV_RECORD_STOP, caller.uuid, **{commands.H_RECORD_FILE_PATH: path})
 
     def event(self, name: str, uuid: str = "", **headers: str) -> None:
         SwitchEvents(self.service)(FakeEvent(name, {commands.H_UNIQUE_ID: uuid, **headers}))

@@ -425,12 +425,34 @@ def test_recording_is_catalogued_when_the_caller_hangs_up_first(tmp_path):
     with open(path, "wb") as f:
         f.write(b"RIFF-caller-left")
     # When the caller hangs up first, then the agent leg's hang-up follows
-    caller.hang_up()
+    switch.caller_hung_up(caller)
     assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
     switch.hang_up_leg(leg)
     # Then the recording is still catalogued (half of all calls end this way)
     wait_until(lambda: records.recordings)
     assert records.recordings[0]["path"] == path and records.recordings[0]["size"] == 16
+
+
+def test_a_recording_is_catalogued_only_after_freeswitch_closes_the_file(tmp_path):
+    queue = QueueConfig("support", record=RecordingPolicy(RecordPolicy.ALWAYS, path_template="{queue}/{call_id}.wav"))
+    service, switch, clock, records = _setup([queue], agents=("1001",), recording_root=str(tmp_path))
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    path = os.path.join(str(tmp_path), "support", "caller-1.wav")
+    wait_until(lambda: f"uuid_record caller-1 start {path}" in switch.commands)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"RIFF-half")  # FreeSWITCH is still writing it
+    switch.recording.clear()  # pretend the stop is slow: no RECORD_STOP yet
+    switch.hang_up_leg(leg)
+    wait_until(lambda: f"uuid_record caller-1 stop {path}" in switch.commands)
+    gevent.sleep(0.05)
+    assert records.recordings == []  # not read while the file may still grow
+    with open(path, "ab") as f:
+        f.write(b"-and-the-rest")
+    switch.event(commands.EV_RECORD_STOP, "caller-1", **{commands.H_RECORD_FILE_PATH: path})
+    wait_until(lambda: records.recordings)
+    assert records.recordings[0]["size"] == len(b"RIFF-half-and-the-rest")
 
 
 def test_a_failing_timer_neither_stops_the_timer_greenlet_nor_drops_timers_due_with_it():
