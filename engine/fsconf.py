@@ -8,6 +8,7 @@ import click
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from engine.config import Config
+from engine.esl import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = {
@@ -16,6 +17,8 @@ TEMPLATES = {
     "autoload_configs/event_socket.conf.xml": ROOT / "conf" / "freeswitch" / "event_socket.conf.xml.j2",
 }
 _DID_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
+# Softphone feature codes: (code, agent action, reason), dialled as *21 ... *24.
+AGENT_FEATURE_CODES = (("21", "login", ""), ("22", "logout", ""), ("23", "ready", ""), ("24", "not-ready", "break"))
 
 
 def _xml_attr(value: str) -> str:
@@ -40,6 +43,9 @@ def render_all(config: Config) -> dict[str, str]:
         "esl_host": config.freeswitch.host,
         "esl_port": config.freeswitch.port,
         "esl_password": _xml_attr(config.freeswitch.password),
+        "feature_codes": AGENT_FEATURE_CODES,
+        "subclass": commands.SUBCLASS_AGENT_CONTROL,
+        "h_agent_id": commands.H_AGENT_ID, "h_action": commands.H_AGENT_ACTION, "h_reason": commands.H_AGENT_REASON,
     }
     out = {}
     for target, template in TEMPLATES.items():

@@ -39,3 +39,21 @@ def test_a_did_that_is_not_a_number_is_refused() -> None:
 
     with pytest.raises(click.UsageError, match="not a dialled number"):
         render_all(config_with(dids={"4000<x/>": "demo"}))
+
+
+def test_agent_feature_codes_fire_the_agent_control_event_with_the_phones_number() -> None:
+    from engine.acd.switch_events import SwitchEvents  # noqa: F401  (the consumer of these headers)
+    from engine.esl import commands
+
+    root = ElementTree.fromstring(render_all(config_with(dids={}))["dialplan/default/jinqiao_features.xml"])
+    codes = {}
+    for ext in root.findall("extension"):
+        expression = ext.find("condition").get("expression")
+        data = [a.get("data") for a in ext.iter("action") if a.get("application") == "event"][0]
+        headers = dict(pair.split("=", 1) for pair in data.split(","))
+        codes[expression] = headers
+    assert set(codes) == {r"^\*21$", r"^\*22$", r"^\*23$", r"^\*24$"}
+    login = codes[r"^\*21$"]
+    assert login["Event-Subclass"] == commands.SUBCLASS_AGENT_CONTROL and login["Event-Name"] == "CUSTOM"
+    assert login[commands.H_AGENT_ID] == "${caller_id_number}" and login[commands.H_AGENT_ACTION] == "login"
+    assert codes[r"^\*24$"][commands.H_AGENT_REASON] == "break"
