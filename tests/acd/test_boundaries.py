@@ -2,7 +2,6 @@
 hold no FreeSWITCH strings at all."""
 from __future__ import annotations
 
-import ast
 import pkgutil
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import engine.acd
 import engine.calls
+from tests.importscan import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("gevent.socket", "engine.esl.protocol", "engine.sim")
@@ -21,21 +21,10 @@ def _modules(package) -> list[str]:
     return [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
 
 
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
-
-
 def test_acd_and_calls_sources_do_not_import_sockets_protocol_or_simulator():
     for package in ("acd", "calls"):
         for path in (ROOT / "engine" / package).glob("*.py"):
-            bad = {name for name in _imports(path) if name.startswith(FORBIDDEN)}
+            bad = {name for name in imported_modules(path) if name.startswith(FORBIDDEN)}
             assert not bad, f"{path.name} imports {bad}"
 
 

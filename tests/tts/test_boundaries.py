@@ -4,19 +4,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.importscan import imported_modules
+
 TTS = Path(__file__).resolve().parents[2] / "tts"
 FORBIDDEN = ("engine.esl", "engine.sim", "gevent.socket")
-
-
-def imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 def test_tts_imports_no_freeswitch_simulator_or_socket_code():
