@@ -382,9 +382,9 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
                             prompt: str, invalid_prompt: str, variable: str, regexp: str,
                             digit_timeout_ms: int | None = None) -> str:
     """The argument of play_and_get_digits (ESL.md §5.2); file names must not contain spaces."""
-    for what, text in (("prompt", prompt), ("invalid prompt", invalid_prompt), ("regexp", regexp)):
-        if not text or " " in text or "\n" in text:
-            raise ValueError(f"{what} must be one non-empty word: {text!r}")
+    if not regexp or " " in regexp or "\n" in regexp:
+        raise ValueError(f"regexp must be one non-empty word: {regexp!r}")
+    prompt, invalid_prompt = _one_argument(prompt, "prompt"), _one_argument(invalid_prompt, "invalid prompt")
     for escape in ("\\s", "\\t", "\\n"):  # FreeSWITCH's argument splitter turns these into whitespace
         if escape in regexp:
             raise ValueError(f"regexp must not use {escape} (write [ ] or [\\t] instead): {regexp!r}")
@@ -395,6 +395,14 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
     if digit_timeout_ms is not None:
         arg += f" {int(digit_timeout_ms)}"
     return arg
+
+
+def _one_argument(text: str, what: str) -> str:
+    """A file or `say:` text as one field of a space-split argument: single-quoted when it has spaces
+    (switch_separate_string groups '…' and drops the quotes); quotes and backslashes cannot be carried."""
+    if not text or any(c in text for c in "'\\\n\r"):
+        raise ValueError(f"{what} must be non-empty, without quotes, backslashes or line breaks: {text!r}")
+    return f"'{text}'" if " " in text else text
 
 
 def record_arg(path: str, max_seconds: int, silence_threshold: int = 200, silence_seconds: int = 3) -> str:

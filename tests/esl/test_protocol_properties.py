@@ -150,9 +150,12 @@ def test_play_and_get_digits_refuses_arguments_that_would_shift_fields() -> None
                 invalid_prompt="b.wav", variable="v", regexp="[0-9]+")
     assert commands.play_and_get_digits_arg(**base).split() == ["1", "4", "1", "5000", "#", "a.wav", "b.wav", "v",
                                                                  "[0-9]+"]
-    for field, bad in (("regexp", ""), ("prompt", "a b.wav"), ("regexp", "\\s+")):
+    for field, bad in (("regexp", ""), ("prompt", "it's.wav"), ("prompt", ""), ("regexp", "\\s+")):
         with pytest.raises(ValueError):
             commands.play_and_get_digits_arg(**{**base, field: bad})
+    # A spoken prompt with spaces travels as one quoted field, so the caller can barge in on it.
+    spoken = commands.play_and_get_digits_arg(**{**base, "prompt": "say:For English, press 2"})
+    assert " 'say:For English, press 2' " in spoken
 
 
 def test_xml_events_fold_repeated_headers_like_plain_and_json() -> None:

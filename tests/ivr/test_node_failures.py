@@ -45,7 +45,7 @@ def test_a_refused_transfer_target_is_logged_masked(harness, caplog):
     assert "refusing transfer target" in caplog.text and "138-0013-8000" not in caplog.text
 
 
-def test_a_menu_prompt_file_under_a_directory_with_a_space_is_played_then_the_key_collected(tmp_path):
+def test_a_menu_prompt_file_under_a_directory_with_a_space_is_collected_in_one_step(tmp_path):
     harness = Harness(tmp_path / "my flows")
     harness.flows_dir.mkdir()
     (harness.flows_dir / "menu.wav").write_bytes(b"RIFF")
@@ -53,9 +53,9 @@ def test_a_menu_prompt_file_under_a_directory_with_a_space_is_played_then_the_ke
                                "  a: {type: play, tts: 好, next: bye}\n", start="m"))
     channel, record = harness.call(["1"])
     assert record.path == ["m", "a", "bye"]
-    assert channel.commands[1] == ("set_variable", {"name": "playback_terminator_used", "value": ""})
-    assert channel.commands[2] == ("play", {"path": str(harness.flows_dir / "menu.wav")})
-    assert channel.commands[3][0] == "collect" and channel.commands[3][1]["prompt"].startswith("silence_stream://")
+    # one play_and_get_digits whose prompt field is quoted by commands.py, so the caller can barge in
+    assert channel.commands[1][0] == "collect"
+    assert channel.commands[1][1]["prompt"] == str(harness.flows_dir / "menu.wav")
 
 
 class HangingStore:

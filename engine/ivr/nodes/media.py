@@ -94,12 +94,13 @@ def collect_keys(session: "CallSession", prompt_path: str, *, min_digits: int, m
                  terminator: str = "none", digit_timeout_ms: int | None = None) -> str:
     """Play a prompt and collect keys in one play_and_get_digits; the raw keys, "" when none came.
 
-    A prompt that cannot be one play_and_get_digits argument (FreeSWITCH speech, `say:` text, with
-    spaces or quotes; a file under a directory with a space) is played with any key interrupting it (that
-    key is the first of the input), then the rest is collected after a short silence.
+    A prompt with spaces (FreeSWITCH speech, `say:` text) travels as one quoted field, so the caller
+    barges in on it as on a file. One that cannot be carried at all (quotes or backslashes in it) is
+    played with any key interrupting it (that key is the first of the input), then the rest is collected
+    after a short silence.
     """
     channel = session.channel
-    if any(c.isspace() or c in "'\\" for c in prompt_path):
+    if any(c in "'\\\n\r\t" for c in prompt_path):
         first = barge_in_key(channel, prompt_path)
         if first and (max_digits <= 1 or first == terminator):
             return first
