@@ -146,12 +146,9 @@ class CallChannel:
             raise CallHungUp(f"call {self.uuid}: FreeSWITCH stopped answering") from None
         return reply
 
-    def execute(self, app: str, arg: str = "") -> Event:
-        """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE.
-
-        If the caller hangs up while it runs, the completion (which FreeSWITCH still sends) is returned
-        and `hung_up` is set; the next command raises CallHungUp.
-        """
+    def execute_async(self, app: str, arg: str = "") -> AsyncResult:
+        """Send a dialplan application; the future resolves to its CHANNEL_EXECUTE_COMPLETE (matched by the
+        Application-UUID equal to the Event-UUID we sent) or fails with CallHungUp / CommandError."""
         event_uuid = commands.new_uuid()
         done = AsyncResult()
         self._executing[event_uuid] = done
@@ -165,7 +162,15 @@ class CallChannel:
         if not reply.ok:
             self._executing.pop(event_uuid, None)
             raise CommandError(f"{app}: {reply.text}")
-        return done.get(timeout=self._execute_timeout)
+        return done
+
+    def execute(self, app: str, arg: str = "") -> Event:
+        """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE.
+
+        If the caller hangs up while it runs, the completion (which FreeSWITCH still sends) is returned
+        and `hung_up` is set; the next command raises CallHungUp.
+        """
+        return self.execute_async(app, arg).get(timeout=self._execute_timeout)
 
     def answer(self) -> None:
         self.execute(commands.APP_ANSWER)

@@ -298,3 +298,25 @@ def test_the_key_that_ended_one_playback_is_not_reported_for_the_next(sim) -> No
         assert keys == ["#", ""]  # mod_dptools clears playback_terminator_used before each playback
     finally:
         server.stop()
+
+
+def test_execute_async_returns_a_future_resolved_by_the_matching_completion(sim) -> None:
+    seen: dict = {}
+
+    def flow(channel: CallChannel) -> None:
+        channel.answer()
+        future = channel.execute_async(commands.APP_PLAYBACK, "silence_stream://300")
+        seen["ready_at_once"] = future.ready()
+        event = future.get(timeout=5)
+        seen["completion"] = (event.name, event.headers.get("Application"), event.application_uuid is not None)
+        channel.hangup()
+
+    server = _outbound(sim, flow)
+    try:
+        call = sim.place_call("5000", "13100000000")
+        assert call.wait_hangup(10)
+        assert wait_for(lambda: "completion" in seen)
+        assert seen["ready_at_once"] is False
+        assert seen["completion"] == ("CHANNEL_EXECUTE_COMPLETE", "playback", True)
+    finally:
+        server.stop()
