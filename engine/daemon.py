@@ -101,7 +101,8 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         queue_gateway=acd.service if acd is not None else None,
         callbacks=StoreCallbacks(CallbackRepository(store)),
         interactions=StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now),
-        recordings_dir=Path(config.engine.data_dir) / "recordings",
+        # Absolute: FreeSWITCH resolves a relative path against its own sounds dir, not ours.
+        recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
     outbound = OutboundServer(config.outbound.host, config.outbound.port, call_handler or runner.run,
                               linger=config.outbound.linger_seconds, max_calls=config.outbound.max_calls)

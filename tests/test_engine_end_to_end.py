@@ -78,3 +78,25 @@ def test_agent_cli_logs_in_through_freeswitch_and_the_agent_takes_a_queued_call(
     result = cli.invoke(main, ["agent", "not-ready", "2001", "--reason", "lunch"], obj=AppContext(_config=config))
     assert result.exit_code == 0, result.output
     assert sim.wait_until(lambda: agent_state(engine, "2001") == "not-ready", 10)
+
+
+def test_recording_paths_handed_to_freeswitch_are_absolute(tmp_path, monkeypatch) -> None:
+    # Given a config with the default, relative data dir ...
+    monkeypatch.chdir(tmp_path)
+    base = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "x"})
+    assert not Path(base.engine.data_dir).is_absolute()
+    store_dir = tmp_path / base.engine.data_dir
+    store_dir.mkdir()
+    store = open_store(base.database_url)
+    upgrade(store.engine)
+    store.dispose()
+    config = dataclasses.replace(base, acd={"queues": {"q": {}}},
+                                 ivr=dataclasses.replace(base.ivr, flows_dir=str(ROOT / "ivr_flows")))
+    engine = build_engine(config)  # not started: nothing connects
+    try:
+        # ... then what the IVR records and what the ACD asks FreeSWITCH to record are absolute paths.
+        assert Path(engine.ivr.services.recordings_dir).is_absolute()
+        assert Path(engine.acd.service.recording_root).is_absolute()
+    finally:
+        engine.acd.stop()
+        engine.store.dispose()

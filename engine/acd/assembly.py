@@ -60,7 +60,8 @@ def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, 
         recordings=StoreRecordings(RecordingRepository(store), interactions),
         customers=StoreCustomers(ScreenPop(store), CustomerRepository(store)),
         announcer=TtsAnnouncer(tts) if tts is not None else SilentAnnouncer(),
-        recording_root=settings.recordings_dir or os.path.join(config.engine.data_dir, "recordings"),
+        # Absolute: FreeSWITCH resolves a relative path against its own directories, not the engine's.
+        recording_root=os.path.abspath(settings.recordings_dir or os.path.join(config.engine.data_dir, "recordings")),
         agent_directory=StoreAgentDirectory(agents),
         dial_customer=(lambda number: commands.sofia_gateway_endpoint(gateway, number)) if gateway else None)
     reconciler = service.attach(control, reconcile_every=settings.reconcile_every)

@@ -290,7 +290,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             return QueueResult(QueueOutcome.ANSWERED, f"agent {call.agent_id}")
         kind, target = call.transfer
         if kind == "number":
-            return QueueResult(QueueOutcome.ANSWERED, f"transferred to a number by agent {call.agent_id}")
+            # The call now belongs to the dialplan (uuid_transfer): the flow must not touch it again.
+            return QueueResult(QueueOutcome.ANSWERED, f"transferred:{target}")
         queue, direct = target, None
         if kind == "agent":
             agent = self.distributor.agent(target)

@@ -412,8 +412,12 @@ def record_arg(path: str, max_seconds: int, silence_threshold: int = 200, silenc
 
 
 def set_arg(name: str, value: str) -> str:
-    """`name=value` for the set app; `$` escaped so caller-supplied data is never expanded."""
-    return f"{check_var_name(name)}={no_expansion(_no_newlines(str(value), 'variable value'))}"
+    """`name=value` for the set app. FreeSWITCH expands `${...}` twice on this path (app data, then
+    `set` itself), so no escape survives: a value with `$` is refused rather than ever evaluated."""
+    value = _no_newlines(str(value), "variable value")
+    if "$" in value:
+        raise ValueError(f"a set value must not contain '$' (FreeSWITCH would expand it): {value[:40]!r}")
+    return f"{check_var_name(name)}={value}"
 
 
 def speak_arg(engine: str, voice: str, text: str) -> str:

@@ -85,9 +85,8 @@ def socket_app(ch: Channel, arg: str) -> None:
             ch.wait(None)
     else:
         park_loop(ch, until=closed.is_set)
-        if ch.pending_transfer is not None and not closed.is_set():
-            lst.send(disconnect_notice(ch.uuid))
-            lst.close_after_flush()
+        # A transfer ends the park and the socket app returns, but the listener stays bound to the
+        # session (events keep flowing) until the channel ends or the client closes (socket_function).
     if closed.is_set() and ch.up and not lst.resume:
         ch.hangup("NORMAL_CLEARING")
     ch.controlled = False

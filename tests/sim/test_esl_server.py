@@ -254,12 +254,15 @@ def test_listener_that_falls_behind_is_killed_like_freeswitch(sim, monkeypatch):
     assert peer.log[-1].body == b"killed listener because of lost events\n"
 
 
-def test_uuid_transfer_of_socket_call_disconnects_the_engine_and_runs_new_extension(sim, engine_listener):
-    sim.route("50", apps=[("set", "landed=50"), ("hangup", "")])
+def test_uuid_transfer_of_socket_call_runs_new_extension_and_the_socket_lasts_until_the_call_ends(
+        sim, engine_listener):
+    sim.route("50", apps=[("set", "landed=50"), ("sleep", "100000"), ("hangup", "")])
     call, peer = _outbound(sim, engine_listener, "45")
     esl = connect_inbound(sim.address)
     assert esl.cmd("api uuid_transfer %s 50 XML default" % call.uuid).body == b"+OK\n"
-    assert peer.wait_closed(5)
+    assert sim.wait_until(lambda: call.channel.variables.get("landed") == "50", 5)
+    assert not peer.wait_closed(0.2)  # transferred, still up: FreeSWITCH keeps the socket open
+    assert peer.wait_closed(5)  # closed once the channel hung up in its new extension
     assert peer.log[-1].h["Content-Disposition"] == "disconnect"
     assert call.wait_destroyed(5)
     assert call.channel.variables["landed"] == "50"

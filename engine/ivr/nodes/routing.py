@@ -158,6 +158,9 @@ class QueueNode(Node):
         except Exception:
             log.exception("[%s] %s: enqueue into %s failed", session.uuid, self.id, self.queue)
             result = None
+        if result is not None and result.answered and result.detail.startswith("transferred:"):
+            # An agent transferred the caller out (to a number): the call is the dialplan's now.
+            raise FlowFinished("transferred")
         if result is not None and result.answered:
             session.record.outcome = "answered"
             if self.next is None:
