@@ -240,7 +240,7 @@ class IntentExecution:
         control = self.legs.control
         try:
             self._whisper_to_agent(call, leg_uuid)  # the caller still hears hold music meanwhile
-            control.api(commands.uuid_break(caller_uuid, all=True))
+            control.api(commands.uuid_break(caller_uuid))
             reply = control.api(commands.uuid_bridge(caller_uuid, leg_uuid))
             if reply.startswith(commands.REPLY_ERR):
                 log.warning("call %s: bridge to agent leg %s failed: %s", call.call_id, leg_uuid, reply.strip())

@@ -111,7 +111,9 @@ class SwitchLegs:
         return None
 
     def stop_music(self, caller_uuid: str) -> Any:
-        return self.control.bgapi(commands.uuid_break(caller_uuid, all=True))
+        # Not `all`: that would also drop a playback the caller's greenlet just queued, whose completion
+        # would then never come. uuid_bridge interrupts whatever still plays.
+        return self.control.bgapi(commands.uuid_break(caller_uuid))
 
     def bridge(self, caller_uuid: str, agent_leg: str) -> Any:
         return self.control.bgapi(commands.uuid_bridge(caller_uuid, agent_leg))
