@@ -289,7 +289,7 @@ def test_transfer_to_a_sip_uri_bridges_and_a_failed_bridge_takes_on_failure(harn
     harness.write("main", flow("  t: {type: transfer, to: 'sip:agent@10.0.0.5', on_failure: f}\n"
                                "  f: {type: play, tts: 失败, next: bye}\n", start="t"))
     channel, record = harness.call()
-    assert channel.commands[1] == ("bridge", {"dial_string": "sofia/internal/sip:agent@10.0.0.5"})
+    assert channel.commands[1] == ("bridge", {"dial_string": "{ignore_early_media=true}sofia/internal/sip:agent@10.0.0.5"})
     assert record.outcome == "transferred"
     channel, record = harness.call(bridge_result="USER_BUSY")
     assert channel.played == ["tts:zh:失败"] and record.outcome == "transfer_failed"

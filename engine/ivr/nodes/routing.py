@@ -207,7 +207,8 @@ class TransferNode(Node):
                 log.warning("[%s] %s: refusing SIP target %r", session.uuid, self.id, mask_number(target[:60]))
                 session.record.outcome = "transfer_failed"
                 return self.on_failure
-            cause = session.channel.bridge(endpoint)
+            # Only a real answer counts: early media (a 183 ringback or announcement) is not success.
+            cause = session.channel.bridge(commands.dial_string(endpoint, {commands.VAR_IGNORE_EARLY_MEDIA: "true"}))
             if cause == "SUCCESS":
                 session.record.outcome = "transferred"
                 raise FlowFinished("transferred")
