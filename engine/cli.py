@@ -44,7 +44,34 @@ class AppContext:
         return self._config
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class JinqiaoGroup(click.Group):
+    """The top-level group: an operator's mistake (a path that cannot be written, a store that is not
+    there, an unknown encoding) ends as one line and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from engine.store.errors import StoreError
+
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail(f"{where}{exc.strerror or exc}")
+        except StoreError as exc:
+            _fail(f"store: {exc}")
+        except (UnicodeError, LookupError) as exc:
+            _fail(f"encoding: {exc}")
+        except Exception as exc:
+            if type(exc).__module__.startswith("alembic"):
+                _fail(f"migrations: {exc}")
+            raise
+
+
+def _fail(message: str) -> None:
+    click.echo(f"jinqiao: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=JinqiaoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="FILE", help="Config file (default: $JINQIAO_CONFIG, else built-in defaults).")
 @click.version_option(__version__, prog_name="jinqiao")
 @click.pass_context
@@ -67,8 +94,16 @@ def serve(app: AppContext, check: bool) -> None:
     """Run the engine: connect to FreeSWITCH and serve calls until stopped."""
     config = app.config
     if check:
+        from engine.daemon import preflight
+
+        problems = preflight(config)
+        for problem in problems:
+            click.echo(f"jinqiao: {problem}", err=True)
+        if problems:
+            sys.exit(2)
         click.echo(f"config OK: FreeSWITCH {config.freeswitch.host}:{config.freeswitch.port}, "
-                   f"outbound {config.outbound.host}:{config.outbound.port}, database {config.database_url.split('://')[0]}")
+                   f"outbound {config.outbound.host}:{config.outbound.port}, database {config.database_url.split('://')[0]}, "
+                   f"flows in {config.ivr.flows_dir}, {len((config.acd or {}).get('queues') or {})} queue(s)")
         return
     from engine.daemon import run_forever
 
@@ -76,8 +111,10 @@ def serve(app: AppContext, check: bool) -> None:
 
 
 @main.command()
-@click.option("--calls", default=4, show_default=True, help="How many simulated callers to run.")
-@click.option("--time-scale", default=0.05, show_default=True, help="Simulated-time factor (1 = real time).")
+@click.option("--calls", default=4, show_default=True, type=click.IntRange(min=1),
+              help="How many simulated callers to run.")
+@click.option("--time-scale", default=0.05, show_default=True, type=click.FloatRange(min=0.001),
+              help="Simulated-time factor (1 = real time).")
 @click.option("--data-dir", default=None, help="Where the demo keeps its SQLite store and audio (default: a temp dir).")
 @click.pass_obj
 def demo(app: AppContext, calls: int, time_scale: float, data_dir: str | None) -> None:

@@ -22,11 +22,17 @@ ENV_PREFIX = "JINQIAO_"
 CONFIG_ENV = "JINQIAO_CONFIG"
 
 
+def default_data_dir() -> str:
+    """Where an engine without a configured data dir keeps its store and caches: $XDG_DATA_HOME/jinqiao."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "jinqiao")
+
+
 @dataclass(frozen=True)
 class EngineSection:
     """Process-wide settings."""
 
-    data_dir: str = "var"
+    data_dir: str = field(default_factory=lambda: default_data_dir())
     log_level: str = "info"
     log_format: str = "text"  # text | json
 
@@ -128,6 +134,16 @@ class ConfigError(SourceError):
     """A configuration problem; the CLI prints it as one line and exits with code 2."""
 
 
+class EnvironmentConfigError(ConfigError):
+    """A bad value in a JINQIAO_* environment variable; the message names the variable."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__("environment", 0, 0, variable, message)
+
+    def __str__(self) -> str:
+        return f"{self.field_name}: {self.message}"
+
+
 def _convert(value: Any, kind: Any, where: str) -> Any:
     """Check/convert one scalar value to the declared type; raise ValueError with a readable reason."""
     if kind is bool:
@@ -173,6 +189,20 @@ _CHOICES = {
 }
 
 
+def _check_value(section: str, key: str, value: Any) -> str:
+    """Why a converted value is not acceptable ("" when it is)."""
+    choices = _CHOICES.get((section, key))
+    if choices and value not in choices:
+        return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
+    if key == "port" and not 0 <= value <= 65535:
+        return f"must be a TCP port 0..65535, got {value}"
+    if key.endswith(("_timeout", "_delay")) and value <= 0:
+        return f"must be more than 0 seconds, got {value}"
+    if key in ("cache_max_mb", "max_calls") and value < 1:
+        return f"must be at least 1, got {value}"
+    return ""
+
+
 def _section_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -206,17 +236,21 @@ def build_config(source: LocatedYaml, environ: Mapping[str, str] | None = None) 
                 values[key] = _convert(value, field_types[key], f"{name}.{key}")
             except ValueError as exc:
                 raise _error(source, (name, key), str(exc)) from None
+        from_env: dict[str, str] = {}
         for key, ftype in field_types.items():
             env_name = f"{ENV_PREFIX}{name}_{key}".upper()
             if env_name in environ and ftype is not dict:
+                from_env[key] = env_name
                 try:
                     values[key] = _convert(environ[env_name], ftype, env_name)
                 except ValueError as exc:
-                    raise ConfigError("environment", 0, 0, env_name, str(exc)) from None
+                    raise EnvironmentConfigError(env_name, str(exc)) from None
         for key, value in values.items():
-            choices = _CHOICES.get((name, key))
-            if choices and value not in choices:
-                raise _error(source, (name, key), f"must be one of {', '.join(map(str, choices))}, got {value!r}")
+            problem = _check_value(name, key, value)
+            if problem:
+                if key in from_env:
+                    raise EnvironmentConfigError(from_env[key], problem)
+                raise _error(source, (name, key), problem)
         sections[name] = kind(**values)
     return Config(**sections, source=source)
 

@@ -63,6 +63,43 @@ class Engine:
         self.store.dispose()
 
 
+def preflight(config: Config, *, check_store: bool = True) -> list[str]:
+    """Every problem that would stop (or cripple) `jinqiao serve`, one line each; empty when it can run."""
+    from engine.acd.queue_config import load_queues, load_settings
+    from engine.store.errors import StoreError
+
+    problems: list[str] = []
+    if not config.freeswitch.password:
+        problems.append("freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD); "
+                        "there is no default")
+    try:
+        load_queues(config.acd, config.source)
+        load_settings(config.acd, config.source)
+    except AcdConfigError as exc:
+        problems.append(str(exc))
+    flows = FlowRegistry.from_config(config)
+    if not flows.flows_dir.is_dir():
+        problems.append(f"ivr.flows_dir: {flows.flows_dir} is not a directory")
+    else:
+        report = flows.reload()
+        problems.extend(str(error) for error in report.errors)
+        for did, name in sorted(flows.dids.items()):
+            if flows.get(name) is None:
+                problems.append(f"ivr.dids.{did}: no flow named {name!r} in {flows.flows_dir}")
+        if config.ivr.default_flow and flows.get(config.ivr.default_flow) is None:
+            problems.append(f"ivr.default_flow: no flow named {config.ivr.default_flow!r} in {flows.flows_dir}")
+    if check_store:
+        try:
+            store = open_store(config.database_url, region=config.database.phone_region)
+            try:
+                check_schema_current(store.engine)
+            finally:
+                store.dispose()
+        except StoreError as exc:
+            problems.append(f"database: {exc}")
+    return problems
+
+
 def open_checked_store(config: Config) -> Store:
     """Open the store and refuse an outdated schema with the command that fixes it."""
     Path(config.engine.data_dir).mkdir(parents=True, exist_ok=True)
@@ -122,6 +159,9 @@ def run_forever(config: Config) -> int:
 
     monkey.patch_all()
     setup_logging(config.engine.log_level, config.engine.log_format)
+    if not config.freeswitch.password:
+        log.error("freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD)")
+        return 2
     try:
         engine = build_engine(config)
     except (SchemaOutdated, AcdConfigError) as exc:

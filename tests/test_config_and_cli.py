@@ -64,12 +64,31 @@ def test_cli_reports_a_bad_config_in_one_line_with_exit_code_2(tmp_path: Path) -
     assert len(lines) == 1 and f"{path}:2:3: freeswitch.port" in lines[0]
 
 
-def test_cli_finds_the_config_through_the_environment(tmp_path: Path) -> None:
-    path = write(tmp_path, "outbound:\n  port: 9999\n")
-    env = {"JINQIAO_CONFIG": path, "PATH": "/usr/bin:/bin"}
+def test_cli_finds_the_config_through_the_environment_and_serve_check_passes_a_ready_setup(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    path = write(tmp_path, f"engine: {{data_dir: {tmp_path / 'data'}}}\noutbound:\n  port: 9999\n"
+                          f"ivr: {{flows_dir: {root / 'ivr_flows'}, dids: {{'4000': demo_welcome}}}}\n")
+    env = {"JINQIAO_CONFIG": path, "PATH": "/usr/bin:/bin", "JINQIAO_FREESWITCH_PASSWORD": "s3cret"}
+    assert subprocess.run(JINQIAO + ["db", "upgrade"], capture_output=True, text=True, env=env).returncode == 0
     result = subprocess.run(JINQIAO + ["serve", "--check"], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "outbound 127.0.0.1:9999" in result.stdout
+
+
+def test_serve_check_lists_every_problem_that_would_stop_the_engine(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    path = write(tmp_path, f"engine: {{data_dir: {tmp_path / 'data'}}}\n"
+                          f"ivr: {{flows_dir: {root / 'ivr_flows'}, dids: {{'4000': no_such_flow}}}}\n"
+                          "acd:\n  queues:\n    support: {strategy: random-ish}\n")
+    env = {"JINQIAO_CONFIG": path, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(JINQIAO + ["serve", "--check"], capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert any("freeswitch.password: not set" in line for line in lines)
+    assert any(f"{path}:" in line and "acd.queues.support.strategy" in line for line in lines)
+    assert any("ivr.dids.4000: no flow named 'no_such_flow'" in line for line in lines)
+    assert any("jinqiao db upgrade" in line for line in lines)
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_version_and_help() -> None:

@@ -83,7 +83,7 @@ def test_agent_cli_logs_in_through_freeswitch_and_the_agent_takes_a_queued_call(
 def test_recording_paths_handed_to_freeswitch_are_absolute(tmp_path, monkeypatch) -> None:
     # Given a config with the default, relative data dir ...
     monkeypatch.chdir(tmp_path)
-    base = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "x"})
+    base = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "x", "JINQIAO_ENGINE_DATA_DIR": "var"})
     assert not Path(base.engine.data_dir).is_absolute()
     store_dir = tmp_path / base.engine.data_dir
     store_dir.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from engine.store.cli_admin import agents, dispositions, dnc
-from engine.store.cliutil import fail, open_cli_store, store_errors
+from engine.store.cliutil import database_url, fail, open_cli_store, store_errors
 
 log = logging.getLogger(__name__)
 __all__ = ["agents", "customers", "db", "dispositions", "dnc"]
@@ -39,15 +39,24 @@ def upgrade(ctx: click.Context, revision: str) -> None:
 
 @db.command(context_settings={"ignore_unknown_options": True})
 @click.argument("revision", default="-1")
+@click.option("--yes", is_flag=True, help="Do not ask: a downgrade can drop tables and the data in them.")
 @click.pass_context
-def downgrade(ctx: click.Context, revision: str) -> None:
-    """Migrate the schema down to REVISION (default -1: one step)."""
+def downgrade(ctx: click.Context, revision: str, yes: bool) -> None:
+    """Migrate the schema down to REVISION (default -1: one step). Asks first: data can be lost."""
     from engine.store import migrate
 
     store = open_cli_store(ctx, check_schema=False)
     before = migrate.current_revision(store.engine)
     if before is None:
         fail("the database has no schema to downgrade")
+    if not yes:
+        try:
+            confirmed = click.confirm(f"Downgrade {database_url(ctx)} from {before} to {revision}? Tables dropped "
+                                      "by the downgrade lose their data", default=False, err=True)
+        except click.Abort:  # no terminal to answer on
+            confirmed = False
+        if not confirmed:
+            fail("downgrade not confirmed (pass --yes to skip the question)")
     with store_errors():
         migrate.downgrade(store.engine, revision)
     click.echo(f"schema: {before} -> {migrate.current_revision(store.engine) or 'empty'}")
@@ -63,6 +72,8 @@ def current(ctx: click.Context) -> None:
     now, head = migrate.current_revision(store.engine), migrate.head_revision()
     state = "current" if now == head else "outdated: run `jinqiao db upgrade`"
     click.echo(f"{now or 'empty'} (head {head}, {state})")
+    if now != head:
+        sys.exit(1)  # scripts can test for a schema that is not current
 
 
 @click.group()

@@ -21,11 +21,16 @@ def jq(tmp_path, monkeypatch):
 
 
 def test_db_upgrade_current_and_downgrade_one_step(jq) -> None:
-    assert "outdated" in jq("db", "current")[1]
+    code, out, _ = jq("db", "current")
+    assert code == 1 and "outdated" in out  # scripts can test for it
     code, out, _ = jq("db", "upgrade")
     assert code == 0 and "empty -> 0002" in out
+    code, out, _ = jq("db", "current")
+    assert code == 0 and "current" in out
+    code, _out, err = jq("db", "downgrade", "-1")  # no --yes, nobody to answer: nothing is dropped
+    assert code == 2 and "not confirmed" in err
     assert "current" in jq("db", "current")[1]
-    code, out, _ = jq("db", "downgrade", "-1")
+    code, out, _ = jq("db", "downgrade", "-1", "--yes")
     assert code == 0 and "0002 -> 0001" in out
     assert "already at 0002" not in jq("db", "upgrade")[1]
 
