@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -65,7 +66,9 @@ def render(app, out_dir: str | None) -> None:
     """Render the dialplan and event_socket.conf.xml from the engine config."""
     config = app.config
     if not config.freeswitch.password:
-        raise click.UsageError("set freeswitch.password (or JINQIAO_FREESWITCH_PASSWORD): there is no default")
+        click.echo("jinqiao: freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD); "
+                   "there is no default", err=True)
+        sys.exit(2)
     for target, text in render_all(config).items():
         if out_dir:
             path = Path(out_dir) / target

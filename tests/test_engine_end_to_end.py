@@ -100,3 +100,13 @@ def test_recording_paths_handed_to_freeswitch_are_absolute(tmp_path, monkeypatch
     finally:
         engine.acd.stop()
         engine.store.dispose()
+
+
+def test_agent_cli_refuses_an_unknown_agent_or_queue_before_sending_anything(running) -> None:
+    sim, engine, config = running
+    cli = CliRunner()
+    result = cli.invoke(main, ["agent", "login", "nobody"], obj=AppContext(_config=config))
+    assert result.exit_code != 0 and "unknown agent 'nobody'" in result.output
+    result = cli.invoke(main, ["agent", "login", "2001", "--queue", "nosuch"], obj=AppContext(_config=config))
+    assert result.exit_code != 0 and "unknown queue(s) nosuch" in result.output
+    assert agent_state(engine, "2001") == "logged-out"

@@ -27,19 +27,41 @@ def esl_sender(config: Any) -> Sender:
     def send(headers: Mapping[str, str]) -> None:
         from engine.esl.connection import InboundConnection
 
+        _check_agent_and_queues(config, headers)
         fs = config.freeswitch
-        conn = InboundConnection(fs.host, fs.port, fs.password, events=(EV_HEARTBEAT,)).start()
+        conn = InboundConnection(fs.host, fs.port, fs.password, events=(EV_HEARTBEAT,),
+                                 reconnect_min_delay=1.0).start()
         try:
             if not conn.wait_connected(fs.connect_timeout):
+                if "invalid" in conn.last_error:
+                    raise click.ClickException(f"FreeSWITCH at {fs.host}:{fs.port} refused the ESL password "
+                                               "(freeswitch.password / JINQIAO_FREESWITCH_PASSWORD)")
                 raise click.ClickException(f"cannot reach FreeSWITCH at {fs.host}:{fs.port}: {conn.last_error}")
-            sendevent = getattr(conn, "sendevent", None)
-            if sendevent is None:
-                raise click.ClickException("this engine's ESL client cannot send events (InboundConnection.sendevent "
-                                           "is missing); use the web console or a phone feature code")
-            sendevent(EV_CUSTOM, {H_SUBCLASS: SUBCLASS_AGENT_CONTROL, **headers})
+            conn.sendevent(EV_CUSTOM, {H_SUBCLASS: SUBCLASS_AGENT_CONTROL, **headers})
         finally:
             conn.close()
     return send
+
+
+def _check_agent_and_queues(config: Any, headers: Mapping[str, str]) -> None:
+    """Refuse an agent the store does not know, or a queue the config does not define, before sending."""
+    from engine.store.database import open_store
+    from engine.store.repos.agents import AgentRepository
+
+    agent_id = headers.get(H_AGENT_ID, "")
+    store = open_store(config.database_url)
+    try:
+        known = AgentRepository(store).get(agent_id)
+    finally:
+        store.dispose()
+    if known is None or not getattr(known, "active", True):
+        raise click.ClickException(f"unknown agent {agent_id!r} (add it with `jinqiao agents add {agent_id}`)")
+    queues = [q for q in (headers.get(H_AGENT_QUEUES) or "").split(",") if q]
+    defined = set((config.acd or {}).get("queues") or {})
+    unknown = [q for q in queues if q not in defined]
+    if unknown:
+        raise click.ClickException(f"unknown queue(s) {', '.join(unknown)} (acd.queues has: "
+                                   f"{', '.join(sorted(defined)) or 'none'})")
 
 
 def _sender(ctx: click.Context) -> Sender:

@@ -44,12 +44,15 @@ def validate(ctx: click.Context, paths: tuple[str, ...], queues: tuple[str, ...]
     for error in report.errors:
         click.echo(str(error))
     files = len(report.files)
+    if not files and not report.errors:
+        click.echo(f"no flow files (*.yaml) in {', '.join(map(str, targets))}", err=True)
+        sys.exit(1)
+    unchecked = "" if known is not None else " (queue names not checked: no acd.queues)"
     if report.errors:
         bad = len({e.file for e in report.errors})
-        click.echo(f"{len(report.errors)} problem(s) in {bad} of {files} flow file(s)", err=True)
+        click.echo(f"{len(report.errors)} problem(s) in {bad} of {files} flow file(s){unchecked}", err=True)
         sys.exit(1)
-    click.echo(f"{files} flow file(s) OK" + ("" if known is not None else " (queue names not checked: no acd.queues)"),
-               err=True)
+    click.echo(f"{files} flow file(s) OK{unchecked}", err=True)
 
 
 @flows.command()

@@ -41,19 +41,22 @@ def sim() -> None:
 
 @sim.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Inbound ESL listen address.")
-@click.option("--port", default=8021, show_default=True, type=int, help="Inbound ESL port (0 = any free).")
+@click.option("--port", default=8021, show_default=True, type=click.IntRange(0, 65535),
+              help="Inbound ESL port (0 = any free).")
 @click.option("--password", envvar="JINQIAO_SIM_PASSWORD", required=True, help="ESL password "
               "(or JINQIAO_SIM_PASSWORD).")
-@click.option("--time-scale", default=1.0, show_default=True, type=float, help="Multiply every duration.")
+@click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Multiply every duration.")
 @click.option("--sounds-dir", default=None, help="Directory for relative sound paths.")
 @click.option("--route", "routes", multiple=True, help="DID=host:port: calls to DID run `socket host:port "
               "async full`.")
 @click.option("--endpoint", "endpoints", multiple=True, help="EXT[:answer_after|never]: a registered user/EXT.")
-@click.option("--calls", default=0, type=int, help="Load mode: place this many calls, then exit.")
+@click.option("--calls", default=0, type=click.IntRange(min=0), help="Load mode: place this many calls, then exit.")
 @click.option("--did", default=None, help="Load mode: DID to call.")
 @click.option("--caller-prefix", default="1380000", show_default=True, help="Load mode: caller number prefix.")
 @click.option("--digits", default="", help="Load mode: DTMF each caller presses 1 s after answer.")
-@click.option("--concurrency", default=100, show_default=True, type=int, help="Load mode: calls at once.")
+@click.option("--concurrency", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Load mode: calls at once.")
 @click.option("--cps", default=400.0, show_default=True, type=float,
               help="Load mode: new calls per second (FreeSWITCH's sessions-per-second cap; 0 = no cap).")
 @click.option("--hangup-after", default=120.0, show_default=True, type=float,
@@ -84,7 +87,10 @@ def run(host: str, port: int, password: str, time_scale: float, sounds_dir: str 
     click.echo("sim: listening on %s:%d time_scale=%g" % (fs.address[0], fs.address[1], time_scale), err=True)
     try:
         if calls:
-            click.echo(load(fs, calls, did or "", caller_prefix, digits, concurrency, hangup_after, cps))
+            summary = load(fs, calls, did or "", caller_prefix, digits, concurrency, hangup_after, cps)
+            click.echo(summary)
+            if " failed=0 " not in summary:
+                sys.exit(1)  # a load in which calls failed is not a success
         else:
             import gevent
             while True:
