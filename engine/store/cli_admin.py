@@ -37,14 +37,30 @@ def dnc(database_url: str | None) -> None:
 @click.option("--reason", default="", help="Why (shown to supervisors).")
 @click.option("--source", default="cli", show_default=True)
 @click.option("--expires", default="", metavar="DATE", help="When the entry stops applying (default: never).")
+@click.option("--replace", is_flag=True, help="Allow changing the list or reason of a number already listed.")
 @click.pass_context
-def dnc_add(ctx: click.Context, number: str, grey: bool, reason: str, source: str, expires: str) -> None:
-    """Add NUMBER to a do-not-call list."""
+def dnc_add(ctx: click.Context, number: str, grey: bool, reason: str, source: str, expires: str,
+            replace: bool) -> None:
+    """Add NUMBER to a do-not-call list (an existing entry is only changed with --replace)."""
     from engine.store.repos.dnc import DncRepository
 
+    until = _parse_when(expires, "--expires")
+    now = dt.datetime.now(dt.timezone.utc)
+    if until is not None and until <= now:
+        fail(f"--expires: {expires} is in the past; the entry would never apply")
+    repo = DncRepository(open_cli_store(ctx))
     with store_errors():
-        entry = DncRepository(open_cli_store(ctx)).add(number, "grey" if grey else "black", reason, source,
-                                                      _parse_when(expires, "--expires"))
+        existing = repo.is_blocked(number, now)
+        wanted = "grey" if grey else "black"
+        if existing is not None and not replace:
+            if existing.list_kind.value == wanted:
+                click.echo(f"{existing.number} is already on the {wanted} list"
+                           + (f" ({existing.reason})" if existing.reason else ""))
+                return
+            fail(f"{existing.number} is on the {existing.list_kind.value} list"
+                 + (f" ({existing.reason})" if existing.reason else "")
+                 + f"; pass --replace to move it to the {wanted} list")
+        entry = repo.add(number, wanted, reason, source, until)
     click.echo(f"{entry.number} on the {entry.list_kind.value} list"
                + (f" until {entry.expires_at:%Y-%m-%d %H:%M} UTC" if entry.expires_at else ""))
 

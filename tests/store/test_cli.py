@@ -87,6 +87,11 @@ def test_dnc_add_check_import_remove(jq, tmp_path) -> None:
     jq("db", "upgrade")
     assert jq("dnc", "add", "13812345678", "--reason", "asked")[0] == 0
     assert "black list" in jq("dnc", "check", "0086 138 1234 5678")[1]
+    # A listed number is not silently moved to the weaker grey list, and a past expiry is refused.
+    code, _, err = jq("dnc", "add", "13812345678", "--grey")
+    assert code == 2 and "--replace" in err and "(asked)" in err
+    assert "black list" in jq("dnc", "check", "13812345678")[1]
+    assert jq("dnc", "add", "13612345678", "--expires", "2020-01-01")[0] == 2
     listing = tmp_path / "dnc.csv"
     listing.write_text("number,list,reason\n13912345678,grey,complaint\nbad,black,x\n13912345678,black,dup\n")
     code, out, _ = jq("dnc", "import", str(listing))
