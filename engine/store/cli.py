@@ -76,6 +76,12 @@ def current(ctx: click.Context) -> None:
         sys.exit(1)  # scripts can test for a schema that is not current
 
 
+def _one_char(value: str | None) -> str | None:
+    if value is not None and len(value.replace("\\t", "\t")) != 1:
+        raise click.BadParameter(f"must be one character, got {value!r}", param_hint="--delimiter")
+    return value.replace("\\t", "\t") if value is not None else None
+
+
 @click.group()
 @click.option("--database-url", metavar="URL", help="SQLAlchemy URL (default: the config's database).")
 def customers(database_url: str | None) -> None:
@@ -90,7 +96,8 @@ def customers(database_url: str | None) -> None:
 @click.option("--extra-columns", type=click.Choice(["error", "ignore", "attributes"]), default="error",
               show_default=True, help="What to do with columns that match no field.")
 @click.option("--encoding", default=None, help="Force the file encoding (default: detect UTF-8, UTF-8-BOM, UTF-16, GBK).")
-@click.option("--delimiter", default=None, help="Field separator (default: detect , tab ; |).")
+@click.option("--delimiter", default=None, callback=lambda _c, _p, v: _one_char(v),
+              help="Field separator (default: detect , tab ; |).")
 @click.option("--batch-rows", default=50000, show_default=True, type=click.IntRange(1, 200000),
               help="Rows per transaction.")
 @click.pass_context
@@ -140,8 +147,13 @@ def show_customer(ctx: click.Context, number: str, as_json: bool) -> None:
     """Show what the screen-pop shows for a caller NUMBER (any format)."""
     from engine.store.screenpop import ScreenPop
 
-    context = ScreenPop(open_cli_store(ctx)).lookup(number)
+    store = open_cli_store(ctx)
+    context = ScreenPop(store).lookup(number)
     if context is None:
+        from engine.store.phones import lookup_variants
+
+        if not lookup_variants(number, store.region):
+            fail(f"{number!r} is not a phone number")
         fail(f"no customer with number {number}")
     c = context.customer
     if as_json:
