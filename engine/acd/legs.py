@@ -135,6 +135,10 @@ class SwitchLegs:
     def transfer(self, uuid: str, extension: str, context: str = "default") -> Any:
         return self.control.bgapi(commands.uuid_transfer(uuid, extension, context=context))
 
+    def channel_exists(self, uuid: str, timeout: float = 10.0) -> bool:
+        """Whether FreeSWITCH has this channel now (`uuid_exists`: authoritative, unlike `show channels`)."""
+        return self.control.api(commands.uuid_exists(uuid), timeout=timeout).strip() == "true"
+
     def live_channels(self, timeout: float = 10.0) -> set[str]:
         """UUIDs of every channel FreeSWITCH has now (blocking; never call from an event handler)."""
         text = self.control.api(commands.show_channels_json(), timeout=timeout)

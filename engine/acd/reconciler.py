@@ -62,6 +62,15 @@ class Reconciler:
         dialled_at = getattr(call.channel, "dialled_at", None)
         return dialled_at is not None and now - dialled_at >= self.grace
 
+    def _still_there(self, uuid: str) -> bool:
+        """`show channels` is filled asynchronously and can lag behind a new channel (ESL.md §7): ask
+        `uuid_exists` before treating a channel missing from it as gone."""
+        try:
+            return self.service.legs.channel_exists(uuid)
+        except Exception as exc:  # cannot ask now: repair on a later round, not on a guess
+            log.warning("reconciler: cannot check channel %s (%s); skipping it this round", uuid, exc)
+            return True
+
     def reconcile(self) -> Repairs:
         service = self.service
         live = service.legs.live_channels()
@@ -70,14 +79,15 @@ class Reconciler:
         for call in list(service.calls.values()):
             if call.callback and not self._customer_dialled(call, now):
                 continue  # a virtual caller has no channel until its customer is dialled
-            if call.channel.uuid not in live and not call.finished.is_set() and call.status != "left":
+            if (call.channel.uuid not in live and not call.finished.is_set() and call.status != "left"
+                    and not self._still_there(call.channel.uuid)):
                 log.warning("call %s: caller channel gone without a hang-up event; repairing", call.call_id)
                 repairs.callers_gone.append(call.call_id)
                 service.caller_gone(call.call_id)
         for leg in list(service.agent_legs.values()):
             if leg.recovering:
                 continue  # its originate result was lost: the executor asks FreeSWITCH by uuid
-            if leg.uuid not in live and now - leg.created_at >= self.grace:
+            if leg.uuid not in live and now - leg.created_at >= self.grace and not self._still_there(leg.uuid):
                 log.warning("call %s: agent %s leg %s gone without a hang-up event; repairing", leg.call_id,
                             leg.agent_id, leg.uuid)
                 repairs.legs_gone.append(leg.uuid)

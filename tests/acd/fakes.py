@@ -86,6 +86,7 @@ class FakeSwitch:
     service: Any = None
     bridge_replies: list[str] = field(default_factory=list)  # replies for the next uuid_bridge commands
     recording: dict[str, set[str]] = field(default_factory=dict)  # channel uuid -> paths being recorded
+    unlisted: set[str] = field(default_factory=set)  # live, but not yet in `show channels` (its table lags)
 
     def _run(self, cmd: str) -> str:
         self.commands.append(cmd)
@@ -111,8 +112,10 @@ class FakeSwitch:
             return "+OK Success\n"
         if words[0] == "uuid_bridge" and self.bridge_replies:
             return self.bridge_replies.pop(0)
+        if words[0] == "uuid_exists":
+            return "true" if words[1] in self.live else "false"
         if words[0] == "show":
-            rows = [{"uuid": u} for u in sorted(self.live)]
+            rows = [{"uuid": u} for u in sorted(self.live - self.unlisted)]
             return json.dumps({"row_count": len(rows), "rows": rows}) if rows else '{"row_count": 0}\n'
         return "+OK\n"
 

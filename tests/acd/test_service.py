@@ -157,6 +157,20 @@ def test_lost_hang_up_event_is_repaired_by_the_reconciler():
     assert waiting.get(timeout=2).outcome is QueueOutcome.ANSWERED
 
 
+def test_a_channel_missing_only_from_the_lagging_channels_table_is_not_repaired():
+    service, switch, clock, records = _setup(agents=("1001",))
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: service.distributor.agents["1001"].state is AgentState.ON_CALL)
+    clock.now += 30
+    switch.live.add("caller-1")
+    switch.unlisted.update({leg, "caller-1"})  # FreeSWITCH's `show channels` table has not caught up (ESL.md §7)
+    repairs = Reconciler(service).reconcile()
+    assert repairs.legs_gone == [] and repairs.callers_gone == []
+    assert f"uuid_exists {leg}" in switch.commands and "uuid_exists caller-1" in switch.commands
+    assert service.distributor.agents["1001"].state is AgentState.ON_CALL
+
+
 def test_recording_starts_after_the_bridge_and_its_checksum_is_stored(tmp_path):
     queue = QueueConfig("support", record=RecordingPolicy(RecordPolicy.ALWAYS, path_template="{queue}/{call_id}.wav",
                                                           announce="ivr/recorded.wav"))
