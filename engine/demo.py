@@ -187,8 +187,9 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
             click.echo(f"  keys: {' '.join(stored.ivr_digits)}")
         click.echo(f"  outcome: {stored.ivr_outcome}")
         if stored.queue:
-            waited = f", waited {stored.wait_seconds:.1f}s" if stored.wait_seconds is not None else ""
-            talked = f", talked {stored.talk_seconds:.1f}s" if stored.talk_seconds is not None else ""
+            # The store holds wall-clock seconds; shown in the callers' (simulated) time, like the recording.
+            waited = f", waited {stored.wait_seconds / time_scale:.1f}s" if stored.wait_seconds is not None else ""
+            talked = f", talked {stored.talk_seconds / time_scale:.1f}s" if stored.talk_seconds is not None else ""
             click.echo(f"  queue {stored.queue}: agent {stored.agent_id or '-'}{waited}{talked}")
         for recording in recordings.for_interaction(stored.id):
             click.echo(f"  recording: {recording.path} ({recording.duration:.1f}s, sha256 {recording.sha256[:12]})")
