@@ -7,6 +7,7 @@ over the shipped flows), places scripted calls, and prints what happened to each
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import tempfile
 import time
@@ -119,7 +120,7 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     from engine.store.repos.agents import AgentRepository
     from engine.store.repos.interactions import InteractionRepository, RecordingRepository, SurveyRepository
 
-    setup_logging("warning")
+    setup_logging(os.environ.get("JINQIAO_DEMO_LOG", "warning"))
     workdir = Path(data_dir or tempfile.mkdtemp(prefix="jinqiao-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     click.echo(f"Jinqiao demo — data in {workdir} (SQLite), simulated FreeSWITCH, time x{time_scale}")

@@ -90,7 +90,7 @@ class InteractionRepository:
             if disposition_code is not None:
                 row.disposition_code = disposition_code
             connected = row.bridged_at or row.answered_at
-            if row.queue_entered_at is not None:
+            if row.queue_entered_at is not None and row.wait_seconds is None:  # the ACD may have stored it
                 row.wait_seconds = _seconds(row.queue_entered_at, row.bridged_at or end)
             if row.talk_seconds is None:  # the ACD may already have stored the conversation's own length
                 row.talk_seconds = _seconds(connected, end) if connected else 0.0
