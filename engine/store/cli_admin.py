@@ -176,6 +176,9 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
     click.echo(f"{facts.path}: {added} added, {replaced} replaced, {len(rejects)} rejected")
     if rejects:
         click.echo(f"rejected rows with line numbers and reasons: {errors_path}")
+        if not added and not replaced:
+            fail(f"{facts.path}: no valid row: is this a do-not-call list (a number per row, optional list and "
+                 "reason columns)?")
 
 
 def _chain(first: list[str], rest, delimiter: str):  # type: ignore[no-untyped-def]

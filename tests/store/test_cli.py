@@ -103,6 +103,10 @@ def test_dnc_add_check_import_remove(jq, tmp_path) -> None:
     assert jq("dnc", "remove", "13812345678")[0] == 0
     assert "not on a do-not-call list" in jq("dnc", "check", "13812345678")[1]
     assert jq("dnc", "check", "not-a-number")[0] == 2
+    prose = tmp_path / "notes.txt"
+    prose.write_text("This is not a list of numbers.\nNor is this.\n")
+    code, _out, err = jq("dnc", "import", str(prose))
+    assert code == 2 and "no valid row" in err
 
 
 def test_an_unreachable_database_is_one_line_and_exit_code_2(jq) -> None:
