@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid as uuidlib
 from typing import Callable
@@ -23,8 +24,35 @@ def app(name: str) -> Callable[[AppFn], AppFn]:
     return deco
 
 
+_EXPANSION = re.compile(r"\\\$|\$\{([^}]*)\}")
+_PROFILE_VARIABLES = ("caller_id_number", "caller_id_name", "destination_number", "ani", "username")
+
+
+def expand_variables(ch: Channel, text: str) -> str:
+    """switch_channel_expand_variables, simplified: `${name}` becomes the channel variable (or caller-profile
+    field) or ""; `\\$` is a literal `$`. API calls (`${api args}`) are never run by the simulator: "". """
+    if "$" not in text:
+        return text
+
+    def one(match: "re.Match[str]") -> str:
+        name = match.group(1)
+        if name is None:
+            return "$"
+        if name in ch.variables:
+            return ch.variables[name]
+        if name in _PROFILE_VARIABLES:
+            return str(getattr(ch.profile, name, "") or "")
+        if name == "uuid":
+            return ch.uuid
+        return ""
+    return _EXPANSION.sub(one, text)
+
+
 def execute(ch: Channel, name: str, arg: str = "", app_uuid: str | None = None, uuid_name: str = "") -> bool:
-    """switch_core_session_exec: EXECUTE, run, EXECUTE_COMPLETE. Unknown app hangs up (§3.4)."""
+    """switch_core_session_exec: EXECUTE, run, EXECUTE_COMPLETE. Unknown app hangs up (§3.4).
+
+    The app data is expanded first (Application-Data carries the expanded text, ESL.md §4.4)."""
+    arg = expand_variables(ch, arg)
     fn = APPS.get(name)
     if fn is None:
         log.info("sim %s: invalid application %s", ch.uuid, name)
@@ -178,6 +206,19 @@ def _speak(ch: Channel, arg: str) -> None:
     media_wait(ch, speech_seconds(text), lambda d: (used.append(d), True)[1] if d in terms else False)
     if used:
         ch.set_var("playback_terminator_used", used[0])
+
+
+@app("event")
+def _event(ch: Channel, arg: str) -> None:
+    """mod_dptools event: `Name=value,…` headers (Event-Name and Event-Subclass pick the event) plus the
+    channel data."""
+    pairs = [part.split("=", 1) for part in arg.split(",") if "=" in part]
+    fields = {k.strip(): v for k, v in pairs}
+    name = fields.pop("Event-Name", "CUSTOM").upper()
+    subclass = fields.pop("Event-Subclass", "")
+    if name == "CUSTOM" and not subclass:
+        return
+    ch.fire(name, list(fields.items()), subclass=subclass)
 
 
 @app("record")
