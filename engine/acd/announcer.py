@@ -20,7 +20,7 @@ class TtsAnnouncer:
                                 (commands.VAR_TTS_VOICE, instruction.voice)):
                 if channel.variables.get(name) != value:
                     channel.set_variable(name, value)
-            channel.play(commands.SAY_PREFIX + commands.no_expansion(" ".join(instruction.text.split())))
+            channel.play(commands.say_path(instruction.text))
             return
         path = self.tts.render_or_fallback(text, language=language, fallback_path=self.fallback_path)
         channel.play(path)

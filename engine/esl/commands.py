@@ -420,6 +420,12 @@ def set_arg(name: str, value: str) -> str:
     return f"{check_var_name(name)}={value}"
 
 
+def say_path(text: str) -> str:
+    """A playback path that speaks `text` with the channel's tts_engine/tts_voice: one line, `$` escaped so
+    caller data inside it is never expanded."""
+    return SAY_PREFIX + no_expansion(" ".join(text.split()))
+
+
 def speak_arg(engine: str, voice: str, text: str) -> str:
     """`engine|voice|text` for the speak app; `$` escaped so caller-supplied data is never expanded."""
     return f"{engine}|{voice}|{no_expansion(_no_newlines(text, 'speak text'))}"

@@ -205,7 +205,7 @@ class CallSession:
             if self.channel.variables.get(name) != value:
                 self.channel.set_variable(name, value)
         # FreeSWITCH expands ${...} in application data: caller data in the text must stay text
-        return commands.SAY_PREFIX + commands.no_expansion(" ".join(instruction.text.split()))
+        return commands.say_path(instruction.text)
 
     def play(self, prompt: Prompt | None, fallback: Prompt | None = None) -> None:
         if prompt is None:
