@@ -246,59 +246,57 @@ class Listener:
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(self, words: list[str]) -> bool:
-        found = False
-        custom = False
-        for word in words:
-            if custom:
-                self.subclasses.add(word)
-                found = True
-                continue
-            name = word.upper()
-            if name.startswith("SWITCH_EVENT_"):
-                name = name[13:]
-            if name == "ALL":
-                self.names.update(EVENT_NAMES)
-                self.all_custom = True
-                found = True
-            elif name == "CUSTOM":
-                self.names.add("CUSTOM")
-                custom = True
-                found = True
-            elif name in EVENT_NAME_SET:
-                self.names.add(name)
-                found = True
-        if found:
+        request = _EventWords(words)
+        if request.all:
+            self.names.update(EVENT_NAMES)
+            self.all_custom = True
+        if request.custom:
+            self.names.add("CUSTOM")
+        self.names.update(request.names)
+        self.subclasses.update(request.subclasses)
+        if request.found:
             self.events_on = True
             self.switch.subscribed(self)
-        return found
+        return request.found
 
     def unsubscribe(self, words: list[str]) -> bool:
-        found = False
-        custom = False
-        for word in words:
-            if custom:
-                self.subclasses.discard(word)
-                found = True
-                continue
-            name = word.upper()
-            if name.startswith("SWITCH_EVENT_"):
-                name = name[13:]
-            if name == "ALL":
-                self.names.clear()
-                self.subclasses.clear()
-                self.all_custom = False
-                found = True
-            elif name == "CUSTOM":
-                custom = True
-                found = True
-            elif name in EVENT_NAME_SET:
-                self.names.discard(name)
-                self.names.discard("ALL")
-                found = True
-        return found
+        request = _EventWords(words)
+        if request.all:
+            self.names.clear()
+            self.subclasses.clear()
+            self.all_custom = False
+        for name in request.names:
+            self.names.discard(name)
+            self.names.discard("ALL")
+        self.subclasses.difference_update(request.subclasses)
+        return request.found
 
     def new_job_uuid(self, cmd: Command) -> str:
         return (cmd.header("Job-UUID") or str(uuidlib.uuid4()))[:36]
+
+
+class _EventWords:
+    """The words of `event`/`nixevent`: names (case-insensitive, optional SWITCH_EVENT_ prefix; unknown ones
+    skipped), ALL, and after CUSTOM every word a subclass."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.names: list[str] = []
+        self.subclasses: list[str] = []
+        self.all = self.custom = False
+        for word in words:
+            if self.custom:
+                self.subclasses.append(word)
+                continue
+            name = word.upper()
+            if name.startswith("SWITCH_EVENT_"):
+                name = name[13:]
+            if name == "ALL":
+                self.all = True
+            elif name == "CUSTOM":
+                self.custom = True
+            elif name in EVENT_NAME_SET:
+                self.names.append(name)
+        self.found = bool(self.all or self.custom or self.names or self.subclasses)
 
 
 class _CloseMarker(bytes):
