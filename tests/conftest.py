@@ -8,11 +8,12 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-CAPTURES = Path(os.environ.get("JINQIAO_CAPTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fs-captures"))
+# Byte captures recorded from a real FreeSWITCH (see tests/data/fs-captures/README.md); they live in the
+# repository so that every fidelity test runs on a fresh clone.
+CAPTURES = Path(os.environ.get("JINQIAO_CAPTURES", Path(__file__).resolve().parent / "data" / "fs-captures"))
 
 
 @pytest.fixture(scope="session")
 def captures_dir() -> Path:
-    if not CAPTURES.is_dir():
-        pytest.skip(f"FreeSWITCH captures not found at {CAPTURES}")
+    assert CAPTURES.is_dir(), f"FreeSWITCH captures missing at {CAPTURES}"
     return CAPTURES

@@ -91,6 +91,8 @@ class Interaction:
     wait_seconds: float | None = None
     talk_seconds: float | None = None
     hangup_cause: str | None = None
+    sip_status: int | None = None
+    ivr_exit_node: str | None = None
     hangup_by: str | None = None
     disposition_code: str | None = None
     abandoned: bool = False

@@ -12,7 +12,8 @@ from engine.esl.protocol import Parser, decode_value
 
 from tests.conftest import CAPTURES
 
-STREAMS = sorted(CAPTURES.glob("**/from_fs.bin")) if CAPTURES.is_dir() else []
+STREAMS = sorted(CAPTURES.glob("**/from_fs.bin"))
+assert STREAMS, f"no FreeSWITCH captures under {CAPTURES}"
 
 
 def _recorded_frames(stream: Path) -> list[dict]:

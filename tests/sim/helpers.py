@@ -12,7 +12,9 @@ from gevent import socket
 from gevent.queue import Queue
 from gevent.server import StreamServer
 
-CAPTURES = os.environ.get("JINQIAO_CAPTURES", "/work/shared/fs-captures")
+from tests.conftest import CAPTURES as _CAPTURES
+
+CAPTURES = str(_CAPTURES)
 
 
 @dataclass

@@ -49,6 +49,8 @@ class InteractionRow(Base):
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    sip_status: Mapped[int | None] = mapped_column(Integer)
+    ivr_exit_node: Mapped[str | None] = mapped_column(String(64))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     disposition_code: Mapped[str | None] = mapped_column(ForeignKey("dispositions.code", ondelete="SET NULL"))
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False)

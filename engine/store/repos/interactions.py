@@ -19,7 +19,7 @@ _TIMES = {"arrived_at", "queue_entered_at", "offered_at", "answered_at", "bridge
 _LISTS = {"ivr_path", "ivr_digits"}
 UPDATABLE = _TIMES | _LISTS | {
     "call_id", "caller", "callee", "did", "customer_id", "campaign_id", "queue", "agent_id", "ivr_flow", "ivr_outcome",
-    "wait_seconds", "talk_seconds", "hangup_cause", "hangup_by", "disposition_code", "abandoned", "notes",
+    "wait_seconds", "talk_seconds", "hangup_cause", "sip_status", "ivr_exit_node", "hangup_by", "disposition_code", "abandoned", "notes",
     "transferred_from_id",
 }
 
@@ -74,7 +74,8 @@ class InteractionRepository:
 
     def finish(self, interaction_id: int, hangup_at: dt.datetime | float, hangup_cause: str | None = None,
                hangup_by: str | None = None, abandoned: bool | None = None,
-               disposition_code: str | None = None) -> Interaction:
+               disposition_code: str | None = None, sip_status: int | None = None,
+               ivr_exit_node: str | None = None) -> Interaction:
         """Close the interaction: wait and talk seconds are computed, the customer's last contact updated.
 
         Wait is queue entry to bridge (or to hang-up when never bridged); talk is bridge (or answer) to
@@ -87,6 +88,8 @@ class InteractionRepository:
             row.hangup_at = end
             row.hangup_cause = hangup_cause or row.hangup_cause
             row.hangup_by = hangup_by or row.hangup_by
+            row.sip_status = sip_status if sip_status is not None else row.sip_status
+            row.ivr_exit_node = ivr_exit_node or row.ivr_exit_node
             if disposition_code is not None:
                 row.disposition_code = disposition_code
             connected = row.bridged_at or row.answered_at
