@@ -98,6 +98,10 @@ class IvrRecord:
     customer_id: str | None = None
     recordings: list[str] = field(default_factory=list)
     surveys: list[tuple[str, int]] = field(default_factory=list)  # (question, score 1-5)
+    answered_at: datetime | None = None  # when the IVR answered the call
+    exit_node: str = ""  # the node the call left the IVR from (`flow:node` inside a subflow); "" before the first
+    hangup_cause: str = ""  # as FreeSWITCH reported it (Hangup-Cause); "" when the call did not end here
+    sip_status: int | None = None  # the SIP status FreeSWITCH reported (200 after the caller's BYE), if any
 
 
 class InteractionLog(Protocol):

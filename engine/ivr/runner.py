@@ -3,7 +3,9 @@
 How it works: `FlowRunner.run(channel)` picks the flow for the dialled number, answers, and walks the
 nodes in a `CallSession`. The call ends cleanly whichever way it ends: the caller hanging up at any node
 (`CallHungUp`), a hangup/transfer node, an agent taking the call, or an unexpected error (logged, the
-call is hung up). In every case the IVR record (path, digits, outcome) goes to the interaction log.
+call is hung up). In every case the IVR record (path, digits, outcome, the node the call left from, and
+the hang-up cause and SIP status FreeSWITCH reported on the channel's CHANNEL_HANGUP / _COMPLETE events)
+goes to the interaction log.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.esl.hangup import HANGUP_EVENTS, HangupFacts, hangup_facts
 from engine.ivr.channel import CallHungUp
 from engine.ivr.digits import mask_number
 from engine.ivr.lookups import HttpLookup, TableStore
@@ -59,6 +62,22 @@ class NodeGapTimer:
         return command
 
 
+class HangupWatch:
+    """Collects what FreeSWITCH reports about the end of the call from the channel's own events."""
+
+    def __init__(self) -> None:
+        self.facts = HangupFacts()
+
+    def on_event(self, event: Any) -> None:  # runs in the channel's reader greenlet: must not block
+        if getattr(event, "name", "") in HANGUP_EVENTS:
+            self.facts = self.facts.merge(hangup_facts(event))
+
+
+def exit_node(record: IvrRecord) -> str:
+    """The node the call was in when it left the IVR (the last one entered), "" before the first node."""
+    return record.path[-1] if record.path else ""
+
+
 class FlowRunner:
     """The IVR: give `run` to the OutboundServer as its per-call handler."""
 
@@ -74,6 +93,7 @@ class FlowRunner:
             now=now, tables=TableStore(Path(registry.flows_dir) / "data"), http=http or HttpLookup(),
             recordings_dir=Path(recordings_dir))
         self.node_gap_observer = node_gap_observer
+        self.cdr_wait = 2.0  # longest wait for CHANNEL_HANGUP_COMPLETE when no hang-up event was seen
 
     def run(self, channel: Any) -> IvrRecord:
         """Handle one call from answer to end; never raises (except gevent's GreenletExit on shutdown)."""
@@ -83,6 +103,9 @@ class FlowRunner:
         flow = self.registry.flow_for(did)
         record = IvrRecord(call_uuid=uuid, flow=flow.name if flow else "", caller_number=caller,
                            destination_number=did, started_at=self.services.now())
+        watch = HangupWatch()
+        add_handler = getattr(channel, "add_handler", None)
+        stop_watching = add_handler(watch.on_event) if callable(add_handler) else None
         timer = NodeGapTimer(channel, self.node_gap_observer) if self.node_gap_observer else None
         session = CallSession(channel=timer or channel, services=self.services, flows=self.registry.snapshot(),
                               record=record, on_node_done=timer.node_done if timer else None)
@@ -94,6 +117,7 @@ class FlowRunner:
                 channel.hangup()
                 return record
             channel.answer()
+            record.answered_at = self.services.now()
             session.walk(flow)
             channel.hangup()  # the flow ran off its end: nothing more to do for this caller
         except FlowFinished as finished:
@@ -104,22 +128,41 @@ class FlowRunner:
             record.ended_by_caller = True
             if record.outcome == "completed":
                 record.outcome = "caller_hangup"
-            log.info("[%s] caller hung up at %s", uuid, session.node_id or "answer")
         except Exception:
             record.outcome = "error"
-            log.exception("[%s] IVR failed at node %s", uuid, session.node_id)
+            log.exception("[%s] IVR failed in flow %s at node %s", uuid, record.flow or "-",
+                          exit_node(record) or "answer")
             try:
                 channel.hangup()
             except Exception:
                 pass
         finally:
             record.ended_at = self.services.now()
+            record.exit_node = exit_node(record)
+            if record.outcome != "transferred":
+                facts = self._hangup_facts(channel, watch)
+                record.hangup_cause, record.sip_status = facts.cause, facts.sip_status
+            if stop_watching is not None:
+                stop_watching()
+            if record.ended_by_caller:
+                log.info("[%s] caller hung up in flow %s at node %s (%s, SIP %s)", uuid, record.flow or "-",
+                         record.exit_node or "answer", record.hangup_cause or "cause unknown",
+                         record.sip_status if record.sip_status is not None else "-")
             try:
                 self.services.interactions.ivr_finished(record)
             except Exception:
                 log.exception("[%s] storing the IVR record failed", uuid)
-        log.info("[%s] IVR done: outcome %s after %d nodes%s", uuid, record.outcome, len(record.path),
-                 " (caller hung up)" if record.ended_by_caller else "")
+        log.info("[%s] IVR done: outcome %s at node %s after %d nodes%s", uuid, record.outcome,
+                 record.exit_node or "-", len(record.path), " (caller hung up)" if record.ended_by_caller else "")
         return record
+
+    def _hangup_facts(self, channel: Any, watch: HangupWatch) -> HangupFacts:
+        """The cause and SIP status of the call's end; waits briefly for the CDR when no hang-up event was seen
+        (the caller left before this handler subscribed), never invents a cause."""
+        if watch.facts.known or not getattr(channel, "hung_up", False):
+            return watch.facts
+        wait = getattr(channel, "wait_hangup_complete", None)
+        cdr = wait(self.cdr_wait) if callable(wait) else None
+        return watch.facts.merge(hangup_facts(cdr)) if cdr is not None else watch.facts
 
     __call__ = run

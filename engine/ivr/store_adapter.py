@@ -4,12 +4,17 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from engine.ivr.ports import CallbackRequest, IvrRecord
 
 log = logging.getLogger(__name__)
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive datetimes are UTC (as the store keeps them)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def customer_fields(customer: Any) -> dict[str, Any]:
@@ -71,11 +76,26 @@ class StoreInteractionLog:
             "ivr_path": list(record.path),
             "ivr_digits": [f"{node}:{digits}" for node, digits in record.digits],
             "ivr_outcome": record.outcome[:64],
+            "ivr_exit_node": record.exit_node[:64] or None,
         }
         if customer_id is not None:
             fields["customer_id"] = customer_id
-        if existing is not None and not existing.did and record.destination_number:
-            fields["did"] = record.destination_number[:64]
+        if existing is None:
+            if record.answered_at is not None:
+                fields["answered_at"] = record.answered_at
+        else:
+            if not existing.did and record.destination_number:
+                fields["did"] = record.destination_number[:64]
+            # The call reached the engine here, before any queue: arrival is the IVR's start.
+            if existing.arrived_at is None or _utc(record.started_at) < _utc(existing.arrived_at):
+                fields["arrived_at"] = record.started_at
+            if existing.answered_at is None and record.answered_at is not None:
+                fields["answered_at"] = record.answered_at
+            # Whoever closed the interaction first may not have known how the call ended: fill the blanks.
+            if existing.hangup_at is not None and not existing.hangup_cause and record.hangup_cause:
+                fields["hangup_cause"] = record.hangup_cause[:64]
+            if existing.hangup_at is not None and existing.sip_status is None and record.sip_status is not None:
+                fields["sip_status"] = record.sip_status
         self.interactions.update(interaction_id, **fields)
         for question, score, at in self._pending_surveys.pop(record.call_uuid, []):
             self.surveys.record(question, score, at, interaction_id=interaction_id,
@@ -86,7 +106,9 @@ class StoreInteractionLog:
         # also when the ACD opened it (the caller came back from the agent, e.g. for a survey).
         self.interactions.finish(interaction_id, record.ended_at or self.now(),
                                  hangup_by="caller" if record.ended_by_caller else "ivr",
-                                 abandoned=False if existing is None else None)
+                                 abandoned=False if existing is None else None,
+                                 hangup_cause=record.hangup_cause[:64] or None, sip_status=record.sip_status,
+                                 ivr_exit_node=record.exit_node[:64] or None)
 
     def survey_answered(self, call_uuid: str, question: str, score: int) -> None:
         existing = self.interactions.by_call_id(call_uuid) if call_uuid else None

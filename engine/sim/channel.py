@@ -351,18 +351,30 @@ class Channel:
         self.poke()
         return True
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
-        """Mark the channel hung up and fire CHANNEL_HANGUP; the channel greenlet runs the tail."""
+    def hangup(self, cause: str = "NORMAL_CLEARING", *, remote: bool = False) -> bool:
+        """Mark the channel hung up and fire CHANNEL_HANGUP; the channel greenlet runs the tail.
+
+        `remote`: the far end ended the call (a BYE, or a CANCEL before answer): sofia sets the SIP
+        variables before CHANNEL_HANGUP, and `sip_hangup_disposition` right after it (captures 05b, 05c).
+        """
         if not self.up:
             return False
+        from engine.sim.causes import q850
+        if remote and self.answered:  # sofia_handle_sip_i_bye
+            self.set_var("sip_term_status", "200")
+            self.set_var("proto_specific_hangup_cause", "sip:200")
+            self.set_var("sip_term_cause", str(q850(cause)))
+        elif remote:  # nua_i_cancel
+            self.set_var("sip_hangup_disposition", "recv_cancel")
+            self.set_var("sip_invite_failure_status", "487")
+            self.set_var("sip_invite_failure_phrase", "CANCEL")
         self.hangup_cause = cause
         self.state_number = STATE_NUMBERS["CS_HANGUP"]
         self.profile.set_time("Channel-Hangup-Time", usec())
-        self.set_var("hangup_cause", cause)
-        from engine.sim.causes import q850
-        self.set_var("hangup_cause_q850", str(q850(cause)))
         self.touch()
         self.fire("CHANNEL_HANGUP")
+        if remote and self.answered:
+            self.set_var("sip_hangup_disposition", "recv_bye")
         self.hungup.set()
         if self.bridged_to is not None:
             self.bridged_to.poke()
@@ -378,6 +390,12 @@ class Channel:
 
     def report(self) -> None:
         """CS_HANGUP, callstate HANGUP, CS_REPORTING, CHANNEL_HANGUP_COMPLETE; then tell the listeners."""
+        from engine.sim.causes import q850
+        # switch_core_session_hangup_state: the cause variables exist from CS_HANGUP on, not on CHANNEL_HANGUP
+        self.set_var("hangup_cause", self.hangup_cause)
+        self.set_var("hangup_cause_q850", str(q850(self.hangup_cause)))
+        if self.answered and "sip_hangup_disposition" not in self.variables:
+            self.set_var("sip_hangup_disposition", "send_bye")  # sofia_on_hangup: we ended an answered call
         self.set_state("CS_HANGUP")
         for cb in tuple(self.on_cs_hangup):
             cb()

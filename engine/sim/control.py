@@ -96,7 +96,8 @@ class SimCall:
         self.channel.queue_dtmf(digits)
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        self.channel.hangup(cause)
+        """The caller hangs up (sends BYE, or CANCEL before answer)."""
+        self.channel.hangup(cause, remote=True)
 
     def _run(self) -> None:
         ch = self.channel
@@ -138,7 +139,7 @@ class SimCall:
             if not ch.up:
                 return
             if isinstance(step, Hangup):
-                ch.hangup(step.cause)
+                ch.hangup(step.cause, remote=True)
                 return
             for i, digit in enumerate(step.digits):
                 if i and ch.hungup.wait(sw.scaled(step.gap)):
