@@ -94,3 +94,35 @@ def test_callback_request_is_stored_as_an_ivr_callback(store):
         CallbackRequest("13800138000", "consultation", "uuid-3", "logistics_hotline", T0, note="waybill 88"))
     stored = callbacks.get(int(ident))
     assert stored.source == "ivr" and stored.reason == "waybill 88" and stored.number.endswith("13800138000")
+
+
+def test_a_caller_leaving_the_queue_keeps_ivr_arrival_and_the_ivr_fills_the_cause_the_acd_did_not_know(store):
+    # Given the ACD opened the interaction when the call entered the queue, and closed it when the caller left
+    interactions = InteractionRepository(store)
+    opened = interactions.start("inbound", T0 + timedelta(seconds=30), caller="13800138000", call_id="uuid-q")
+    interactions.update(opened, queue="support", queue_entered_at=T0 + timedelta(seconds=30))
+    interactions.finish(opened, T0 + timedelta(seconds=90), hangup_by="caller")
+    # When the IVR, where the call arrived, reports how it ended
+    log = StoreInteractionLog(interactions, SurveyRepository(store), now=lambda: T0)
+    log.ivr_finished(IvrRecord("uuid-q", "main", "13800138000", "10086", T0, T0 + timedelta(seconds=90),
+                               path=["welcome", "agent"], outcome="caller_hangup", ended_by_caller=True,
+                               answered_at=T0 + timedelta(seconds=1), exit_node="agent",
+                               hangup_cause="NORMAL_CLEARING", sip_status=200))
+    # Then arrival is the IVR's, queue entry stays the ACD's, and the blanks are filled
+    row = interactions.get(opened)
+    assert (row.arrived_at, row.answered_at, row.queue_entered_at) == (
+        T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node, row.abandoned) == (
+        "NORMAL_CLEARING", 200, "agent", True)
+    assert row.hangup_at == T0 + timedelta(seconds=90)
+
+
+def test_a_cause_the_acd_stored_is_not_overwritten_by_the_ivr(store):
+    interactions = InteractionRepository(store)
+    opened = interactions.start("inbound", T0, caller="13800138000", call_id="uuid-c")
+    interactions.finish(opened, T0 + timedelta(seconds=9), hangup_cause="USER_BUSY", sip_status=486)
+    log = StoreInteractionLog(interactions, SurveyRepository(store), now=lambda: T0)
+    log.ivr_finished(IvrRecord("uuid-c", "main", "13800138000", "10086", T0, path=["a"], exit_node="a",
+                               hangup_cause="NORMAL_CLEARING", sip_status=200))
+    row = interactions.get(opened)
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node) == ("USER_BUSY", 486, "a")

@@ -1,0 +1,152 @@
+"""On the simulator, with the real store: every IVR call keeps the cause and SIP status FreeSWITCH reported,
+the node it left from, and its arrival and answer times; the log names the node where the caller left."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from engine.ivr.ports import IvrRecord
+from engine.ivr.store_adapter import StoreInteractionLog
+from engine.sim import FreeSwitchSim, Hangup, Press
+from engine.store.database import open_store
+from engine.store.repos.interactions import InteractionRepository, SurveyRepository
+from tests.ivr.simharness import SimEngine
+
+FLOW = """\
+start: welcome
+nodes:
+  welcome: {type: play, tts: 欢迎致电, next: menu}
+  menu:
+    type: menu
+    prompt: 查询请按1，故障请按2
+    options: {1: account, 2: customer}
+    on_failure: bye
+  account:
+    type: collect
+    prompt: 请输入账号
+    max_digits: 8
+    into: account
+    mask: true
+    next: bye
+    on_failure: bye
+  customer: {type: lookup, source: customer, by: caller, next: bye, on_not_found: bye}
+  bye: {type: hangup, prompt: 再见}
+"""
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+
+
+class StoredLog:
+    """The real store adapter, plus the records for the harness to wait on."""
+
+    def __init__(self, log: StoreInteractionLog) -> None:
+        self.store_log = log
+        self.records: list[IvrRecord] = []
+        self.surveys: list[Any] = []
+
+    def ivr_finished(self, record: IvrRecord) -> None:
+        self.store_log.ivr_finished(record)
+        self.records.append(record)
+
+    def survey_answered(self, call_uuid: str, question: str, score: int) -> None:
+        self.store_log.survey_answered(call_uuid, question, score)
+
+
+class BrokenDirectory:
+    """A customer directory plugin with a bug: it answers with a list instead of a record."""
+
+    def find_by_phone(self, number: str) -> Any:
+        return [1, 2]
+
+    def find_by_reference(self, kind: str, value: str) -> Any:
+        return None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def __call__(self) -> datetime:
+        self.t += timedelta(seconds=1)
+        return self.t
+
+
+@pytest.fixture
+def engine(tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text(FLOW, encoding="utf-8")
+    store = open_store(f"sqlite:///{tmp_path / 'jq.db'}")
+    store.create_all()
+    interactions = InteractionRepository(store)
+    clock = Clock()
+    sim = FreeSwitchSim("ClueCon", time_scale=0.01)
+    sim.start()
+    log = StoredLog(StoreInteractionLog(interactions, SurveyRepository(store), now=clock))
+    eng = SimEngine(sim, flows, tmp_path, {"7000": "main"}, log=log, now=clock,  # type: ignore[arg-type]
+                    directory=BrokenDirectory()).start()  # type: ignore[arg-type]
+    eng.interactions = interactions  # type: ignore[attr-defined]
+    yield eng
+    eng.stop()
+    sim.stop()
+    store.dispose()
+
+
+def stored(engine, call):
+    (record,) = engine.finished()
+    return record, engine.interactions.by_call_id(call.uuid)
+
+
+def test_a_caller_hanging_up_during_a_prompt_stores_cause_sip_200_and_the_prompt_node(engine, caplog):
+    caplog.set_level(logging.INFO, logger="engine.ivr.runner")
+    call = engine.sim.place_call("7000", "13800138000", script=[Hangup(at=0.3)])
+    record, row = stored(engine, call)
+    assert record.ended_by_caller and record.path == ["welcome"]
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node, row.hangup_by) == (
+        "NORMAL_CLEARING", 200, "welcome", "caller")
+    assert "caller hung up in flow main at node welcome (NORMAL_CLEARING, SIP 200)" in caplog.text
+    assert "at answer" not in caplog.text
+
+
+def test_a_caller_hanging_up_during_digit_collection_names_the_collect_node(engine, caplog):
+    caplog.set_level(logging.INFO, logger="engine.ivr.runner")
+    call = engine.sim.place_call("7000", "13800138000")
+    engine.answer(call, ["1", ""])  # menu: 1; then the account prompt starts
+    call.press("12")
+    assert engine.sim.wait_until(lambda: any(app == "play_and_get_digits" for app, _ in call.apps[2:]), 10)
+    call.hangup()
+    record, row = stored(engine, call)
+    assert record.path == ["welcome", "menu", "account"]
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node, row.ivr_outcome) == (
+        "NORMAL_CLEARING", 200, "account", "caller_hangup")
+    assert "at node account" in caplog.text
+
+
+def test_a_call_that_reaches_the_end_of_the_flow_is_hung_up_by_the_ivr_without_a_sip_status(engine):
+    call = engine.sim.place_call("7000", "13800138000", script=[Press("9", at=0.5)])
+    record, row = stored(engine, call)
+    assert not record.ended_by_caller and record.path == ["welcome", "menu", "bye"]
+    # the engine sent the BYE: FreeSWITCH reports the cause, and no SIP status (capture 05a)
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node, row.hangup_by) == (
+        "NORMAL_CLEARING", None, "bye", "ivr")
+
+
+def test_an_ivr_only_call_keeps_arrival_answer_and_hangup_as_separate_times(engine):
+    call = engine.sim.place_call("7000", "13800138000", script=[Hangup(at=0.3)])
+    record, row = stored(engine, call)
+    assert row.arrived_at == record.started_at and row.answered_at == record.answered_at
+    assert row.hangup_at == record.ended_at
+    assert row.arrived_at < row.answered_at < row.hangup_at
+    assert row.queue_entered_at is None and row.bridged_at is None and not row.abandoned
+
+
+def test_an_error_in_a_node_names_the_node_in_the_log_and_on_the_interaction(engine, caplog):
+    call = engine.sim.place_call("7000", "13800138000")
+    engine.answer(call, ["2"])
+    record, row = stored(engine, call)
+    assert record.outcome == "error" and record.path == ["welcome", "menu", "customer"]
+    assert "IVR failed in flow main at node customer" in caplog.text
+    assert (row.ivr_outcome, row.ivr_exit_node, row.hangup_cause, row.sip_status) == (
+        "error", "customer", "NORMAL_CLEARING", None)
