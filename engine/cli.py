@@ -19,6 +19,8 @@ PLUGIN_GROUPS = (
     "engine.store.cli:dnc",
     "engine.store.cli:agents",
     "engine.store.cli:dispositions",
+    "engine.store.cli_calls:calls",
+    "engine.store.cli_calls:callbacks",
     "engine.ivr.cli:flows",
     "tts.cli:tts",
     "engine.acd.cli:agent",
@@ -48,12 +50,20 @@ class JinqiaoGroup(click.Group):
     """The top-level group: an operator's mistake (a path that cannot be written, a store that is not
     there, an unknown encoding) ends as one line and exit code 2, not a traceback."""
 
+    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        from engine.store.cliutil import run_main  # click's own errors get the same one-line prefix
+
+        return run_main(super().main, *args, **kwargs)
+
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from engine.store.cliutil import is_broken_pipe
         from engine.store.errors import StoreError
 
         try:
             return super().invoke(ctx)
         except OSError as exc:
+            if is_broken_pipe(exc):
+                raise  # `| head` stopped reading: click ends quietly
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _fail(f"{where}{exc.strerror or exc}")
         except StoreError as exc:

@@ -35,6 +35,7 @@ class EngineSection:
     data_dir: str = field(default_factory=lambda: default_data_dir())
     log_level: str = "info"
     log_format: str = "text"  # text | json
+    timezone: str = "Asia/Shanghai"  # the center's time zone: times shown by the CLI (IANA name)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,19 @@ def _check_value(section: str, key: str, value: Any) -> str:
         return f"must be more than 0 seconds, got {value}"
     if key in ("cache_max_mb", "max_calls") and value < 1:
         return f"must be at least 1, got {value}"
+    if (section, key) == ("engine", "timezone") and not _is_time_zone(value):
+        return f"must be an IANA time zone such as Asia/Shanghai, got {value!r}"
     return ""
+
+
+def _is_time_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, or a malformed key (ValueError)
+        return False
+    return True
 
 
 def _section_types(cls: type) -> dict[str, Any]:

@@ -96,6 +96,27 @@ def dnc_check(ctx: click.Context, number: str) -> None:
         click.echo(f"{e164}: {entry.list_kind.value} list{until} ({entry.reason or 'no reason'}, source {entry.source})")
 
 
+@dnc.command("list")
+@click.option("--list", "list_kind", type=click.Choice(["black", "grey"]), default=None, help="Only one list.")
+@click.option("--all", "include_expired", is_flag=True, help="Include entries that have expired.")
+@click.pass_context
+def dnc_list(ctx: click.Context, list_kind: str | None, include_expired: bool) -> None:
+    """List the do-not-call entries by number (times in the center's time zone)."""
+    from engine.store.cliutil import center_zone, config_of, local_time
+    from engine.store.repos.dnc import DncRepository
+
+    zone = center_zone(config_of(ctx))
+    now = dt.datetime.now(dt.timezone.utc)
+    entries = DncRepository(open_cli_store(ctx)).list(list_kind, None if include_expired else now)
+    click.echo(f"{'NUMBER':<16} {'LIST':<5} {'ADDED':<16} {'EXPIRES':<16} {'SOURCE':<10} REASON")
+    for e in entries:
+        expired = e.expires_at is not None and e.expires_at <= now
+        click.echo(f"{e.number:<16} {e.list_kind.value:<5} {local_time(e.created_at, zone, seconds=False):<16} "
+                   f"{local_time(e.expires_at, zone, seconds=False) if e.expires_at else 'never':<16} "
+                   f"{e.source or '-':<10} {e.reason or '-'}{' (expired)' if expired else ''}")
+    click.echo(f"{len(entries)} number(s)", err=True)
+
+
 @dnc.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--grey", is_flag=True, help="Default list for rows without a list column: grey instead of black.")
@@ -222,14 +243,32 @@ def agents_add(ctx: click.Context, agent_id: str, name: str, extension: str | No
 @click.option("--all", "include_inactive", is_flag=True, help="Include removed agents.")
 @click.pass_context
 def agents_list(ctx: click.Context, include_inactive: bool) -> None:
-    """List agents with their skills."""
+    """List agents with their skills and the state the engine stored last (and how long ago)."""
     from engine.store.repos.agents import AgentRepository
 
-    rows = AgentRepository(open_cli_store(ctx)).list(include_inactive)
+    repo = AgentRepository(open_cli_store(ctx))
+    rows = repo.list(include_inactive)
+    states = repo.latest_states()
+    now = dt.datetime.now(dt.timezone.utc)
     for a in rows:
+        change = states.get(a.id)
+        state = "-" if change is None else change.state + (f" ({change.reason})" if change.reason else "")
+        age = "" if change is None else f" for {_age(now - change.at)}"
         click.echo(f"{a.id:<10} {a.name or '-':<20} {a.extension or '-':<24} {a.team or '-':<12} "
-                   f"{'' if a.active else '(removed) '}{_skills(a.skills)}")
+                   f"{state + age:<28} {'' if a.active else '(removed) '}{_skills(a.skills)}")
     click.echo(f"{len(rows)} agents", err=True)
+
+
+def _age(delta: dt.timedelta) -> str:
+    """`42s`, `5m`, `3h05m`, `2d04h`: how long an agent has been in its state."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
 @agents.command("set-skill")

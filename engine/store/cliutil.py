@@ -1,10 +1,13 @@
-"""Shared plumbing of the store's CLI commands: config and store from the click context, one-line errors."""
+"""Shared plumbing of the CLI: config and store from the click context, one-line errors with one prefix,
+a quiet stop when the reader of our output goes away (`| head`), and times in the center's time zone."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import errno
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -13,6 +16,8 @@ if TYPE_CHECKING:
     from engine.store.database import Store
 
 REGION_ENV = "JINQIAO_PHONE_REGION"
+ERROR_PREFIX = "jinqiao: "  # every error line of every command starts with it
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 
 def config_of(ctx: click.Context) -> Any:
@@ -58,10 +63,81 @@ def open_cli_store(ctx: click.Context, check_schema: bool = True) -> "Store":
     return store
 
 
+def error(message: str) -> None:
+    """Print one error line to stderr, with the one prefix."""
+    click.echo(f"{ERROR_PREFIX}{message}", err=True)
+
+
 def fail(message: str) -> NoReturn:
     """Print one line to stderr and exit with code 2."""
-    click.echo(f"jinqiao: {message}", err=True)
+    error(message)
     sys.exit(2)
+
+
+def is_broken_pipe(exc: BaseException) -> bool:
+    """The reader of our output went away (e.g. `jinqiao calls list | head`): not an error to report."""
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
+
+
+def run_main(click_main: Callable[..., Any], *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    """Run click's `main` so that its own errors (bad option, missing argument, ClickException) end as
+    the usage and one `jinqiao: ...` line, like every other error, with click's exit codes."""
+    if not standalone_mode:
+        return click_main(*args, standalone_mode=False, **kwargs)
+    try:
+        result = click_main(*args, standalone_mode=False, **kwargs)
+    except click.ClickException as exc:
+        show_click_error(exc)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        error("aborted")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def show_click_error(exc: click.ClickException) -> None:
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        ctx = exc.ctx
+        hint = ""
+        if ctx.command.get_help_option(ctx) is not None:
+            hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n"
+        click.echo(f"{ctx.get_usage()}\n{hint}", err=True)
+    error(exc.format_message())
+
+
+def center_zone(config: Any) -> Any:
+    """The center's time zone (engine.timezone in the config)."""
+    from zoneinfo import ZoneInfo
+
+    name = getattr(getattr(config, "engine", None), "timezone", "") or DEFAULT_TIME_ZONE
+    return ZoneInfo(name)
+
+
+def local_time(value: dt.datetime | None, zone: Any, seconds: bool = True) -> str:
+    """`2026-11-25 11:00:03` in the center's zone ("-" for no time); naive values are UTC."""
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def parse_local_time(text: str, zone: Any, option: str, end_of_day: bool = False) -> dt.datetime:
+    """A date (`2026-11-25`) or date-time (`2026-11-25 09:30`, `2026-11-25T09:30:00`) in the center's zone
+    unless it names its own offset; a bare date as an end (`end_of_day`) means the end of that day."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            start = dt.datetime.combine(day + dt.timedelta(days=1 if end_of_day else 0), dt.time(), zone)
+            return start.astimezone(dt.timezone.utc)
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2026-11-25 or a time like '2026-11-25 09:30', "
+                                 f"got {text!r}", param_hint=option) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(dt.timezone.utc)
 
 
 @contextlib.contextmanager

@@ -107,6 +107,15 @@ class CallbackRepository:
                              .order_by(CallbackRow.due_at, CallbackRow.id))
             return [to_record(Callback, r) for r in rows]
 
+    def list(self, status: CallbackStatus | str | None = CallbackStatus.OPEN, limit: int = 100) -> list[Callback]:
+        """Callbacks with this status (None: any), soonest due first, at most `limit`."""
+        query = select(CallbackRow)
+        if status is not None:
+            query = query.where(CallbackRow.status == CallbackStatus(status).value)
+        with self.store.session() as s:
+            rows = s.scalars(query.order_by(CallbackRow.due_at, CallbackRow.id).limit(max(1, int(limit))))
+            return [to_record(Callback, r) for r in rows]
+
     def record_attempt(self, callback_id: int, agent_id: str | None = None) -> Callback:
         with self.store.session() as s:
             row = self._require(s, callback_id)

@@ -91,9 +91,15 @@ class DncRepository:
             ).order_by(DncEntryRow.list_kind).limit(1)).first()  # "black" sorts before "grey"
             return to_record(DncEntry, row) if row else None
 
-    def list(self) -> list[DncEntry]:
+    def list(self, list_kind: DncList | str | None = None, at: dt.datetime | float | None = None) -> list[DncEntry]:
+        """Entries by number; only one list when `list_kind` is given, only those in force at `at` when given."""
+        query = select(DncEntryRow).order_by(DncEntryRow.number)
+        if list_kind is not None:
+            query = query.where(DncEntryRow.list_kind == DncList(list_kind).value)
+        if at is not None:
+            query = query.where(or_(DncEntryRow.expires_at.is_(None), DncEntryRow.expires_at > as_utc(at)))
         with self.store.session() as s:
-            return [to_record(DncEntry, r) for r in s.scalars(select(DncEntryRow).order_by(DncEntryRow.number))]
+            return [to_record(DncEntry, r) for r in s.scalars(query)]
 
 
 class ContactAttemptRepository:

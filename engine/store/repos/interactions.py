@@ -5,7 +5,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select, true
 
 from engine.store.database import Store
 from engine.store.errors import NotFound
@@ -133,6 +133,38 @@ class InteractionRepository:
                                                           InteractionRow.arrived_at < as_utc(until))
                              .order_by(InteractionRow.arrived_at, InteractionRow.id))
             return [to_record(Interaction, r) for r in rows]
+
+    def search(self, since: dt.datetime | float | None = None, until: dt.datetime | float | None = None,
+               number: str | None = None, queue: str | None = None, agent_id: str | None = None,
+               outcome: str | None = None, abandoned: bool | None = None, limit: int = 100) -> list[Interaction]:
+        """Interactions that arrived in [since, until), newest first, at most `limit`.
+
+        `number` matches the caller or the callee in any format; `outcome` is `answered` (bridged to an
+        agent), `abandoned`, or an IVR outcome / disposition code (exact).
+        """
+        query = select(InteractionRow)
+        if since is not None:
+            query = query.where(InteractionRow.arrived_at >= as_utc(since))
+        if until is not None:
+            query = query.where(InteractionRow.arrived_at < as_utc(until))
+        if number:
+            variants = lookup_variants(number, self.store.region) or [number.strip()]
+            query = query.where(or_(InteractionRow.caller.in_(variants), InteractionRow.callee.in_(variants)))
+        if queue:
+            query = query.where(InteractionRow.queue == queue)
+        if agent_id:
+            query = query.where(InteractionRow.agent_id == agent_id)
+        if outcome == "answered":
+            query = query.where(InteractionRow.bridged_at.is_not(None))
+        elif outcome == "abandoned":
+            query = query.where(InteractionRow.abandoned == true())
+        elif outcome:
+            query = query.where(or_(InteractionRow.ivr_outcome == outcome, InteractionRow.disposition_code == outcome))
+        if abandoned is not None:
+            query = query.where(InteractionRow.abandoned == (true() if abandoned else false()))
+        query = query.order_by(InteractionRow.arrived_at.desc(), InteractionRow.id.desc()).limit(max(1, int(limit)))
+        with self.store.session() as s:
+            return [to_record(Interaction, r) for r in s.scalars(query)]
 
     def _number(self, raw: str | None) -> str | None:
         """E.164 when the number parses, else the raw text (an anonymous or internal caller ID)."""
