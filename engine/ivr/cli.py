@@ -45,7 +45,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], queues: tuple[str, ...]
         click.echo(str(error))
     files = len(report.files)
     if not files and not report.errors:
-        click.echo(f"no flow files (*.yaml) in {', '.join(map(str, targets))}", err=True)
+        click.echo(f"jinqiao: no flow files (*.yaml) in {', '.join(map(str, targets))}", err=True)
         sys.exit(1)
     unchecked = "" if known is not None else " (queue names not checked: no acd.queues)"
     if report.errors:

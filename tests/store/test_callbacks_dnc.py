@@ -99,3 +99,23 @@ def test_contact_attempts_are_counted_per_number_since_a_time(store) -> None:
     assert repo.count_since("+86 138 1234 5678", T0 + dt.timedelta(minutes=10)) == 2
     assert repo.last_for("13812345678").at == T0 + dt.timedelta(minutes=90)
     assert repo.count_since("garbage", T0) == 0
+
+
+def test_callbacks_list_by_status_soonest_due_first(store) -> None:
+    repo = CallbackRepository(store)
+    late = repo.request("13812345678", "x", T0 + dt.timedelta(hours=3), "ivr", now=T0)
+    soon = repo.request("13912345678", "y", T0 + dt.timedelta(hours=1), "acd", now=T0)
+    done = repo.request("13712345678", "z", T0, "agent", now=T0)
+    repo.close(done.id, "done", T0)
+    assert [c.id for c in repo.list()] == [soon.id, late.id]
+    assert [c.id for c in repo.list(CallbackStatus.DONE)] == [done.id]
+    assert [c.id for c in repo.list(None, limit=2)] == [done.id, soon.id]
+
+
+def test_dnc_list_by_list_and_in_force_at_a_time(store) -> None:
+    repo = DncRepository(store)
+    repo.add("13812345678", "black", "asked", "cli")
+    repo.add("13912345678", "grey", "", "cli", T0 + dt.timedelta(days=1))
+    assert [e.number for e in repo.list()] == ["+8613812345678", "+8613912345678"]
+    assert [e.number for e in repo.list(DncList.GREY)] == ["+8613912345678"]
+    assert [e.number for e in repo.list(at=T0 + dt.timedelta(days=2))] == ["+8613812345678"]

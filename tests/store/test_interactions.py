@@ -94,3 +94,37 @@ def test_references_to_missing_rows_are_refused_as_store_conflicts(store) -> Non
     with pytest.raises(StoreConflict):
         AgentRepository(store).record_state_change("ghost", "ready", None, T0)
     assert repo.get(iid).disposition_code is None
+
+
+def test_search_filters_by_time_number_queue_agent_outcome_and_abandoned_newest_first(store) -> None:
+    AgentRepository(store).add("1001")
+    repo = InteractionRepository(store)
+    ivr = repo.start("inbound", s(0), caller="13812345678", call_id="a")
+    repo.update(ivr, ivr_outcome="caller_hangup")
+    answered = repo.start("inbound", s(60), caller="13912345678", call_id="b")
+    repo.update(answered, queue="support", agent_id="1001", queue_entered_at=s(61), bridged_at=s(70),
+                disposition_code=None)
+    gone = repo.start("outbound", s(120), callee="13712345678", call_id="c")
+    repo.update(gone, queue="sales", queue_entered_at=s(121))
+    repo.finish(gone, s(150))
+    ids = lambda found: [i.id for i in found]  # noqa: E731
+    assert ids(repo.search()) == [gone, answered, ivr]
+    assert ids(repo.search(since=s(60), until=s(120))) == [answered]
+    assert ids(repo.search(number="+86 137 1234 5678")) == [gone]  # the callee of an outbound call
+    assert ids(repo.search(queue="support")) == ids(repo.search(agent_id="1001")) == [answered]
+    assert ids(repo.search(outcome="answered")) == [answered]
+    assert ids(repo.search(outcome="caller_hangup")) == [ivr]
+    assert ids(repo.search(outcome="abandoned")) == ids(repo.search(abandoned=True)) == [gone]
+    assert ids(repo.search(abandoned=False, limit=1)) == [answered]
+
+
+def test_latest_states_give_each_agents_newest_step(store) -> None:
+    agents = AgentRepository(store)
+    agents.add("1001")
+    agents.add("1002")
+    agents.record_state_change("1001", "ready", None, s(0))
+    agents.record_state_change("1001", "not_ready", "lunch", s(60))
+    agents.record_state_change("1002", "logged_out", None, s(30))
+    latest = agents.latest_states()
+    assert {k: (v.state, v.reason, v.at) for k, v in latest.items()} == {
+        "1001": ("not_ready", "lunch", s(60)), "1002": ("logged_out", None, s(30))}
