@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.ivr.ports import IvrRecord
+from engine.ivr.ports import IvrRecord, QueueOutcome, QueueRequest, QueueResult
 from engine.ivr.store_adapter import StoreInteractionLog
 from engine.sim import FreeSwitchSim, Hangup, Press
 from engine.store.database import open_store
@@ -21,8 +21,8 @@ nodes:
   welcome: {type: play, tts: 欢迎致电, next: menu}
   menu:
     type: menu
-    prompt: 查询请按1，故障请按2
-    options: {1: account, 2: customer}
+    prompt: 查询请按1，故障请按2，人工请按3
+    options: {1: account, 2: customer, 3: agent}
     on_failure: bye
   account:
     type: collect
@@ -33,6 +33,7 @@ nodes:
     next: bye
     on_failure: bye
   customer: {type: lookup, source: customer, by: caller, next: bye, on_not_found: bye}
+  agent: {type: queue, queue: support, prompt: 请稍候, on_failure: bye}
   bye: {type: hangup, prompt: 再见}
 """
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
@@ -64,6 +65,14 @@ class BrokenDirectory:
         return None
 
 
+class HoldingQueue:
+    """An ACD whose queue plays hold music until the caller gives up."""
+
+    def enqueue(self, channel: Any, request: QueueRequest) -> QueueResult:
+        channel.play("local_stream://moh")
+        return QueueResult(QueueOutcome.TIMEOUT)
+
+
 class Clock:
     def __init__(self) -> None:
         self.t = T0
@@ -86,7 +95,7 @@ def engine(tmp_path):
     sim.start()
     log = StoredLog(StoreInteractionLog(interactions, SurveyRepository(store), now=clock))
     eng = SimEngine(sim, flows, tmp_path, {"7000": "main"}, log=log, now=clock,  # type: ignore[arg-type]
-                    directory=BrokenDirectory()).start()  # type: ignore[arg-type]
+                    directory=BrokenDirectory(), queues=HoldingQueue()).start()  # type: ignore[arg-type]
     eng.interactions = interactions  # type: ignore[attr-defined]
     yield eng
     eng.stop()
@@ -150,3 +159,15 @@ def test_an_error_in_a_node_names_the_node_in_the_log_and_on_the_interaction(eng
     assert "IVR failed in flow main at node customer" in caplog.text
     assert (row.ivr_outcome, row.ivr_exit_node, row.hangup_cause, row.sip_status) == (
         "error", "customer", "NORMAL_CLEARING", None)
+
+
+def test_a_caller_hanging_up_while_queued_names_the_queue_node(engine, caplog):
+    caplog.set_level(logging.INFO, logger="engine.ivr.runner")
+    call = engine.sim.place_call("7000", "13800138000")
+    engine.answer(call, ["3"])
+    assert engine.sim.wait_until(lambda: "local_stream://moh" in call.played, 10)
+    call.hangup()
+    record, row = stored(engine, call)
+    assert record.path == ["welcome", "menu", "agent"] and record.ended_by_caller
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node) == ("NORMAL_CLEARING", 200, "agent")
+    assert "at node agent" in caplog.text
