@@ -79,23 +79,20 @@ def calls_list(ctx: click.Context, since: str | None, until: str | None, number:
     if as_csv:
         _write_csv(found)
         return
-    click.echo(f"{'ID':>7} {'ARRIVED (' + zone.key + ')':<21} {'DIR':<3} {'NUMBER':<16} {'QUEUE':<10} "
-               f"{'AGENT':<8} {'WAIT':>6} {'TALK':>6} {'OUTCOME':<16} CAUSE")
+    click.echo(f"{'ID':>7} {'ARRIVED':<19} {'DIR':<3} {'NUMBER':<16} {'QUEUE':<16} {'AGENT':<8} "
+               f"{'WAIT_S':>6} {'TALK_S':>6} {'OUTCOME':<16} CAUSE (SIP)")
     for c in found:
         cause = _dash(c.hangup_cause) + (f" ({c.sip_status})" if c.sip_status is not None else "")
-        click.echo(f"{c.id:>7} {local_time(c.arrived_at, zone):<21} {c.direction[:3]:<3} {_number(c):<16} "
-                   f"{_dash(c.queue):<10} {_dash(c.agent_id):<8} {_seconds(c.wait_seconds):>6} "
+        click.echo(f"{c.id:>7} {local_time(c.arrived_at, zone):<19} {c.direction[:3]:<3} {_number(c):<16} "
+                   f"{_dash(c.queue):<16} {_dash(c.agent_id):<8} {_seconds(c.wait_seconds):>6} "
                    f"{_seconds(c.talk_seconds):>6} {outcome_of(c):<16} {cause}")
-    click.echo(f"{len(found)} call(s)" + (" (--limit reached)" if len(found) == limit else ""), err=True)
+    click.echo(f"{len(found)} call(s), times in {zone.key}" + (" (--limit reached)" if len(found) == limit else ""),
+               err=True)
 
 
 def _write_csv(found: list[Any]) -> None:
-    """CSV for spreadsheets: cells that a spreadsheet would run as a formula are defused."""
-    try:
-        from engine.store.csvexport import csv_writer  # type: ignore[attr-defined]
-        writer = csv_writer(sys.stdout)
-    except ImportError:  # the shared CSV writer is not part of this installation
-        writer = csv.writer(sys.stdout)
+    """One row per call, UTC ISO times (plain stdlib CSV; every cell comes from the engine's own records)."""
+    writer = csv.writer(sys.stdout)
     writer.writerow(LIST_COLUMNS)
     for c in found:
         writer.writerow([c.id, c.arrived_at.isoformat(), c.direction, _number(c), c.did or "", c.queue or "",
@@ -139,7 +136,7 @@ def calls_show(ctx: click.Context, call_id: int) -> None:
                          ("queue entered", c.queue_entered_at), ("offered", c.offered_at),
                          ("bridged", c.bridged_at), ("hung up", c.hangup_at), ("wrap-up until", c.wrap_up_until)):
         line(f"  {label:<15} {local_time(value, zone)}")
-    line(f"  {'wait / talk':<15} {_seconds(c.wait_seconds)} s / {_seconds(c.talk_seconds)} s")
+    line(f"  {'wait / talk':<15} {_seconds(c.wait_seconds)} s / {_seconds(c.talk_seconds)} s".replace("- s", "-"))
     sip = f", SIP {c.sip_status}" if c.sip_status is not None else ""
     line(f"  {'hang-up':<15} {_dash(c.hangup_cause)}{sip}, by {_dash(c.hangup_by)}")
     line(f"  {'outcome':<15} {outcome_of(c)}" + ("  (abandoned)" if c.abandoned and c.disposition_code else ""))
@@ -171,10 +168,10 @@ def callbacks_list(ctx: click.Context, status: str, limit: int) -> None:
     zone = center_zone(config_of(ctx))
     with store_errors():
         found = CallbackRepository(open_cli_store(ctx)).list(None if status == "all" else status, limit)
-    click.echo(f"{'ID':>6} {'DUE (' + zone.key + ')':<19} {'NUMBER':<16} {'STATUS':<9} {'REQ':>3} {'TRIES':>5} "
+    click.echo(f"{'ID':>6} {'DUE':<16} {'NUMBER':<16} {'STATUS':<9} {'REQ':>3} {'TRIES':>5} "
                f"{'AGENT':<8} {'SOURCE':<8} REASON")
     for cb in found:
         click.echo(f"{cb.id:>6} {local_time(cb.due_at, zone, seconds=False):<19} {cb.number:<16} "
                    f"{cb.status.value:<9} {cb.requests:>3} {cb.attempts:>5} {_dash(cb.agent_id):<8} "
                    f"{_dash(cb.source):<8} {cb.reason or '-'}")
-    click.echo(f"{len(found)} callback(s)", err=True)
+    click.echo(f"{len(found)} callback(s), times in {zone.key}", err=True)
