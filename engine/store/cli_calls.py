@@ -6,6 +6,7 @@ are shown as stored: digits a flow marks `mask: true` were masked before they re
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from typing import Any
 
@@ -14,6 +15,7 @@ import click
 from engine.store.cliutil import (center_zone, config_of, fail, local_time, open_cli_store, parse_local_time,
                                   store_errors)
 
+_NUMERIC = re.compile(r"[+-]?[0-9][0-9 .]*")
 LIST_COLUMNS = ("id", "arrived", "direction", "number", "did", "queue", "agent", "wait_s", "talk_s", "outcome",
                 "hangup_cause", "sip_status", "hangup_by")
 
@@ -91,17 +93,21 @@ def calls_list(ctx: click.Context, since: str | None, until: str | None, number:
 
 
 def _write_csv(found: list[Any]) -> None:
-    """One row per call, UTC ISO times (plain stdlib CSV; every cell comes from the engine's own records)."""
+    """One row per call, UTC ISO times. Caller IDs and dialled numbers come from the network, so a cell a
+    spreadsheet would run as a formula is written as text (a leading '); plain numbers like +8613... stay."""
     writer = csv.writer(sys.stdout)
     writer.writerow(LIST_COLUMNS)
     for c in found:
-        writer.writerow([c.id, c.arrived_at.isoformat(), c.direction, _number(c), c.did or "", c.queue or "",
-                         c.agent_id or "", _blank(c.wait_seconds), _blank(c.talk_seconds), outcome_of(c),
-                         c.hangup_cause or "", _blank(c.sip_status), c.hangup_by or ""])
+        writer.writerow([_cell(v) for v in (
+            c.id, c.arrived_at.isoformat(), c.direction, _number(c), c.did, c.queue, c.agent_id, c.wait_seconds,
+            c.talk_seconds, outcome_of(c), c.hangup_cause, c.sip_status, c.hangup_by)])
 
 
-def _blank(value: object) -> str:
-    return "" if value is None else str(value)
+def _cell(value: object) -> str:
+    text = "" if value is None or value == "-" else str(value)
+    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not _NUMERIC.fullmatch(text)):
+        return "'" + text
+    return text
 
 
 @calls.command("show")

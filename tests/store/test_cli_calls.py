@@ -184,3 +184,12 @@ def test_output_piped_into_head_ends_quietly_without_a_broken_pipe_error(db):
     proc.wait(timeout=60)
     # Then nothing about a broken pipe is printed
     assert "Broken pipe" not in err and "BrokenPipeError" not in err and "Traceback" not in err, err
+
+
+def test_csv_defuses_a_caller_id_a_spreadsheet_would_run_as_a_formula(db):
+    repo = InteractionRepository(db)
+    repo.start("inbound", T0, caller='=HYPERLINK("http://x","y")', did="-1+2")
+    repo.start("inbound", T0, caller="13800138000", did="10086")
+    rows = list(csv.DictReader(io.StringIO(jq("calls", "list", "--csv")[1])))
+    by_did = {r["did"]: r["number"] for r in rows}
+    assert by_did == {"'-1+2": "'=HYPERLINK(\"http://x\",\"y\")", "10086": "+8613800138000"}
