@@ -244,7 +244,7 @@ class Originator:
         if hangup_after is not None:
             def _bye() -> None:
                 self.switch.sleep(hangup_after)
-                leg.hangup("NORMAL_CLEARING")
+                leg.hangup("NORMAL_CLEARING", remote=True)  # the phone sends BYE
             gevent.spawn(_bye)
 
     def originate(self, dial: str, timeout: float = 60.0, a_leg: Channel | None = None,

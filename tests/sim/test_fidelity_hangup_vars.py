@@ -1,8 +1,11 @@
 """Fidelity: the hang-up variables (cause, SIP status, disposition) on CHANNEL_HANGUP and _COMPLETE, vs captures."""
 from __future__ import annotations
 
+import pytest
+
 from engine.sim import Hangup, Press
 
+from .helpers import connect_inbound
 from .test_fidelity_calls import capture
 from .test_fidelity_outbound import outbound_call, replay
 
@@ -55,3 +58,20 @@ def test_a_caller_who_cancels_before_answer_is_recv_cancel_with_487(sim):
     assert (v["sip_hangup_disposition"], v["sip_invite_failure_status"], v["hangup_cause"]) == \
         ("recv_cancel", "487", "ORIGINATOR_CANCEL")
     assert "sip_term_status" not in v
+
+
+@pytest.fixture
+def esl(sim):
+    peer = connect_inbound(sim.address)
+    yield peer
+    peer.close()
+
+
+def test_an_agent_phone_that_hangs_up_sends_bye_so_its_leg_reports_sip_200_and_recv_bye(sim, esl):
+    sim.add_endpoint("3002", answer_after=0.1, hangup_after=0.3)
+    assert esl.cmd("api originate {origination_uuid=h1}user/3002 &park()").body == b"+OK h1\n"
+    leg = sim.channels["h1"]
+    assert leg.destroyed.wait(5)
+    v = leg.variables
+    assert (v["hangup_cause"], v["sip_term_status"], v["proto_specific_hangup_cause"], v["sip_hangup_disposition"]) \
+        == ("NORMAL_CLEARING", "200", "sip:200", "recv_bye")
