@@ -142,6 +142,10 @@ class FlowRunner:
             if record.outcome != "transferred":
                 facts = self._hangup_facts(channel, watch)
                 record.hangup_cause, record.sip_status = facts.cause, facts.sip_status
+                # The switch says who ended it: a SIP status on the caller's leg means the caller's BYE
+                # (e.g. during the conversation with an agent, which ends the flow as "answered").
+                if facts.by_remote or (facts.by_remote is None and facts.sip_status is not None):
+                    record.ended_by_caller = True
             if stop_watching is not None:
                 stop_watching()
             if record.ended_by_caller:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from engine.ivr.channel import CallHungUp
 from engine.ivr.ports import IvrRecord, QueueOutcome, QueueRequest, QueueResult
 from engine.ivr.store_adapter import StoreInteractionLog
 from engine.sim import FreeSwitchSim, Hangup, Press
@@ -22,7 +23,7 @@ nodes:
   menu:
     type: menu
     prompt: 查询请按1，故障请按2，人工请按3
-    options: {1: account, 2: customer, 3: agent}
+    options: {1: account, 2: customer, 3: agent, 4: talk}
     on_failure: bye
   account:
     type: collect
@@ -34,6 +35,7 @@ nodes:
     on_failure: bye
   customer: {type: lookup, source: customer, by: caller, next: bye, on_not_found: bye}
   agent: {type: queue, queue: support, prompt: 请稍候, on_failure: bye}
+  talk: {type: queue, queue: talk, prompt: 请稍候, on_failure: bye}
   bye: {type: hangup, prompt: 再见}
 """
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
@@ -69,6 +71,12 @@ class HoldingQueue:
     """An ACD whose queue plays hold music until the caller gives up."""
 
     def enqueue(self, channel: Any, request: QueueRequest) -> QueueResult:
+        if request.queue == "talk":  # an agent answers; the conversation lasts until the caller hangs up
+            try:
+                channel.play("local_stream://conversation")
+            except CallHungUp:
+                pass
+            return QueueResult(QueueOutcome.ANSWERED)
         channel.play("local_stream://moh")
         return QueueResult(QueueOutcome.TIMEOUT)
 
@@ -171,3 +179,14 @@ def test_a_caller_hanging_up_while_queued_names_the_queue_node(engine, caplog):
     assert record.path == ["welcome", "menu", "agent"] and record.ended_by_caller
     assert (row.hangup_cause, row.sip_status, row.ivr_exit_node) == ("NORMAL_CLEARING", 200, "agent")
     assert "at node agent" in caplog.text
+
+
+def test_a_caller_hanging_up_during_the_conversation_is_stored_as_the_callers_hangup(engine):
+    call = engine.sim.place_call("7000", "13800138000")
+    engine.answer(call, ["4"])
+    assert engine.sim.wait_until(lambda: "local_stream://conversation" in call.played, 10)
+    call.hangup()
+    record, row = stored(engine, call)
+    assert record.outcome == "answered" and record.ended_by_caller
+    assert (row.hangup_cause, row.sip_status, row.ivr_exit_node, row.hangup_by) == (
+        "NORMAL_CLEARING", 200, "talk", "caller")
