@@ -96,6 +96,10 @@ def run_main(click_main: Callable[..., Any], *args: Any, standalone_mode: bool =
 
 
 def show_click_error(exc: click.ClickException) -> None:
+    no_args_is_help = getattr(click.exceptions, "NoArgsIsHelpError", None)
+    if no_args_is_help is not None and isinstance(exc, no_args_is_help):
+        exc.show()  # a group run without a command: its help, not an error line
+        return
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         ctx = exc.ctx
         hint = ""

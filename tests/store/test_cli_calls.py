@@ -193,3 +193,8 @@ def test_csv_defuses_a_caller_id_a_spreadsheet_would_run_as_a_formula(db):
     rows = list(csv.DictReader(io.StringIO(jq("calls", "list", "--csv")[1])))
     by_did = {r["did"]: r["number"] for r in rows}
     assert by_did == {"'-1+2": "'=HYPERLINK(\"http://x\",\"y\")", "10086": "+8613800138000"}
+
+
+def test_a_group_run_without_a_command_shows_its_help_not_an_error(db):
+    code, out, err = jq("calls")
+    assert code == 2 and "list" in out + err and "show" in out + err and "jinqiao:" not in err
