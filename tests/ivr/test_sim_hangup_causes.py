@@ -7,11 +7,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from engine.ivr.channel import CallHungUp
 from engine.ivr.ports import IvrRecord, QueueOutcome, QueueRequest, QueueResult
 from engine.ivr.store_adapter import StoreInteractionLog
 from engine.sim import FreeSwitchSim, Hangup, Press
+from engine.cli import main
+from engine.store import migrate
 from engine.store.database import open_store
 from engine.store.repos.interactions import InteractionRepository, SurveyRepository
 from tests.ivr.simharness import SimEngine
@@ -95,8 +98,9 @@ def engine(tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "main.yaml").write_text(FLOW, encoding="utf-8")
-    store = open_store(f"sqlite:///{tmp_path / 'jq.db'}")
-    store.create_all()
+    url = f"sqlite:///{tmp_path / 'jq.db'}"
+    store = open_store(url)
+    migrate.upgrade(store.engine, "head")  # as `jinqiao db upgrade` does, so the CLI can read it too
     interactions = InteractionRepository(store)
     clock = Clock()
     sim = FreeSwitchSim("ClueCon", time_scale=0.01)
@@ -105,6 +109,7 @@ def engine(tmp_path):
     eng = SimEngine(sim, flows, tmp_path, {"7000": "main"}, log=log, now=clock,  # type: ignore[arg-type]
                     directory=BrokenDirectory(), queues=HoldingQueue()).start()  # type: ignore[arg-type]
     eng.interactions = interactions  # type: ignore[attr-defined]
+    eng.database_url = url  # type: ignore[attr-defined]
     yield eng
     eng.stop()
     sim.stop()
@@ -190,3 +195,16 @@ def test_a_caller_hanging_up_during_the_conversation_is_stored_as_the_callers_ha
     assert record.outcome == "answered" and record.ended_by_caller
     assert (row.hangup_cause, row.sip_status, row.ivr_exit_node, row.hangup_by) == (
         "NORMAL_CLEARING", 200, "talk", "caller")
+
+
+def test_an_account_number_typed_in_a_masked_collect_is_shown_masked_by_calls_show(engine, monkeypatch):
+    call = engine.sim.place_call("7000", "13800138000")
+    engine.answer(call, ["1", "12345678#"])
+    record, row = stored(engine, call)
+    assert record.path == ["welcome", "menu", "account", "bye"]
+    monkeypatch.setenv("JINQIAO_DATABASE_URL", engine.database_url)
+    monkeypatch.delenv("JINQIAO_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["calls", "show", str(row.id)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "menu:1  account:******78" in result.stdout and "12345678" not in result.stdout
+    assert "welcome > menu > account > bye" in result.stdout and "left at bye" in result.stdout
