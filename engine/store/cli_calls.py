@@ -138,9 +138,11 @@ def calls_show(ctx: click.Context, call_id: int) -> None:
         line(f"  {'keys':<15} {'  '.join(c.ivr_digits)}")
     line(f"  {'queue':<15} {_dash(c.queue)}")
     line(f"  {'agent':<15} {_dash(c.agent_id)}")
-    for label, value in (("arrived", c.arrived_at), ("answered", c.answered_at),
-                         ("queue entered", c.queue_entered_at), ("offered", c.offered_at),
-                         ("bridged", c.bridged_at), ("hung up", c.hangup_at), ("wrap-up until", c.wrap_up_until)):
+    times = [("arrived", c.arrived_at), ("answered", c.answered_at), ("queue entered", c.queue_entered_at),
+             ("offered", c.offered_at), ("bridged", c.bridged_at), ("hung up", c.hangup_at),
+             ("wrap-up until", c.wrap_up_until)]
+    # in the order they happened (an agent's answer comes after the offer; the IVR's before the queue)
+    for label, value in sorted(times, key=lambda t: (t[1] is None, t[1] or c.arrived_at)):
         line(f"  {label:<15} {local_time(value, zone)}")
     line(f"  {'wait / talk':<15} {_seconds(c.wait_seconds)} s / {_seconds(c.talk_seconds)} s".replace("- s", "-"))
     sip = f", SIP {c.sip_status}" if c.sip_status is not None else ""

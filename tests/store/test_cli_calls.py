@@ -113,6 +113,9 @@ def test_calls_show_prints_path_masked_keys_every_time_the_cause_recording_and_s
     assert (facts["queue entered"], facts["offered"], facts["answered"], facts["bridged"], facts["hung up"]) == (
         "2026-11-25 11:00:10", "2026-11-25 11:00:15", "2026-11-25 11:00:18", "2026-11-25 11:00:19",
         "2026-11-25 11:01:19")
+    labels = [line[2:17].strip() for line in out.splitlines()[1:]]
+    assert labels.index("arrived") < labels.index("queue entered") < labels.index("offered") \
+        < labels.index("answered") < labels.index("bridged") < labels.index("hung up")
     assert facts["agent"] == "1001" and facts["queue"] == "support"
     assert facts["recording"].startswith("/var/rec/u-acd.wav (60.0 s")
     assert facts["survey"].startswith("satisfaction: 4/5")
