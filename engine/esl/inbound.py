@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Event], None]
 
 MAX_PRE_AUTH_BYTES = 64 * 1024  # FreeSWITCH sends `auth/request` (28 bytes) first and nothing else
+AUTH_RETRY_DELAY = 30.0  # a refused password is not an outage: retry slowly, not every couple of seconds
 
 
 def reconnect_delay(previous: float | None, min_delay: float, max_delay: float) -> float:
@@ -236,18 +237,19 @@ class InboundConnection:
         delay: float | None = None
         while not self._closing:
             sessions_before = self.sessions
+            refused = False
             try:
                 self._session()
             except AuthenticationFailed as exc:
                 self.last_error = str(exc)
-                self._note_outage("auth", logging.ERROR, "FreeSWITCH %s:%s refused the password: %s; retrying",
-                                  self.host, self.port, exc)
+                refused = True
+                self._note_outage("auth", logging.ERROR, "FreeSWITCH %s:%s refused the password: %s; retrying every "
+                                  "%.0fs", self.host, self.port, exc, max(AUTH_RETRY_DELAY, self.reconnect_max_delay))
             except (ConnectionLost, ProtocolError, OSError, EslError) as exc:
                 self.last_error = str(exc) or type(exc).__name__
                 if not self._closing:
                     self._note_outage("lost", logging.WARNING, "ESL connection to %s:%s %s: %s; reconnecting every "
-                                      "%.1fs at most", self.host, self.port,
-                                      "lost" if self.sessions > sessions_before or self.sessions else "failed",
+                                      "%.1fs at most", self.host, self.port, "lost" if self.sessions else "failed",
                                       self.last_error, self.reconnect_max_delay)
             except Exception as exc:  # a bug must not end reconnection for good
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -259,7 +261,8 @@ class InboundConnection:
             if self.sessions > sessions_before:  # the session had worked: start the backoff afresh
                 delay = None
             delay = reconnect_delay(delay, self.reconnect_min_delay, self.reconnect_max_delay)
-            gevent.sleep(delay * random.uniform(0.8, 1.2))
+            pause = max(AUTH_RETRY_DELAY, self.reconnect_max_delay) if refused else delay
+            gevent.sleep(pause * random.uniform(0.8, 1.2))
 
     def _note_outage(self, kind: str, level: int, msg: str, *args: object) -> None:
         """Log the first failure of an outage (and a change of kind, e.g. lost -> refused password) once;
@@ -329,19 +332,17 @@ class InboundConnection:
                         log.error("FreeSWITCH refused a subscription or filter: %s", reply.text)
         except ConnectionLost:
             return
-        except gevent.Timeout:
-            reason = f"no reply to the event subscription within {self.handshake_timeout:g}s"
-            self._peer_log.warning("subscription unanswered", "FreeSWITCH %s:%s: %s; reconnecting", self.host,
-                                   self.port, reason)
-            wire.close(reason)
+        except gevent.Timeout:  # the session ends with this reason, logged as the outage begins
+            wire.close(f"no reply to the event subscription within {self.handshake_timeout:g}s")
             return
         if wire is not self._wire:
             return
         self.sessions += 1
         self._connected.set()
         if self._outage is not None:
-            log.info("connected to FreeSWITCH %s:%s again after %.1fs (session %d)", self.host, self.port,
-                     time.monotonic() - self._outage[0], self.sessions)
+            log.info("connected to FreeSWITCH %s:%s %s %.1fs (session %d)", self.host, self.port,
+                     "again after" if self.sessions > 1 else "after failing for", time.monotonic() - self._outage[0],
+                     self.sessions)
             self._outage = None
         else:
             log.info("connected to FreeSWITCH %s:%s (session %d)", self.host, self.port, self.sessions)

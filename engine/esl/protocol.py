@@ -41,7 +41,7 @@ class UnsafeCommand(ValueError):
     """A command line, header or body that would change the command's structure (or not arrive intact)."""
 
 
-MAX_COMMAND_HEAD_BYTES = 1 << 20  # FreeSWITCH cuts a command head at 10 MB; ours never come near
+MAX_COMMAND_HEAD_BYTES = 8 << 20  # FreeSWITCH cuts a command head at 10 MB (and parses the cut part)
 
 
 def ascii_int(text: str | None) -> int | None:
