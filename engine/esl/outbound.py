@@ -214,20 +214,20 @@ class CallChannel:
             raise CommandError(f"{app}: {reply.text}")
         return done
 
-    def execute(self, app: str, arg: str = "") -> Event:
+    def execute(self, app: str, arg: str = "", *, timeout: float | None = None) -> Event:
         """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE.
 
         If the caller hangs up while it runs, the completion (which FreeSWITCH still sends) is returned
         and `hung_up` is set; the next command raises CallHungUp. An application that does not complete
-        within its execute timeout hangs the call up (the switch is not doing its job) and raises
-        CallHungUp.
+        within its execute timeout (`timeout`, else the one configured for `app`) hangs the call up (the
+        switch is not doing its job) and raises CallHungUp.
         """
-        timeout = self.execute_timeout_for(app)
+        timeout = self.execute_timeout_for(app) if timeout is None else timeout
         try:
             return self.execute_async(app, arg).get(timeout=timeout)
         except gevent.Timeout:
-            self.give_up(f"{app} did not complete within {timeout:.0f}s")
-            raise CallHungUp(f"call {self.uuid}: {app} did not complete within {timeout:.0f}s") from None
+            self.give_up(f"{app} did not complete within {timeout:g}s")
+            raise CallHungUp(f"call {self.uuid}: {app} did not complete within {timeout:g}s") from None
 
     def execute_timeout_for(self, app: str) -> float:
         """Seconds `app` may run before the call is given up."""
@@ -236,13 +236,13 @@ class CallChannel:
     def give_up(self, why: str) -> None:
         """Ask FreeSWITCH to hang the call up (without waiting) and close its socket; logs one line."""
         log.warning("call %s: %s; hanging up and closing the call socket", self.uuid, why)
+        cause = commands.HangupCause.RECOVERY_ON_TIMER_EXPIRE
         if not self.hung_up and not self._wire.closed:
             try:
-                self._wire.request(encode_sendmsg(None, commands.CALL_COMMAND_HANGUP,
-                                                  commands.hangup_headers("RECOVERY_ON_TIMER_EXPIRE")))
+                self._wire.request(encode_sendmsg(None, commands.CALL_COMMAND_HANGUP, commands.hangup_headers(cause)))
             except (ConnectionLost, EslError):
                 pass
-        self._mark_hung_up(self.hangup_cause or "RECOVERY_ON_TIMER_EXPIRE")
+        self._mark_hung_up(self.hangup_cause or cause.name)
         self._wire.close(why)
 
     def answer(self) -> None:
@@ -286,7 +286,8 @@ class CallChannel:
         """
         self._ensure_variable(commands.VAR_PLAYBACK_TERMINATORS, terminators)
         event = self.execute(commands.APP_RECORD,
-                             commands.record_arg(path, max_seconds, silence_threshold, silence_seconds))
+                             commands.record_arg(path, max_seconds, silence_threshold, silence_seconds),
+                             timeout=max(self.execute_timeout_for(commands.APP_RECORD), max_seconds + 60.0))
         ms = ascii_int(event.variable(commands.VAR_RECORD_MS))
         if ms is not None:
             return ms / 1000.0

@@ -194,8 +194,9 @@ class Parser:
                         continue
                 need = ascii_int(length_text)
                 if need is None:
-                    if len(length_text) > 18 and length_text.isascii() and length_text.strip().isdigit():
-                        raise FrameTooLarge(f"body of {length_text.strip()[:40]}... bytes exceeds {self.max_body_bytes}")
+                    digits = length_text.strip()
+                    if len(digits) > 18 and digits.isascii() and digits.isdigit():
+                        raise FrameTooLarge(f"body of {digits[:40]}... bytes exceeds {self.max_body_bytes}")
                     raise BadContentLength(f"Content-Length {length_text[:40]!r} is not a byte count")
                 if need > self.max_body_bytes:
                     raise FrameTooLarge(f"body of {need} bytes exceeds {self.max_body_bytes}")
