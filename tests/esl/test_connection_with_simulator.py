@@ -164,7 +164,8 @@ def test_outbound_call_answers_plays_collects_and_hangs_up(sim) -> None:
 
     server = _outbound(sim, flow)
     try:
-        call = sim.place_call("5000", "13800138000", "张三", script=[Press("42#", at=0.1, during="play_and_get_digits")])
+        call = sim.place_call("5000", "13800138000", "张三",
+                              script=[Press("42#", at=0.1, during="play_and_get_digits")])
         assert call.wait_hangup(10)
         assert wait_for(lambda: "cdr" in results)
         assert results["caller"] == ("13800138000", "张三", "5000")
