@@ -9,9 +9,9 @@ configured maximum raises `FrameTooLarge`, a Content-Length that is not ASCII di
 header block is incomplete, new bytes are only collected and searched (never the whole buffer again), so
 a block that arrives in many small pieces costs linear time.
 The serializers write nothing that could change a command's structure as FreeSWITCH's `read_packet`
-reads it (ESL.md §1.2): no CR, LF or NUL anywhere in the head, no `:` in header names, no value starting
-with a space (FreeSWITCH would strip it), no Content-Length of the caller's own; anything else raises
-`UnsafeCommand`. Arguments travel as a body with its own byte count.
+reads it (ESL.md §1.2): no CR, LF or NUL anywhere in the head, no NUL in the body (it is kept as a C
+string), no `:` in header names, no value starting with a space (FreeSWITCH would strip it), no
+Content-Length of the caller's own; anything else raises `UnsafeCommand`. Arguments travel as a body with its own byte count.
 """
 from __future__ import annotations
 
@@ -275,6 +275,8 @@ def encode_command(line: str, headers: Mapping[str, str] | None = None, body: st
             data = bytes(body)
         else:
             raise UnsafeCommand(f"body must be text or bytes, got {type(body).__name__}")
+        if b"\x00" in data:  # FreeSWITCH keeps the body as a C string: it would end at the NUL
+            raise UnsafeCommand("body must not contain NUL")
         if len(data) > MAX_BODY_BYTES:
             raise UnsafeCommand(f"body of {len(data)} bytes exceeds FreeSWITCH's {MAX_BODY_BYTES}")
         if not has_type:
