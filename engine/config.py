@@ -10,6 +10,7 @@ validated by that package.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ class FreeswitchSection:
     connect_timeout: float = 5.0
     heartbeat_timeout: float = 60.0  # FreeSWITCH sends HEARTBEAT every 20 s; silence this long = dead socket
     reconnect_min_delay: float = 0.2
-    reconnect_max_delay: float = 30.0
+    reconnect_max_delay: float = 2.0  # backoff cap: back within ~2 s of FreeSWITCH accepting again
+    handshake_timeout: float = 10.0  # auth/request, auth reply and subscription replies, each
+    event_queue_mb: int = 32  # events received but not yet handled; when full, reading pauses
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,10 @@ class OutboundSection:
     host: str = "127.0.0.1"
     port: int = 8084
     linger_seconds: int = 10
-    max_calls: int = 5000
+    max_calls: int = 5000  # lowered to what the open-file limit allows
+    connect_timeout: float = 5.0  # a connection must deliver its channel data (and take myevents) this fast
+    execute_timeout: float = 3600.0  # an application that has not completed after this hangs the call up
+    bridge_timeout: float = 86400.0  # the same for bridge, which lasts as long as the conversation
 
 
 @dataclass(frozen=True)
@@ -190,8 +196,17 @@ _CHOICES = {
 }
 
 
+_FINITE_SECONDS = {("freeswitch", "reconnect_min_delay"), ("freeswitch", "reconnect_max_delay"),
+                   ("freeswitch", "handshake_timeout"), ("outbound", "connect_timeout"),
+                   ("outbound", "execute_timeout"), ("outbound", "bridge_timeout")}
+
+
 def _check_value(section: str, key: str, value: Any) -> str:
     """Why a converted value is not acceptable ("" when it is)."""
+    if (section, key) in _FINITE_SECONDS and not (math.isfinite(value) and value > 0):
+        return f"must be a finite number of seconds above 0, got {value}"
+    if (section, key) == ("freeswitch", "event_queue_mb") and value < 1:
+        return f"must be at least 1, got {value}"
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         return f"must be one of {', '.join(map(str, choices))}, got {value!r}"

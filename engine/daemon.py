@@ -126,7 +126,8 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         inbound = InboundConnection(fs.host, fs.port, fs.password, event_format=fs.event_format,
                                     heartbeat_timeout=fs.heartbeat_timeout, connect_timeout=fs.connect_timeout,
                                     reconnect_min_delay=fs.reconnect_min_delay,
-                                    reconnect_max_delay=fs.reconnect_max_delay)
+                                    reconnect_max_delay=fs.reconnect_max_delay,
+                                    handshake_timeout=fs.handshake_timeout, max_queued_bytes=fs.event_queue_mb << 20)
     bus = Bus()
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
@@ -141,8 +142,10 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         # Absolute: FreeSWITCH resolves a relative path against its own sounds dir, not ours.
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
-    outbound = OutboundServer(config.outbound.host, config.outbound.port, call_handler or runner.run,
-                              linger=config.outbound.linger_seconds, max_calls=config.outbound.max_calls)
+    ob = config.outbound
+    outbound = OutboundServer(ob.host, ob.port, call_handler or runner.run, linger=ob.linger_seconds,
+                              max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
+                              execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
                   acd=acd, bus=bus)
 
