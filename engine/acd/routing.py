@@ -11,7 +11,8 @@ queue), or nothing once `SCARCE_BELOW` others could. The cheapest candidates are
 strategy chooses among them. So the only VIP-skilled agent is not given to a general caller while a
 general agent is idle. Waiting callers need no term of their own: a caller waits only while no available
 agent qualifies for it (or every one has refused it), so no candidate could take a waiting caller now.
-Pricing a queue stops at its `SCARCE_BELOW + 1`-th qualified available member and is memoised per decision.
+The index keeps, per queue, the available members who meet its skills, so pricing costs O(the
+candidates' memberships).
 """
 from __future__ import annotations
 
@@ -131,31 +132,21 @@ class CallerRouting:
                             aging_per_second=self.queues[name].aging_per_minute / 60.0)
         return []
 
+    def _fits_queue(self, agent_id: str, queue: str) -> bool:
+        """The agent meets `queue`'s own skills (kept per queue by the available-agents index)."""
+        config = self.queues.get(queue)
+        return config is not None and self.agents[agent_id].qualifies(queue, config.skills)
+
     def _absence_cost(self, serving: str) -> Callable[[Agent], float]:
         """How much the agent's other queues would miss it if it took a caller of `serving` (see module doc)."""
-        qualified: dict[str, int] = {}  # queue -> available members meeting its skills, counted up to SCARCE_BELOW+1
-
-        def cover(name: str) -> int:
-            count = qualified.get(name)
-            if count is None:
-                need = self.queues[name].skills
-                count = 0
-                for agent_id in self._available.in_queue(name):
-                    if self.agents[agent_id].qualifies(name, need):
-                        count += 1
-                        if count > SCARCE_BELOW:
-                            break
-                qualified[name] = count
-            return count
-
         def cost(agent: Agent) -> float:
             total = 0.0
             for name in agent.queues:
-                if name == serving or name not in self.queues or not agent.qualifies(name, self.queues[name].skills):
+                if name == serving:
                     continue
-                others = cover(name) - 1  # the agent itself is available, a member and qualified
-                if others < SCARCE_BELOW:
-                    total += 1.0 / (1 + max(others, 0))
+                fitting = self._available.fitting(name)
+                if agent.agent_id in fitting and len(fitting) <= SCARCE_BELOW:
+                    total += 1.0 / len(fitting)  # the agent and len - 1 others could serve that queue
             return total
         return cost
 
@@ -317,3 +308,4 @@ class CallerRouting:
             intents.append(CancelOffer(call_id, agent_id, "offer expired"))
             intents += self.offer_failed(call_id, agent_id, now, reason="offer expired")
         return intents
+
