@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 4096
 POLL_SECONDS = 0.02
-_NUMBER = re.compile(r"^\+?[0-9A-Za-z*#_.-]{1,64}$")
+_NUMBER = re.compile(r"\+?[0-9A-Za-z*#_.-]{1,64}")
 ENGINE_VARIABLE_PREFIX = "jq_"
 
 
@@ -62,7 +62,7 @@ def parse_request(line: bytes) -> dict[str, Any]:
         raise CallControlError("request must be a JSON object")
     for field in ("to", "from"):
         value = request.get(field)
-        if not isinstance(value, str) or not _NUMBER.match(value):
+        if not isinstance(value, str) or not _NUMBER.fullmatch(value):
             raise CallControlError(f"{field}: expected a number or extension (0-9 A-Z * # + _ . -, at most 64), "
                                    f"got {value!r}")
     keys = request.get("keys", "")

@@ -9,7 +9,9 @@ the flow, the node path, the keys and the outcome.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from engine.sim.listening import LISTENING_APPS
@@ -20,8 +22,16 @@ SHOWN_APPS = {"bridge": "bridge", "transfer": "transfer", "record": "record", "r
               "deflect": "deflect", "redirect": "redirect"}
 
 
-def tts_texts(config: Any) -> dict[str, str]:
-    """Cache path -> text for every static prompt of the configured flows (empty when TTS cannot say)."""
+@dataclass(frozen=True)
+class PromptTexts:
+    """What the engine's TTS cache files say, as far as the configured flows tell."""
+
+    cache_dir: str = ""
+    texts: dict[str, str] = field(default_factory=dict)  # cache file path -> static prompt text
+
+
+def tts_texts(config: Any) -> PromptTexts:
+    """Cache path -> text for every static prompt of the configured flows (no texts when TTS is unusable)."""
     try:
         from tts.flowtext import flow_files, prompts_in_file
         from tts.service import TtsService
@@ -32,13 +42,13 @@ def tts_texts(config: Any) -> dict[str, str]:
             for prompt in prompts_in_file(path):
                 key = service.key_for(prompt.text, language=prompt.language)
                 texts[service.cache.path_for(key)] = prompt.text
-        return texts
+        return PromptTexts(service.cache.cache_dir + os.sep, texts)
     except Exception as exc:  # the printout still names the files
         log.debug("prompt texts unavailable: %s", exc)
-        return {}
+        return PromptTexts()
 
 
-def describe(reply: dict[str, Any], texts: dict[str, str]) -> str | None:
+def describe(reply: dict[str, Any], prompts: PromptTexts) -> str | None:
     """One line for a reply from the control socket, or None for replies not worth a line."""
     kind = reply.get("event")
     if kind == "placed":
@@ -53,8 +63,10 @@ def describe(reply: dict[str, Any], texts: dict[str, str]) -> str | None:
             return None
         if path.startswith(SAY_PREFIX):
             return f"  heard   {path[len(SAY_PREFIX):]}  [say]"
-        if path in texts:
-            return f"  heard   {texts[path]}  [{path}]"
+        if path in prompts.texts:
+            return f"  heard   {prompts.texts[path]}  [tts]"
+        if prompts.cache_dir and path.startswith(prompts.cache_dir):
+            return f"  heard   (speech of a text made for this call)  [{path}]"
         return f"  heard   {path}"
     if kind == "app":
         if reply.get("app") in LISTENING_APPS:

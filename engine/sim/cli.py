@@ -114,9 +114,13 @@ def run(host: str, port: int, password: str, time_scale: float, sounds_dir: str 
             if " failed=0 " not in summary:
                 sys.exit(1)  # a load in which calls failed is not a success
         else:
+            import signal
+
             import gevent
-            while True:
-                gevent.sleep(3600)
+            from gevent.event import Event
+            stopped = Event()
+            gevent.signal_handler(signal.SIGTERM, stopped.set)  # stop as on Ctrl-C: the socket file is removed
+            stopped.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -213,12 +217,12 @@ def call(to: str, caller: str, keys: str, name: str, hangup_after: float, port: 
         raise click.BadParameter(str(exc), param_hint="--keys") from None
     config = current_config()
     path = control or default_control_path(port)
-    texts = tts_texts(config)
+    prompts = tts_texts(config)
     request = {"to": to, "from": caller, "name": name, "keys": keys, "hangup_after": hangup_after}
     call_id = ""
     try:
         for reply in request_call(path, request):
-            line = describe(reply, texts)
+            line = describe(reply, prompts)
             if line is not None:
                 click.echo(line)
             if reply.get("event") == "placed":

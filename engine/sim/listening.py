@@ -18,7 +18,7 @@ import gevent
 from engine.sim.channel import Channel
 
 LISTENING_APPS = frozenset({"play_and_get_digits", "read"})
-_GROUP = re.compile(r"^([0-9*#A-Da-d]+)(?:@(\d+(?:\.\d+)?))?$")
+_GROUP = re.compile(r"([0-9*#A-Da-d]+)(?:@(\d+(?:\.\d+)?))?")
 POLL_SECONDS = 0.02  # how often the driver looks at the channel when nothing woke it
 
 
@@ -36,7 +36,7 @@ def parse_keys(text: str) -> list[KeyPress]:
     for group in (g.strip() for g in text.split(",")):
         if not group:
             continue
-        match = _GROUP.match(group)
+        match = _GROUP.fullmatch(group)
         if match is None:
             raise ValueError(f"bad key group {group!r}: expected digits 0-9 * # A-D, optionally @SECONDS "
                              "(e.g. 1, 880012345678#, 9@12.5)")

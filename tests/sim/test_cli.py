@@ -94,3 +94,44 @@ def test_bad_key_groups_are_refused_with_the_group_named(monkeypatch):
     assert result.exit_code == 2 and "'x2'" in result.output
     result = CliRunner().invoke(sim, ["call", "--to", "4000", "--from", "1", "--keys", "5@soon"])
     assert result.exit_code == 2 and "'5@soon'" in result.output
+
+
+def test_each_key_group_goes_to_the_next_prompt_that_listens(sim):
+    import gevent
+
+    from engine.sim.listening import parse_keys, press_keys
+
+    def engine(sock, addr):
+        p = Peer(sock)
+        p.send("connect")
+        p.next()
+        p.cmd("myevents")
+        for app, arg in (("answer", ""), ("playback", "welcome.wav"), ("read", "1 1 silence first 2000 #"),
+                         ("playback", "welcome.wav"), ("read", "1 4 silence second 2000 #")):
+            p.send(f"sendmsg\ncall-command: execute\nexecute-app-name: {app}\nexecute-app-arg: {arg}\nevent-lock: true")
+            p.next_reply()
+            p.wait_event(lambda f, app=app: f.event_name == "CHANNEL_EXECUTE_COMPLETE" and f.ev.get("Application") == app)
+        p.send("sendmsg\ncall-command: hangup")
+        p.wait_closed()
+
+    sim.set_sound("welcome.wav", 3.0)
+    server = StreamServer(("127.0.0.1", 0), engine)
+    server.start()
+    try:
+        sim.route("7002", socket="127.0.0.1:%d async full" % server.address[1])
+        call = sim.place_call("7002", "13800000000")
+        pressed = []
+        driver = gevent.spawn(press_keys, call.channel, parse_keys("1, 42#"), pressed.append)
+        assert call.wait_hangup(10)
+        driver.join(5)
+    finally:
+        server.stop()
+    assert call.variables.get("first") == "1" and call.variables.get("second") == "42"
+    assert [p.digits for p in pressed] == ["1", "42#"]
+
+
+def test_key_groups_parse_with_optional_times():
+    from engine.sim.listening import KeyPress, parse_keys
+
+    assert parse_keys("1, 880012345678#,9@12.5,") == [KeyPress("1"), KeyPress("880012345678#"), KeyPress("9", 12.5)]
+    assert parse_keys("") == []
