@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import gevent
-
-from engine.sim.channel import Channel
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.sim.channel import Channel  # imported lazily: the `jinqiao` CLI parses keys without gevent
 
 LISTENING_APPS = frozenset({"play_and_get_digits", "read"})
 _GROUP = re.compile(r"([0-9*#A-Da-d]+)(?:@(\d+(?:\.\d+)?))?")
@@ -56,6 +55,8 @@ def listening_now(ch: Channel, after: int = 0) -> int | None:
 
 def press_keys(ch: Channel, presses: list[KeyPress], on_press: Callable[[KeyPress], None] | None = None) -> None:
     """Press each group in turn (see module doc); returns when all are pressed or the channel is gone."""
+    import gevent
+
     sw = ch.switch
     answered_at: float | None = None
     next_run = 0  # apps before this index have been used by an earlier group
