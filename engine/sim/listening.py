@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LISTENING_APPS = frozenset({"play_and_get_digits", "read"})
 _GROUP = re.compile(r"([0-9*#A-Da-d]+)(?:@(\d+(?:\.\d+)?))?")
-POLL_SECONDS = 0.02  # how often the driver looks at the channel when nothing woke it
+POLL_SECONDS = 0.25  # a look at the channel when no app start woke the driver (hang-up, another waiter)
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,12 @@ def press_keys(ch: Channel, presses: list[KeyPress], on_press: Callable[[KeyPres
             if delay > 0 and ch.hungup.wait(delay):
                 return
         else:
-            index = listening_now(ch, next_run)
-            while ch.up and index is None:
-                ch.app_changed.wait(POLL_SECONDS)
-                ch.app_changed.clear()
+            while True:
+                ch.app_changed.clear()  # before looking, so an app starting after the look wakes the wait
                 index = listening_now(ch, next_run)
+                if index is not None or not ch.up:
+                    break
+                ch.app_changed.wait(POLL_SECONDS)
             if index is None:
                 return
             next_run = index + 1
