@@ -135,18 +135,22 @@ class CallerRouting:
     def _fits_queue(self, agent_id: str, queue: str) -> bool:
         """The agent meets `queue`'s own skills (kept per queue by the available-agents index)."""
         config = self.queues.get(queue)
-        return config is not None and self.agents[agent_id].qualifies(queue, config.skills)
+        if config is None:
+            return False
+        return not config.skills or self.agents[agent_id].qualifies(queue, config.skills)
 
     def _absence_cost(self, serving: str) -> Callable[[Agent], float]:
         """How much the agent's other queues would miss it if it took a caller of `serving` (see module doc)."""
+        fitting_of = self._available.fitting
+
         def cost(agent: Agent) -> float:
             total = 0.0
             for name in agent.queues:
-                if name == serving:
-                    continue
-                fitting = self._available.fitting(name)
-                if agent.agent_id in fitting and len(fitting) <= SCARCE_BELOW:
-                    total += 1.0 / len(fitting)  # the agent and len - 1 others could serve that queue
+                if name != serving:
+                    fitting = fitting_of(name)
+                    serving_it = len(fitting)  # the agent and serving_it - 1 others could serve that queue
+                    if serving_it <= SCARCE_BELOW and agent.agent_id in fitting:
+                        total += 1.0 / serving_it
             return total
         return cost
 
