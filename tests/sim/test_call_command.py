@@ -52,6 +52,9 @@ ivr: {{flows_dir: {ROOT / 'ivr_flows'}, dids: {{"4000": demo_welcome}}}}
     jinqiao = [sys.executable, "-m", "engine.cli", "--config", str(config)]
     env = {**os.environ, "JINQIAO_SIM_PASSWORD": "flowpw"}
     subprocess.run(jinqiao + ["db", "upgrade"], check=True, capture_output=True, cwd=tmp_path, timeout=60)
+    # the static prompts are in the audio cache before the call, as `jinqiao tts render` leaves them
+    subprocess.run(jinqiao + ["tts", "render", str(ROOT / "ivr_flows" / "demo_welcome.yaml")], check=True,
+                   capture_output=True, cwd=tmp_path, timeout=120)
     switch = subprocess.Popen(jinqiao + ["sim", "run", "--port", str(esl_port), "--time-scale", "0.05",
                                          "--route", f"4000=127.0.0.1:{socket_port}", "--control", str(control)],
                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
