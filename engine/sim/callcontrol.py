@@ -27,6 +27,7 @@ from engine.sim.listening import KeyPress, parse_keys, press_keys
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 4096
+REQUEST_TIMEOUT = 10.0  # a client has this long to send its request line
 POLL_SECONDS = 0.02
 _NUMBER = re.compile(r"\+?[0-9A-Za-z*#_.-]{1,64}")
 ENGINE_VARIABLE_PREFIX = "jq_"
@@ -65,6 +66,9 @@ def parse_request(line: bytes) -> dict[str, Any]:
         if not isinstance(value, str) or not _NUMBER.fullmatch(value):
             raise CallControlError(f"{field}: expected a number or extension (0-9 A-Z * # + _ . -, at most 64), "
                                    f"got {value!r}")
+    name = request.get("name", "")
+    if not isinstance(name, str) or len(name) > 64 or any(ord(c) < 32 or c == "\x7f" for c in name):
+        raise CallControlError("name: expected at most 64 printable characters")
     keys = request.get("keys", "")
     if not isinstance(keys, str):
         raise CallControlError("keys: expected text such as \"1,2@5\"")
@@ -129,19 +133,21 @@ class CallControl:
             out.write(json.dumps({"event": event, **fields}, ensure_ascii=False).encode("utf-8") + b"\n")
             out.flush()
         try:
+            sock.settimeout(REQUEST_TIMEOUT)
             line = sock.makefile("rb").readline(MAX_REQUEST_BYTES + 1)
+            sock.settimeout(None)
             if len(line) > MAX_REQUEST_BYTES:
                 raise CallControlError("request line too long")
             request = parse_request(line)
-            self._run_call(request, send)
+            self._run_call(request, send, sock)
         except CallControlError as exc:
             send("error", message=str(exc))
-        except OSError:  # the client went away; the call runs on until it ends
+        except OSError:  # the client went away (Ctrl-C): its caller hangs up
             log.info("sim call control: client disconnected")
         finally:
             sock.close()
 
-    def _run_call(self, request: dict[str, Any], send: Any) -> None:
+    def _run_call(self, request: dict[str, Any], send: Any, sock: Any) -> None:
         from engine.sim.control import Hangup
 
         call = self.fs.place_call(request["to"], request["from"], request.get("name") or "",
@@ -149,34 +155,55 @@ class CallControl:
         ch = call.channel
         pressed: list[KeyPress] = []
         driver = gevent.spawn(press_keys, ch, request["presses"], pressed.append)
+        watcher = gevent.spawn(_hang_up_when_client_leaves, sock, ch)
         send("placed", uuid=call.uuid, to=request["to"], caller=request["from"])
-        apps = played = presses = 0
-        answered = False
         try:
-            while True:
-                done = not ch.up
-                if ch.answered and not answered:
-                    answered = True
-                    send("answered")
-                while apps < len(ch.apps):
-                    name, arg = ch.apps[apps]
-                    apps += 1
-                    send("app", app=name, arg=arg)
-                    if name == "speak":
-                        send("heard", text=arg.split("|", 2)[-1])
-                while played < len(ch.played):
-                    send("heard", file=ch.played[played])
-                    played += 1
-                while presses < len(pressed):
-                    send("pressed", digits=pressed[presses].digits)
-                    presses += 1
-                if done:
-                    break
-                gevent.sleep(POLL_SECONDS)
+            self._follow(ch, pressed, send)
+        except OSError:
+            if ch.up:
+                ch.hangup("NORMAL_CLEARING")
+            raise
         finally:
             driver.kill(block=False)
+            watcher.kill(block=False)
         variables = {k: v for k, v in ch.variables.items() if k.startswith(ENGINE_VARIABLE_PREFIX)}
         send("hangup", cause=ch.hangup_cause, variables=variables, unpressed=len(request["presses"]) - len(pressed))
+
+    @staticmethod
+    def _follow(ch: Any, pressed: list[KeyPress], send: Any) -> None:
+        """Report the call's progress until it has hung up and everything it did has been sent."""
+        apps = played = presses = 0
+        answered = False
+        while True:
+            done = not ch.up
+            if ch.answered and not answered:
+                answered = True
+                send("answered")
+            while apps < len(ch.apps):
+                name, arg = ch.apps[apps]
+                apps += 1
+                send("app", app=name, arg=arg)
+                if name == "speak":
+                    send("heard", text=arg.split("|", 2)[-1])
+            while played < len(ch.played):
+                send("heard", file=ch.played[played])
+                played += 1
+            while presses < len(pressed):
+                send("pressed", digits=pressed[presses].digits)
+                presses += 1
+            if done:
+                return
+            gevent.sleep(POLL_SECONDS)
+
+
+def _hang_up_when_client_leaves(sock: Any, ch: Any) -> None:
+    """The client sends nothing after its request: end of stream means it left (Ctrl-C), so the caller hangs up."""
+    try:
+        sock.recv(1)
+    except OSError:
+        pass
+    if ch.up:
+        ch.hangup("NORMAL_CLEARING")
 
 
 def request_call(path: str, request: dict[str, Any], timeout: float | None = None) -> Iterator[dict[str, Any]]:

@@ -98,6 +98,7 @@ def test_sim_call_without_a_simulator_says_what_to_start(tmp_path: Path, monkeyp
     (b'{"to": "4000", "from": "1\\n"}', "from: expected a number"),
     (b'{"to": "4000", "from": "1", "keys": "1,x"}', "keys: bad key group 'x'"),
     (b'{"to": "4000", "from": "1", "hangup_after": -1}', "hangup_after"),
+    (b'{"to": "4000", "from": "1", "name": "a\\u0000b"}', "name: expected at most 64 printable"),
 ])
 def test_a_bad_request_is_refused_naming_the_field(line, words):
     with pytest.raises(CallControlError, match=words):
@@ -126,3 +127,22 @@ def test_the_control_socket_refuses_a_directory_others_may_write(sim, tmp_path):
     shared.chmod(0o777)
     with pytest.raises(CallControlError, match="only it may write"):
         CallControl(sim, str(shared / "c.sock")).start()
+
+
+def test_the_caller_hangs_up_when_sim_call_is_interrupted(sim, tmp_path):
+    # Given a DID whose call never ends by itself
+    sim.route("7100", apps=[("answer", ""), ("playback", "silence_stream://-1")])
+    control = CallControl(sim, str(tmp_path / "c.sock")).start()
+    try:
+        replies = request_call(control.path, {"to": "7100", "from": "13800138000"}, timeout=5)
+        placed = next(replies)
+        assert placed["event"] == "placed"
+        channel = sim.channels[placed["uuid"]]
+        assert sim.wait_until(lambda: channel.answered, 5)
+        # When the author interrupts `sim call` (its socket closes)
+        replies.close()
+        # Then the simulated caller hangs up
+        assert channel.hungup.wait(5)
+        assert channel.hangup_cause == "NORMAL_CLEARING"
+    finally:
+        control.stop()
