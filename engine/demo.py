@@ -193,8 +193,9 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     started = time.monotonic()
     chosen = [CALLERS[i % len(CALLERS)] for i in range(calls)]
     by_index: dict[int, object] = {}
-    drivers = [gevent.spawn(_place, sim, caller if i < len(CALLERS) else dataclasses.replace(caller, calls_when_talking=None),
-                            i, by_index) for i, caller in enumerate(chosen)]
+    scripts = [caller if i < len(CALLERS) else dataclasses.replace(caller, calls_when_talking=None)  # repeats
+               for i, caller in enumerate(chosen)]                                                # wait for nobody
+    drivers = [gevent.spawn(_place, sim, caller, i, by_index) for i, caller in enumerate(scripts)]
     ok = sim.wait_until(lambda: len(by_index) == len(chosen), 120)
     placed = [(chosen[i], by_index[i]) for i in sorted(by_index)]
     ok = all(call.wait_hangup(120) for _, call in placed) and ok

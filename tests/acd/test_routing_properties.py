@@ -1,4 +1,5 @@
-"""Property-based tests of the routing invariants: no double booking, priority order, no starvation, scarce agents spared."""
+"""Property-based tests of the routing invariants: no double booking, priority order, no starvation, scarce
+agents spared."""
 from __future__ import annotations
 
 import dataclasses

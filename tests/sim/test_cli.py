@@ -110,7 +110,8 @@ def test_each_key_group_goes_to_the_next_prompt_that_listens(sim):
                          ("playback", "welcome.wav"), ("read", "1 4 silence second 2000 #")):
             p.send(f"sendmsg\ncall-command: execute\nexecute-app-name: {app}\nexecute-app-arg: {arg}\nevent-lock: true")
             p.next_reply()
-            p.wait_event(lambda f, app=app: f.event_name == "CHANNEL_EXECUTE_COMPLETE" and f.ev.get("Application") == app)
+            p.wait_event(lambda f, app=app: f.event_name == "CHANNEL_EXECUTE_COMPLETE"
+                         and f.ev.get("Application") == app)
         p.send("sendmsg\ncall-command: hangup")
         p.wait_closed()
 
