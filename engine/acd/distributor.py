@@ -31,7 +31,7 @@ class Distributor(CallerRouting):
         self.queues: dict[str, QueueConfig] = dict(queues)
         self.agents: dict[str, Agent] = {}
         self.waiting: dict[str, WaitingCaller] = {}
-        self._available = AvailableAgents()
+        self._available = AvailableAgents(fits=self._fits_queue)
         self._line = WaitingLine()
         self._sticky_line: dict[str, WaitingLine] = {}
         self._timers = Timers()

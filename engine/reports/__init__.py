@@ -1,1 +1,0 @@
-"""reports package of the Jinqiao engine."""

@@ -1,1 +1,0 @@
-"""web package of the Jinqiao engine."""
