@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -66,6 +67,11 @@ class JinqiaoGroup(click.Group):
             raise
 
 
+def restrict_umask() -> None:
+    """Files the engine and its commands create (store, exports, rendered config) are private: 0600/0700."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def _fail(message: str) -> None:
     click.echo(f"jinqiao: {message}", err=True)
     sys.exit(2)
@@ -77,6 +83,7 @@ def _fail(message: str) -> None:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Jinqiao (金桥): a call-center engine for FreeSWITCH."""
+    restrict_umask()
     if not isinstance(ctx.obj, AppContext) or config_path:  # a caller (or test) may pass its own context
         ctx.obj = AppContext(find_config_path(config_path))
 
@@ -94,9 +101,14 @@ def serve(app: AppContext, check: bool) -> None:
     """Run the engine: connect to FreeSWITCH and serve calls until stopped."""
     config = app.config
     if check:
-        from engine.daemon import preflight
+        from engine.daemon import check_switch_login, preflight
 
         problems = preflight(config)
+        refused, warning = check_switch_login(config)
+        if refused:
+            problems.append(refused)
+        if warning:
+            click.echo(f"jinqiao: warning: {warning}", err=True)
         for problem in problems:
             click.echo(f"jinqiao: {problem}", err=True)
         if problems:
