@@ -32,6 +32,7 @@ def _config() -> Any:
 def esl_sender(config: Any, timeout: float = ACK_TIMEOUT) -> Sender:
     """Sign the request, send it through FreeSWITCH's event socket and wait for the engine's signed ack."""
     def send(fields: Mapping[str, str]) -> tuple[Mapping[str, str], str]:
+        import gevent
         from gevent.event import AsyncResult
 
         from engine.esl.connection import InboundConnection
@@ -64,7 +65,7 @@ def esl_sender(config: Any, timeout: float = ACK_TIMEOUT) -> Sender:
             conn.sendevent(EV_CUSTOM, request)
             try:
                 return answer.get(timeout=timeout)
-            except Exception:
+            except gevent.Timeout:
                 raise click.ClickException(
                     f"the engine did not acknowledge within {timeout:g} s: is `jinqiao serve` running, "
                     "connected to this FreeSWITCH, with acd.queues configured and the same ESL password?") from None
