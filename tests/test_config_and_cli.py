@@ -115,3 +115,60 @@ def test_shipped_flows_validate_against_the_example_config_queues() -> None:
                                        str(root / "ivr_flows")], capture_output=True, text=True, cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "queue names not checked" not in result.stdout
+
+
+@pytest.mark.parametrize("text, where", [
+    ("freeswitch:\n  heartbeat_timeout: .nan\n", "2:3: freeswitch.heartbeat_timeout: must be a finite number"),
+    ("freeswitch:\n  connect_timeout: .inf\n", "2:3: freeswitch.connect_timeout: must be a finite number"),
+    ("outbound:\n  port: 0\n", "2:3: outbound.port: must be a TCP port 1..65535"),
+    ("outbound:\n  linger_seconds: -1\n", "2:3: outbound.linger_seconds: must be 0..3600"),
+    ("freeswitch:\n  password: \"a\\nb\"\n", "2:3: freeswitch.password: must not contain control characters"),
+    ("freeswitch:\n  password: \"x$${hostname}\"\n", "2:3: freeswitch.password: must not contain '$'"),
+    ("freeswitch:\n  host: \"127.0.0.1\\\" /><x\"\n", "2:3: freeswitch.host: must be a host name"),
+])
+def test_values_that_would_silently_break_the_engine_are_refused(tmp_path: Path, text: str, where: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert where in str(info.value)
+
+
+def test_a_password_with_a_newline_from_the_environment_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="JINQIAO_FREESWITCH_PASSWORD: must not contain control"):
+        load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "abc\n"})
+    with pytest.raises(ConfigError, match="JINQIAO_FREESWITCH_HEARTBEAT_TIMEOUT: must be a finite number"):
+        load_config(None, environ={"JINQIAO_FREESWITCH_HEARTBEAT_TIMEOUT": "nan"})
+
+
+def test_relative_paths_in_a_config_file_are_relative_to_that_file(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    path = write(etc, "engine: {data_dir: data}\nivr: {flows_dir: flows}\ntts: {cache_dir: cache}\n"
+                      "acd: {recordings_dir: rec}\n")
+    config = load_config(path, environ={})
+    assert config.engine.data_dir == str(etc / "data") and config.ivr.flows_dir == str(etc / "flows")
+    assert config.tts.cache_dir == str(etc / "cache") and config.acd["recordings_dir"] == str(etc / "rec")
+    from_env = load_config(path, environ={"JINQIAO_IVR_FLOWS_DIR": "elsewhere"})
+    assert from_env.ivr.flows_dir == "elsewhere"  # the environment is read relative to the working directory
+
+
+def test_a_bad_flows_dir_names_the_config_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, f"engine: {{data_dir: {tmp_path / 'data'}}}\nivr:\n  flows_dir: no/such/dir\n")
+    env = {"JINQIAO_CONFIG": path, "PATH": "/usr/bin:/bin", "JINQIAO_FREESWITCH_PASSWORD": "s3cret",
+           "JINQIAO_FREESWITCH_PORT": "1"}
+    result = subprocess.run(JINQIAO + ["serve", "--check"], capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert f"{path}:3:3: ivr.flows_dir: {tmp_path / 'no/such/dir'} is not a directory" in result.stderr
+
+
+def test_the_store_and_exports_are_private(tmp_path: Path) -> None:
+    import stat
+
+    env = {"PATH": "/usr/bin:/bin", "JINQIAO_ENGINE_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run(JINQIAO + ["db", "upgrade"], capture_output=True, text=True, env=env).returncode == 0
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "jinqiao.db").stat().st_mode) == 0o600
+    out = tmp_path / "customers.csv"
+    result = subprocess.run(JINQIAO + ["customers", "export", "-o", str(out)], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
