@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from dataclasses import dataclass, field
 
@@ -67,11 +66,6 @@ class JinqiaoGroup(click.Group):
             raise
 
 
-def restrict_umask() -> None:
-    """Files the engine and its commands create (store, exports, rendered config) are private: 0600/0700."""
-    os.umask(os.umask(0o077) | 0o077)
-
-
 def _fail(message: str) -> None:
     click.echo(f"jinqiao: {message}", err=True)
     sys.exit(2)
@@ -83,7 +77,6 @@ def _fail(message: str) -> None:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Jinqiao (金桥): a call-center engine for FreeSWITCH."""
-    restrict_umask()
     if not isinstance(ctx.obj, AppContext) or config_path:  # a caller (or test) may pass its own context
         ctx.obj = AppContext(find_config_path(config_path))
 

@@ -25,7 +25,7 @@ from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
 from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
 from engine.logs import setup_logging
-from engine.store.database import Store, open_store
+from engine.store.database import DATA_DIR_MODE, Store, open_store
 from engine.store.migrate import SchemaOutdated, check_schema_current
 from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
@@ -156,7 +156,7 @@ def check_switch_login(config: Config, timeout: float | None = None) -> tuple[st
 
 def open_checked_store(config: Config) -> Store:
     """Open the store and refuse an outdated schema with the command that fixes it."""
-    Path(config.engine.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    Path(config.engine.data_dir).mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
     store = open_store(config.database_url, echo=config.database.echo, region=config.database.phone_region)
     check_schema_current(store.engine)
     return store

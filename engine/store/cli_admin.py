@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from engine.store.cliutil import fail, open_cli_store, store_errors
+from engine.store.database import open_private
 
 DNC_BATCH = 5000
 
@@ -169,7 +170,7 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
             a, r = repo.add_many(batch, source)
             added, replaced = added + a, replaced + r
     if rejects:
-        with open(errors_path, "w", encoding="utf-8-sig", newline="") as out:
+        with open_private(errors_path, encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["line", "field", "error", *(head if has_header else ["number"])])
             writer.writerows(rejects)
