@@ -172,3 +172,17 @@ def test_the_store_and_exports_are_private(tmp_path: Path) -> None:
     result = subprocess.run(JINQIAO + ["customers", "export", "-o", str(out)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_the_systemd_unit_matches_the_example_config_and_the_install_layout() -> None:
+    root = Path(__file__).resolve().parents[1]
+    unit = (root / "conf" / "systemd" / "jinqiao.service").read_text(encoding="utf-8")
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    config = load_config(str(root / "conf" / "jinqiao.example.yaml"), environ={"JINQIAO_FREESWITCH_PASSWORD": "x"})
+    state_dir = "/var/lib/" + settings["StateDirectory"]
+    assert config.engine.data_dir == state_dir and settings["ReadWritePaths"] == state_dir
+    assert config.acd["recordings_dir"].startswith(state_dir + "/")
+    assert settings["Environment"] == "JINQIAO_CONFIG=/etc/jinqiao/jinqiao.yaml"
+    assert settings["ExecStart"] == "/opt/jinqiao/.venv/bin/jinqiao serve"
+    assert config.ivr.flows_dir.startswith("/opt/jinqiao/")
+    assert settings["PrivateTmp"] == "true" and settings["UMask"] == "0027"  # espeak needs a writable /tmp
