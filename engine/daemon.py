@@ -116,42 +116,20 @@ def check_switch_login(config: Config, timeout: float | None = None) -> tuple[st
 
     A refused password is a problem; a switch that cannot be reached is only a warning (the engine
     reconnects until it is up)."""
-    import socket
-
-    from engine.esl.events import AuthRequest, CommandReply, RudeRejection, classify
-    from engine.esl.protocol import Parser, ProtocolError, encode_command
+    from engine.esl.probe import LoginResult, try_login
 
     fs = config.freeswitch
-    where = f"FreeSWITCH event socket {fs.host}:{fs.port}"
     if not fs.password:
         return "", ""
-    timeout = fs.connect_timeout if timeout is None else timeout
-    try:
-        sock = socket.create_connection((fs.host, fs.port), timeout=timeout)
-    except OSError as exc:
-        return "", f"{where} not reachable ({exc.strerror or exc}); the password was not checked"
-    parser = Parser()
-    sent = False
-    try:
-        with sock:
-            sock.settimeout(timeout)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return "", f"{where} closed the connection before answering; the password was not checked"
-                for message in map(classify, parser.feed(data)):
-                    if isinstance(message, RudeRejection):
-                        return f"{where} refused this host (event_socket.conf.xml apply-inbound-acl)", ""
-                    if isinstance(message, AuthRequest) and not sent:
-                        sock.sendall(encode_command(commands.auth(fs.password)))
-                        sent = True
-                    elif isinstance(message, CommandReply) and sent:
-                        if message.ok:
-                            return "", ""
-                        return (f"{where} refused the ESL password (freeswitch.password / "
-                                f"JINQIAO_FREESWITCH_PASSWORD): {message.text}"), ""
-    except (OSError, ProtocolError, ValueError) as exc:
-        return "", f"{where}: no usable answer ({exc}); the password was not checked"
+    where = f"FreeSWITCH event socket {fs.host}:{fs.port}"
+    result, detail = try_login(fs.host, fs.port, fs.password, fs.connect_timeout if timeout is None else timeout)
+    if result is LoginResult.REFUSED:
+        return f"{where} refused the ESL password (freeswitch.password / JINQIAO_FREESWITCH_PASSWORD): {detail}", ""
+    if result is LoginResult.REJECTED:
+        return f"{where} refused this host (event_socket.conf.xml apply-inbound-acl): {detail}", ""
+    if result is LoginResult.UNREACHABLE:
+        return "", f"{where} not reachable ({detail}); the password was not checked"
+    return "", ""
 
 
 def open_checked_store(config: Config) -> Store:
