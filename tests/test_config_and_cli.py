@@ -186,3 +186,19 @@ def test_the_systemd_unit_matches_the_example_config_and_the_install_layout() ->
     assert settings["ExecStart"] == "/opt/jinqiao/.venv/bin/jinqiao serve"
     assert config.ivr.flows_dir.startswith("/opt/jinqiao/")
     assert settings["PrivateTmp"] == "true" and settings["UMask"] == "0027"  # espeak needs a writable /tmp
+
+
+@pytest.mark.parametrize("args, message", [
+    (["agents", "add", "1001", "--skill", "a=²"], "--skill 'a=²': expected NAME=LEVEL with LEVEL 1..10"),
+    (["agents", "add", "10\x0001"[:2] + "\x01"], "not an agent id"),
+    (["agents", "add", "1001", "--extension", "1001,user/9"], "--extension"),
+    (["agent", "not-ready", "1001", "--reason", "lunch\rX"], "--reason"),
+    (["agent", "ready", "10\x01"], "not an agent id"),
+])
+def test_hostile_cli_arguments_are_one_line_errors(tmp_path: Path, args, message) -> None:
+    env = {"PATH": "/usr/bin:/bin", "JINQIAO_ENGINE_DATA_DIR": str(tmp_path / "data"),
+           "JINQIAO_FREESWITCH_PASSWORD": "x", "JINQIAO_FREESWITCH_PORT": "1"}
+    assert subprocess.run(JINQIAO + ["db", "upgrade"], capture_output=True, text=True, env=env).returncode == 0
+    result = subprocess.run(JINQIAO + args, capture_output=True, text=True, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
