@@ -59,3 +59,15 @@ def test_a_forged_caller_id_or_an_unauthenticated_caller_changes_nothing(running
     assert sim.wait_until(lambda: len(seen) == 2, 10)
     assert seen[0].get(commands.H_AGENT_ID) == "2001"  # the header was forged ...
     assert agent_state(engine, "2001") == "logged-out"  # ... and refused
+
+
+def test_the_event_app_keeps_the_channels_own_unique_id_after_an_injected_one(running) -> None:  # noqa: F811
+    """mod_dptools adds the data's headers first and the channel data after: a forged Unique-ID loses."""
+    sim, engine, _config = running
+    seen = []
+    engine.inbound.add_handler(lambda e: seen.append(e) if e.get(commands.H_SUBCLASS) == "test::x" else None)
+    sim.route("*98", apps=[("event", "Event-Name=CUSTOM,Event-Subclass=test::x,Unique-ID=forged,A='b,c'"),
+                           ("hangup", "")])
+    call = sim.place_call("*98", "1000")
+    assert call.wait_hangup(5) and sim.wait_until(lambda: seen, 5)
+    assert seen[0].get(commands.H_UNIQUE_ID) == call.uuid and seen[0].get("A") == "b,c"

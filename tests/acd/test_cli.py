@@ -95,5 +95,9 @@ def test_with_the_switch_but_no_engine_login_fails_instead_of_claiming_success()
         result = CliRunner().invoke(agent, ["login", "1001"], obj=_Obj(esl_sender(config, timeout=0.5)))
         assert result.exit_code == 1 and "did not acknowledge" in result.output
         assert time.monotonic() - started < 30
+        wrong = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "nope", "JINQIAO_FREESWITCH_CONNECT_TIMEOUT": "1",
+                                           "JINQIAO_FREESWITCH_PORT": str(sim.address[1])})
+        result = CliRunner().invoke(agent, ["login", "1001"], obj=_Obj(esl_sender(wrong, timeout=0.5)))
+        assert result.exit_code == 1 and "refused the ESL password" in result.output
     finally:
         sim.stop()
