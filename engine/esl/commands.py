@@ -473,8 +473,9 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
 def _one_argument(text: str, what: str) -> str:
     """A file or `say:` text as one field of a space-split argument: single-quoted when it has spaces
     (switch_separate_string groups '…' and drops the quotes); quotes and backslashes cannot be carried."""
-    if not text or any(c in text for c in "'\\") or _control(text):
-        raise ValueError(f"{what} must be non-empty, without quotes, backslashes or control characters: {text!r}")
+    if not text.strip() or text != text.strip(" ") or any(c in text for c in "'\\") or _control(text):
+        raise ValueError(f"{what} must be non-empty, without quotes, backslashes, control characters or "
+                         f"blanks at the ends: {text!r}")
     return f"'{text}'" if " " in text else text
 
 
