@@ -104,9 +104,14 @@ def serve(app: AppContext, check: bool) -> None:
     """Run the engine: connect to FreeSWITCH and serve calls until stopped."""
     config = app.config
     if check:
-        from engine.daemon import preflight
+        from engine.daemon import check_switch_login, preflight
 
         problems = preflight(config)
+        refused, warning = check_switch_login(config)
+        if refused:
+            problems.append(refused)
+        if warning:
+            click.echo(f"jinqiao: warning: {warning}", err=True)
         for problem in problems:
             click.echo(f"jinqiao: {problem}", err=True)
         if problems:

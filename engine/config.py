@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -201,6 +203,25 @@ _FINITE_SECONDS = {("freeswitch", "reconnect_min_delay"), ("freeswitch", "reconn
                    ("outbound", "execute_timeout"), ("outbound", "bridge_timeout")}
 
 
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.\-]{1,253})$")
+PATH_SETTINGS = (("engine", "data_dir"), ("ivr", "flows_dir"), ("tts", "cache_dir"))  # relative to the config file
+RAW_PATH_SETTINGS = (("acd", "recordings_dir"),)
+
+
+def check_password(value: str) -> str:
+    """Why an ESL password is not usable ("" when it is): it is written into event_socket.conf.xml, where
+    FreeSWITCH expands `$${…}`, and sent on the one-line `auth` command."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters (CR, LF, tab, NUL): FreeSWITCH would never accept it"
+    if "$" in value:
+        return "must not contain '$' (FreeSWITCH expands $${...} in its config files)"
+    if value != value.strip():
+        return "must not start or end with a blank"
+    if len(value) > 128:
+        return "must be at most 128 characters"
+    return ""
+
+
 def _check_value(section: str, key: str, value: Any) -> str:
     """Why a converted value is not acceptable ("" when it is)."""
     if (section, key) in _FINITE_SECONDS and not (math.isfinite(value) and value > 0):
@@ -210,12 +231,22 @@ def _check_value(section: str, key: str, value: Any) -> str:
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
-    if key == "port" and not 0 <= value <= 65535:
-        return f"must be a TCP port 0..65535, got {value}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if key == "port" and not 1 <= value <= 65535:
+        return f"must be a TCP port 1..65535, got {value}"
+    if key == "host" and not _HOST_RE.match(value):
+        return f"must be a host name or IP address, got {value[:60]!r}"
+    if key == "password" and value:
+        return check_password(value)
     if key.endswith(("_timeout", "_delay")) and value <= 0:
         return f"must be more than 0 seconds, got {value}"
+    if key == "linger_seconds" and not 0 <= value <= 3600:
+        return f"must be 0..3600 seconds, got {value}"
     if key in ("cache_max_mb", "max_calls") and value < 1:
         return f"must be at least 1, got {value}"
+    if isinstance(value, str) and key.endswith(("_dir", "url")) and any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters"
     if (section, key) == ("engine", "timezone") and not _is_time_zone(value):
         return f"must be an IANA time zone such as Asia/Shanghai, got {value!r}"
     return ""
@@ -229,6 +260,23 @@ def _is_time_zone(name: str) -> bool:
     except Exception:  # ZoneInfoNotFoundError, or a malformed key (ValueError)
         return False
     return True
+
+
+def _resolve_paths(source: LocatedYaml, sections: dict[str, Any]) -> None:
+    """Relative paths written in a config file are relative to that file, not to the working directory."""
+    if source.file.startswith("<"):
+        return
+    base = Path(source.file).resolve().parent
+    data = source.data if isinstance(source.data, dict) else {}
+    for name, key in PATH_SETTINGS:
+        written = (data.get(name) or {}).get(key) if isinstance(data.get(name), dict) else None
+        value = getattr(sections[name], key)
+        if written is not None and value and str(value) == str(written) and not Path(value).is_absolute():
+            sections[name] = dataclasses.replace(sections[name], **{key: str(base / value)})
+    for name, key in RAW_PATH_SETTINGS:
+        raw = sections.get(name)
+        if isinstance(raw, dict) and isinstance(raw.get(key), str) and raw[key] and not Path(raw[key]).is_absolute():
+            sections[name] = {**raw, key: str(base / raw[key])}
 
 
 def _section_types(cls: type) -> dict[str, Any]:
@@ -280,6 +328,7 @@ def build_config(source: LocatedYaml, environ: Mapping[str, str] | None = None) 
                     raise EnvironmentConfigError(from_env[key], problem)
                 raise _error(source, (name, key), problem)
         sections[name] = kind(**values)
+    _resolve_paths(source, sections)
     return Config(**sections, source=source)
 
 

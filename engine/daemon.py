@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import gevent
 
+from engine.acd.agent_control import AgentControl, control_key
 from engine.acd.assembly import start_acd
 from engine.acd.bus import Bus
 from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
+from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
 from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
 from engine.logs import setup_logging
-from engine.store.database import Store, open_store
+from engine.store.database import DATA_DIR_MODE, Store, open_store
 from engine.store.migrate import SchemaOutdated, check_schema_current
 from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
@@ -79,7 +82,7 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
         problems.append(str(exc))
     flows = FlowRegistry.from_config(config)
     if not flows.flows_dir.is_dir():
-        problems.append(f"ivr.flows_dir: {flows.flows_dir} is not a directory")
+        problems.append(located(config, ("ivr", "flows_dir"), f"{flows.flows_dir} is not a directory"))
     else:
         report = flows.reload()
         problems.extend(str(error) for error in report.errors)
@@ -100,9 +103,38 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
     return problems
 
 
+def located(config: Config, path: tuple[str, ...], message: str) -> str:
+    """`file:line:column: a.b: message` when the setting comes from the config file, else `a.b: message`."""
+    source = config.source
+    if source is not None and not source.file.startswith("<") and source.where(path) != source.where(()):
+        return str(source.error(path, message))
+    return f"{'.'.join(path)}: {message}"
+
+
+def check_switch_login(config: Config, timeout: float | None = None) -> tuple[str, str]:
+    """Log in to FreeSWITCH's event socket once: (problem, warning), each "" when there is none.
+
+    A refused password is a problem; a switch that cannot be reached is only a warning (the engine
+    reconnects until it is up)."""
+    from engine.esl.probe import LoginResult, try_login
+
+    fs = config.freeswitch
+    if not fs.password:
+        return "", ""
+    where = f"FreeSWITCH event socket {fs.host}:{fs.port}"
+    result, detail = try_login(fs.host, fs.port, fs.password, fs.connect_timeout if timeout is None else timeout)
+    if result is LoginResult.REFUSED:
+        return f"{where} refused the ESL password (freeswitch.password / JINQIAO_FREESWITCH_PASSWORD): {detail}", ""
+    if result is LoginResult.REJECTED:
+        return f"{where} refused this host (event_socket.conf.xml apply-inbound-acl): {detail}", ""
+    if result is LoginResult.UNREACHABLE:
+        return "", f"{where} not reachable ({detail}); the password was not checked"
+    return "", ""
+
+
 def open_checked_store(config: Config) -> Store:
     """Open the store and refuse an outdated schema with the command that fixes it."""
-    Path(config.engine.data_dir).mkdir(parents=True, exist_ok=True)
+    Path(config.engine.data_dir).mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
     store = open_store(config.database_url, echo=config.database.echo, region=config.database.phone_region)
     check_schema_current(store.engine)
     return store
@@ -132,6 +164,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)
+        inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
     customers = CustomerRepository(store)
     runner = FlowRunner(
         flows, tts,
@@ -148,6 +181,14 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
                               execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
                   acd=acd, bus=bus)
+
+
+def agent_control_handler(service: Any, inbound: InboundConnection, password: str) -> AgentControl:
+    """The authenticated agent-control handler; its acknowledgements leave the dispatcher greenlet."""
+    def send_ack(headers: dict[str, str], body: str) -> None:
+        gevent.spawn(inbound.sendevent, commands.EV_CUSTOM, headers, body or None)
+
+    return AgentControl(service, control_key(password), send_ack, clock=time.time)
 
 
 def _utc_now():

@@ -180,9 +180,12 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     host, port = engine.outbound.address
     for did in DEMO_DIDS:
         sim.route(did, socket=f"{host}:{port} async full")
-    for agent_id, _name, _skills, _talk in DEMO_AGENTS:  # what `jinqiao agent login` sends
-        engine.inbound.sendevent(commands.EV_CUSTOM, {commands.H_SUBCLASS: commands.SUBCLASS_AGENT_CONTROL,
-                                                      commands.H_AGENT_ID: agent_id, commands.H_AGENT_ACTION: "login"})
+    from engine.acd.agent_control import control_key, signed_request
+
+    key = control_key(password)
+    for agent_id, _name, _skills, _talk in DEMO_AGENTS:  # what `jinqiao agent login` sends (signed)
+        engine.inbound.sendevent(commands.EV_CUSTOM, signed_request(
+            key, {commands.H_AGENT_ID: agent_id, commands.H_AGENT_ACTION: "login"}, time.time()))
     def ready_agents() -> int:
         states = engine.acd.service.snapshot()["agents"].values()
         return sum(1 for agent in states if agent["state"] == "available" and agent["registered"])

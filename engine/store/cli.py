@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from engine.store.cli_admin import agents, dispositions, dnc
+from engine.store.database import open_private
 from engine.store.cliutil import database_url, fail, open_cli_store, store_errors
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def export_customers(ctx: click.Context, output: str, encoding: str) -> None:
 
     repo = CustomerRepository(open_cli_store(ctx))
     attribute_keys = sorted({key for c in repo.iter_all() for key in c.attributes})
-    out = sys.stdout if output == "-" else open(output, "w", encoding=encoding, newline="")
+    out = sys.stdout if output == "-" else open_private(output, encoding=encoding, newline="")
     count = 0
     try:
         writer = csv.writer(out)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from engine.store.cliutil import fail, open_cli_store, store_errors
+from engine.store.database import open_private
 
 DNC_BATCH = 5000
 
@@ -190,7 +192,7 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
             a, r = repo.add_many(batch, source)
             added, replaced = added + a, replaced + r
     if rejects:
-        with open(errors_path, "w", encoding="utf-8-sig", newline="") as out:
+        with open_private(errors_path, encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["line", "field", "error", *(head if has_header else ["number"])])
             writer.writerows(rejects)
@@ -205,6 +207,11 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
 def _chain(first: list[str], rest, delimiter: str):  # type: ignore[no-untyped-def]
     yield from csv.reader(first, delimiter=delimiter)
     yield from rest
+
+
+AGENT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")  # the ids `jinqiao agent` and the engine accept
+EXTENSION = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}$")
+SKILL = re.compile(r"^[\w.-]{1,64}$")
 
 
 @click.group()
@@ -225,11 +232,17 @@ def agents_add(ctx: click.Context, agent_id: str, name: str, extension: str | No
     """Add (or update and re-activate) agent AGENT_ID."""
     from engine.store.repos.agents import AgentRepository
 
+    if not AGENT_ID.match(agent_id):
+        fail(f"not an agent id: {agent_id[:40]!r} (letters, digits, . _ @ + -; up to 64)")
+    if extension is not None and not EXTENSION.match(extension):
+        fail(f"--extension {extension[:40]!r}: expected a SIP user or extension (letters, digits, . _ @ + * # -)")
     parsed = []
     for item in skills:
         skill, sep, level = item.partition("=")
-        if not sep or not level.strip().isdigit():
-            fail(f"--skill {item!r}: expected NAME=LEVEL with LEVEL 1..10")
+        level = level.strip()
+        if not sep or not SKILL.match(skill.strip()) or not re.fullmatch(r"[0-9]{1,2}", level) \
+                or not 1 <= int(level) <= 10:
+            fail(f"--skill {item[:40]!r}: expected NAME=LEVEL with LEVEL 1..10")
         parsed.append((skill.strip(), int(level)))
     repo = AgentRepository(open_cli_store(ctx))
     with store_errors():
