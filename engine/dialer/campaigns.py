@@ -236,9 +236,12 @@ class _Parser:
         keys = (path,) if isinstance(path, str) else tuple(path)
         value: Any = self.data
         for key in keys:
-            if not isinstance(value, dict) or key not in value:
+            if isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+                value = value[key]
+            elif isinstance(value, dict) and key in value:
+                value = value[key]
+            else:
                 return keys, default
-            value = value[key]
         return keys, value
 
     def text(self, path: str | tuple, limit: int) -> str:

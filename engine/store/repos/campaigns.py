@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 
 from engine.store.database import Store
 from engine.store.models import CampaignContactRow, CampaignRow, CustomerPhoneRow, CustomerRow, as_utc
@@ -73,10 +73,11 @@ class CampaignRepository:
         with self.store.session() as s:
             self._campaign(s, campaign_id).status = status
 
-    def change_status(self, campaign_id: int, status: str) -> tuple[str, str]:
+    def change_status(self, campaign_id: int, status: str, allowed_from: tuple[str, ...] | None = None
+                      ) -> tuple[str, str]:
         """An operator's state change (launch, pause, resume, stop), checked against the current state:
         (before, after). Raises StoreError for a change that makes no sense (resume a draft, ...)."""
-        allowed_from = TRANSITIONS.get(status)
+        allowed_from = allowed_from or TRANSITIONS.get(status)
         if allowed_from is None:
             raise ValueError(f"a campaign cannot be set to {status!r}")
         with self.store.session() as s:
@@ -304,6 +305,19 @@ class CampaignRepository:
         with self.store.session() as s:
             row = s.get(CampaignContactRow, contact_id)
             return to_record(CampaignContact, row) if row else None
+
+    def due_and_leased(self, campaign_id: int, now: dt.datetime | float) -> tuple[int, int]:
+        """(pending contacts due now and not leased, contacts leased by a dialer now)."""
+        at = as_utc(now)
+        c = CampaignContactRow
+        leased_now = and_(c.lease_until.is_not(None), c.lease_until > at)
+        with self.store.session() as s:
+            row = s.execute(select(
+                func.sum(case((and_(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= at), ~leased_now), 1),
+                              else_=0)),
+                func.sum(case((leased_now, 1), else_=0))).where(
+                c.campaign_id == campaign_id, c.status == ContactStatus.PENDING.value)).one()
+            return int(row[0] or 0), int(row[1] or 0)
 
     def counts(self, campaign_id: int) -> dict[str, int]:
         """How many contacts are in each status."""
