@@ -104,11 +104,11 @@ def decide(request: DialRequest, facts: NumberFacts | None, policy: CompliancePo
                               or (facts.marketing_consent is None and policy.require_marketing_consent)):
         return refuse("no_consent", "no consent to marketing calls"
                       + (" (withdrawn)" if facts.marketing_consent is False else " (never given)"))
-    if facts.in_flight:
-        return refuse("in_flight", "an attempt on this number is in progress", now + policy.in_flight_retry)
     if facts.claimed_by is not None:
         return refuse("other_campaign", f"campaign {facts.claimed_by} is working this number",
                       now + policy.claimed_retry)
+    if facts.in_flight:
+        return refuse("in_flight", "an attempt on this number is in progress", now + policy.in_flight_retry)
     tz = callee_zone(request, facts, policy)
     windows = request.windows if request.kind == "campaign" else None
     local = now.astimezone(tz)
