@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from engine.store.database import Store
@@ -120,6 +120,64 @@ def facts_in(s: Session, numbers: Iterable[str], now: dt.datetime, campaign_id: 
     return {n: NumberFacts(number=n, **values) for n, values in found.items()}
 
 
+def _one_number_query():  # type: ignore[no-untyped-def]
+    """One statement with a scalar subquery per fact (and the campaign's status): the per-dial re-check."""
+    d, a, k = DncEntryRow, ContactAttemptRow, NumberClaimRow
+    n, now = bindparam("n"), bindparam("now", type_=DncEntryRow.expires_at.type)
+    live_dnc = and_(d.number == n, or_(d.expires_at.is_(None), d.expires_at > now))
+    owner = select(CustomerPhoneRow.customer_id).where(CustomerPhoneRow.e164 == n).limit(1).scalar_subquery()
+
+    def customer(column):  # type: ignore[no-untyped-def]
+        return select(column).where(CustomerRow.id == owner).scalar_subquery()
+
+    def count(*where):  # type: ignore[no-untyped-def]
+        return select(func.count()).select_from(a).where(a.number == n, *where).scalar_subquery()
+
+    return select(
+        select(d.list_kind).where(live_dnc).limit(1).scalar_subquery(),
+        select(d.reason).where(live_dnc).limit(1).scalar_subquery(),
+        count(a.at >= bindparam("day", type_=a.at.type)),
+        count(a.at >= bindparam("week", type_=a.at.type), a.purpose == "marketing", a.live.is_(True)),
+        count(a.state == "dialing", a.at > bindparam("stale", type_=a.at.type)),
+        select(k.campaign_id).where(k.number == n, k.until > now, k.campaign_id != bindparam("campaign"))
+        .limit(1).scalar_subquery(),
+        owner, customer(CustomerRow.do_not_disturb), customer(CustomerRow.marketing_consent),
+        customer(CustomerRow.timezone),
+        select(CampaignRow.status).where(CampaignRow.id == bindparam("campaign")).scalar_subquery(),
+    )
+
+
+_ONE_NUMBER = _one_number_query()
+
+
+def facts_for_one(conn: Any, number: str, now: dt.datetime, campaign_id: int | None) -> tuple[NumberFacts, str | None]:
+    """(facts, the campaign's status) for one E.164 number in one round trip, inside the caller's transaction."""
+    row = conn.execute(_ONE_NUMBER, {"n": number, "now": now, "day": now - dt.timedelta(hours=24),
+                                     "week": now - dt.timedelta(days=7), "stale": now - IN_FLIGHT_STALE,
+                                     "campaign": campaign_id if campaign_id is not None else -1}).one()
+    kind, reason, day, week, dialing, claimed, customer_id, dnd, consent, zone, status = row
+    return NumberFacts(number=number, dnc_list=kind, dnc_reason=reason or "", attempts_24h=int(day or 0),
+                       marketing_contacts_7d=int(week or 0), in_flight=bool(dialing), claimed_by=claimed,
+                       customer_id=customer_id, do_not_disturb=bool(dnd), marketing_consent=consent,
+                       timezone=zone), status
+
+
+def claim(conn: Any, sqlite: bool, number: str, campaign_id: int, holder: str, until: dt.datetime,
+          now: dt.datetime) -> bool:
+    """Make `campaign_id` the one campaign working `number` until `until`, unless another campaign holds a
+    live claim (one upsert, safe against a concurrent claimer on both databases)."""
+    from sqlalchemy.dialects import postgresql, sqlite as sqlite_dialect
+
+    table = NumberClaimRow.__table__
+    stmt = (sqlite_dialect.insert if sqlite else postgresql.insert)(table).values(
+        number=number, campaign_id=campaign_id, holder=holder, until=until)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.number],
+        set_={"campaign_id": stmt.excluded.campaign_id, "holder": stmt.excluded.holder, "until": stmt.excluded.until},
+        where=or_(table.c.campaign_id == stmt.excluded.campaign_id, table.c.until <= now))
+    return conn.execute(stmt.returning(table.c.number)).first() is not None
+
+
 class ComplianceRepository:
     """Facts for dial decisions, and the decision log."""
 
@@ -155,22 +213,3 @@ class ComplianceRepository:
             return [DialDecision(id=r.id, number=r.number, at=r.at, allowed=r.allowed, rule=r.rule, reason=r.reason,
                                  stage=r.stage, campaign_id=r.campaign_id, contact_id=r.contact_id,
                                  attempt_id=r.attempt_id, campaign_name=name) for r, name in rows]
-
-    def claim_in(self, s: Session, number: str, campaign_id: int, holder: str, until: dt.datetime,
-                 now: dt.datetime) -> bool:
-        """Make `campaign_id` the one campaign working `number` until `until`, unless another holds it."""
-        row = s.get(NumberClaimRow, number, with_for_update=not self.store.is_sqlite)
-        if row is None:
-            s.add(NumberClaimRow(number=number, campaign_id=campaign_id, holder=holder, until=until))
-            s.flush()
-            return True
-        if row.campaign_id != campaign_id and row.until > now:
-            return False
-        row.campaign_id, row.holder, row.until = campaign_id, holder, until
-        return True
-
-    def release_claims(self, s: Session, numbers: list[str], campaign_id: int) -> None:
-        """End this campaign's claims on numbers (the attempt concluded or the lease was given back)."""
-        if numbers:
-            s.execute(NumberClaimRow.__table__.delete().where(and_(NumberClaimRow.number.in_(numbers),
-                                                                   NumberClaimRow.campaign_id == campaign_id)))

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 
 from engine.store.database import Store
-from engine.store.models import CampaignContactRow, CampaignRow, ContactAttemptRow, DialDecisionRow, NumberClaimRow, as_utc
+from engine.store.models import CampaignContactRow, ContactAttemptRow, DialDecisionRow, NumberClaimRow, as_utc
 from engine.store.phones import mask
 from engine.store.records import CampaignContact, ContactAttempt, ContactStatus
-from engine.store.repos.compliance import ComplianceRepository, NumberFacts, Verdict, decision_row, facts_in
+from engine.store.repos.compliance import ComplianceRepository, NumberFacts, Verdict, claim, decision_row, facts_for_one
 from engine.store.repos.convert import to_record
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Begun:
     attempt: ContactAttempt | None
     verdict: Verdict
     contact: CampaignContact | None
+    check_seconds: float = 0.0  # time spent reading the compliance facts and deciding (for metrics)
 
 
 @dataclass(frozen=True)
@@ -80,41 +82,49 @@ class DialAttemptRepository:
         `retry_at`). A contact whose lease this holder lost is refused with rule "lease_lost"."""
         at = as_utc(now)
         assert at is not None
+        c = CampaignContactRow.__table__
+        until = at + dt.timedelta(seconds=lease_seconds)
         with self.store.session() as s:
-            contact = s.get(CampaignContactRow, contact_id, with_for_update=not self.store.is_sqlite)
-            if contact is None or contact.lease_holder != holder or contact.lease_until is None \
-                    or contact.lease_until <= at or contact.status != ContactStatus.PENDING.value:
-                return Begun(None, _Lost(), to_record(CampaignContact, contact) if contact else None)
-            contact.lease_until = at + dt.timedelta(seconds=lease_seconds)
-            s.flush()  # the write lock (SQLite) is ours from here: nobody changes DNC or attempts under us
-            facts = facts_in(s, [contact.number], at, contact.campaign_id)[contact.number]
+            conn = s.connection()
+            # This first write takes SQLite's write lock (PostgreSQL: the contact's row lock): from here on
+            # nobody changes DNC entries, attempts or claims under us until we commit.
+            row = conn.execute(update(c).where(
+                c.c.id == contact_id, c.c.lease_holder == holder, c.c.lease_until > at,
+                c.c.status == ContactStatus.PENDING.value).values(lease_until=until).returning(*c.c)).mappings().first()
+            if row is None:
+                return Begun(None, _Lost(), None)
+            contact = dict(row)
+            started = time.perf_counter()
+            facts, status = facts_for_one(conn, contact["number"], at, contact["campaign_id"])
             verdict = check(facts)
-            attempt_id = None
-            if verdict.allowed and campaign_status(s, contact.campaign_id) != "running":
+            check_seconds = time.perf_counter() - started
+            attempt = None
+            if verdict.allowed and status != "running":
                 verdict = _Paused()
-            elif verdict.allowed and not self.compliance.claim_in(s, contact.number, contact.campaign_id, holder,
-                                                                   contact.lease_until, at):
+            elif verdict.allowed and not claim(conn, self.store.is_sqlite, contact["number"], contact["campaign_id"],
+                                               holder, until, at):
                 verdict = _Claimed(retry_at=at + dt.timedelta(minutes=10))
             if verdict.allowed:
-                attempt_id = s.execute(insert(ContactAttemptRow).returning(ContactAttemptRow.id), [{
-                    "number": contact.number, "campaign_id": contact.campaign_id, "at": at, "outcome": "dialing",
-                    "contact_id": contact.id, "holder": holder, "purpose": purpose[:16], "state": "dialing",
-                    "live": False, "abandoned": False}]).scalar_one()
-                contact.attempts += 1
-                contact.attempt_id = attempt_id
-                contact.next_attempt_at = at + guard
+                values = {"number": contact["number"], "campaign_id": contact["campaign_id"], "at": at,
+                          "outcome": "dialing", "contact_id": contact_id, "holder": holder, "purpose": purpose[:16],
+                          "state": "dialing", "live": False, "abandoned": False}
+                attempt_id = conn.execute(insert(ContactAttemptRow.__table__).returning(ContactAttemptRow.id),
+                                          [values]).scalar_one()
+                attempt = ContactAttempt(id=attempt_id, **{k: v for k, v in values.items() if k != "live"
+                                                           and k != "abandoned"})
+                changes = {"attempts": contact["attempts"] + 1, "attempt_id": attempt_id, "next_attempt_at": at + guard}
             else:
-                contact.lease_holder, contact.lease_until = None, None
-                contact.last_outcome = str(verdict.rule)[:32]
+                changes = {"lease_holder": None, "lease_until": None, "last_outcome": str(verdict.rule)[:32]}
                 if getattr(verdict, "final", False):
-                    contact.status = ContactStatus.BLOCKED.value
+                    changes["status"] = ContactStatus.BLOCKED.value
                 elif getattr(verdict, "retry_at", None) is not None:
-                    contact.next_attempt_at = as_utc(verdict.retry_at)
-            s.execute(insert(DialDecisionRow), [decision_row(contact.number, verdict, "dial", at, contact.campaign_id,
-                                                             contact.id, attempt_id)])
-            s.flush()
-            attempt = to_record(ContactAttempt, s.get(ContactAttemptRow, attempt_id)) if attempt_id else None
-            return Begun(attempt, verdict, to_record(CampaignContact, contact))
+                    changes["next_attempt_at"] = as_utc(verdict.retry_at)
+            conn.execute(update(c).where(c.c.id == contact_id).values(**changes))
+            contact.update(changes)
+            conn.execute(insert(DialDecisionRow.__table__), [decision_row(
+                contact["number"], verdict, "dial", at, contact["campaign_id"], contact_id,
+                attempt.id if attempt else None)])
+            return Begun(attempt, verdict, to_record(CampaignContact, contact), check_seconds)
 
     def begin_direct(self, number: str, kind: str, now: dt.datetime | float, check: Callable[[NumberFacts], Verdict],
                      agent_id: str | None = None) -> Begun:
@@ -122,18 +132,27 @@ class DialAttemptRepository:
         at = as_utc(now)
         assert at is not None
         with self.store.session() as s:
-            s.execute(update(NumberClaimRow).where(NumberClaimRow.number == number)
-                      .values(until=NumberClaimRow.until))  # takes SQLite's write lock before reading facts
-            facts = facts_in(s, [number], at)[number]
+            conn = s.connection()
+            values = {"number": number, "at": at, "outcome": "dialing", "purpose": kind[:16], "state": "dialing",
+                      "live": False, "abandoned": False, "agent_id": agent_id}
+            # Write first (the write lock is ours), then decide; a refusal rolls the row back.
+            attempt_id = conn.execute(insert(ContactAttemptRow.__table__).returning(ContactAttemptRow.id),
+                                      [{**values, "state": "done", "outcome": "checking"}]).scalar_one()
+            started = time.perf_counter()
+            facts, _status = facts_for_one(conn, number, at, None)
             verdict = check(facts)
-            attempt_id = None
+            check_seconds = time.perf_counter() - started
+            a = ContactAttemptRow.__table__
             if verdict.allowed:
-                attempt_id = s.execute(insert(ContactAttemptRow).returning(ContactAttemptRow.id), [{
-                    "number": number, "at": at, "outcome": "dialing", "purpose": kind[:16], "state": "dialing",
-                    "live": False, "abandoned": False, "agent_id": agent_id}]).scalar_one()
-            s.execute(insert(DialDecisionRow), [decision_row(number, verdict, kind, at, attempt_id=attempt_id)])
-            attempt = to_record(ContactAttempt, s.get(ContactAttemptRow, attempt_id)) if attempt_id else None
-            return Begun(attempt, verdict, None)
+                conn.execute(update(a).where(a.c.id == attempt_id).values(state="dialing", outcome="dialing"))
+                attempt = ContactAttempt(id=attempt_id, **{k: v for k, v in values.items()
+                                                           if k not in ("live", "abandoned")})
+            else:
+                conn.execute(a.delete().where(a.c.id == attempt_id))
+                attempt = None
+            conn.execute(insert(DialDecisionRow.__table__), [decision_row(
+                number, verdict, kind, at, attempt_id=attempt.id if attempt else None)])
+            return Begun(attempt, verdict, None, check_seconds)
 
     def mark_answered(self, attempt_id: int, at: dt.datetime | float, live: bool = True) -> None:
         """The callee answered (live: a person, not a machine): counts for the abandon rate from now on."""
@@ -157,41 +176,55 @@ class DialAttemptRepository:
         `abandoned` defaults to: a person answered and no agent was connected. Returns the contact."""
         at = as_utc(now)
         assert at is not None
+        a, c = ContactAttemptRow.__table__, CampaignContactRow.__table__
+        lock = not self.store.is_sqlite
         with self.store.session() as s:
-            attempt = s.get(ContactAttemptRow, attempt_id, with_for_update=not self.store.is_sqlite)
+            conn = s.connection()
+            query = select(a.c.state, a.c.outcome, a.c.live, a.c.connected_at, a.c.contact_id).where(a.c.id == attempt_id)
+            attempt = conn.execute(query.with_for_update() if lock else query).first()
             if attempt is None:
                 return None
-            if attempt.state == "done" and attempt.outcome != INTERRUPTED:
-                log.info("attempt %s already concluded (%s); %s ignored", attempt_id, attempt.outcome, outcome)
-                return self._contact(s, attempt.contact_id)
-            first = attempt.state == "dialing"
-            attempt.state, attempt.outcome, attempt.ended_at = "done", str(outcome)[:32], at
-            attempt.talk_seconds = talk_seconds
-            attempt.interaction_id = interaction_id or attempt.interaction_id
-            attempt.abandoned = (bool(attempt.live and attempt.connected_at is None) if abandoned is None
-                                 else bool(abandoned))
-            contact = s.get(CampaignContactRow, attempt.contact_id) if attempt.contact_id else None
-            if contact is not None and first and contact.attempt_id == attempt.id:
-                self._conclude(s, contact, attempt.outcome, at, plan)
-            s.flush()
-            return to_record(CampaignContact, contact) if contact is not None else None
+            state, previous, live, connected_at, contact_id = attempt
+            contact_query = select(c).where(c.c.id == contact_id)
+            if state == "done" and previous != INTERRUPTED:
+                log.info("attempt %s already concluded (%s); %s ignored", attempt_id, previous, outcome)
+                row = conn.execute(contact_query).mappings().first() if contact_id else None
+                return to_record(CampaignContact, dict(row)) if row else None
+            outcome = str(outcome)[:32]
+            values: dict[str, Any] = {"state": "done", "outcome": outcome, "ended_at": at, "talk_seconds": talk_seconds,
+                                      "abandoned": bool(live and connected_at is None) if abandoned is None
+                                      else bool(abandoned)}
+            if interaction_id is not None:
+                values["interaction_id"] = interaction_id
+            conn.execute(update(a).where(a.c.id == attempt_id).values(**values))
+            if contact_id is None:
+                return None
+            row = conn.execute(contact_query.with_for_update() if lock else contact_query).mappings().first()
+            if row is None:
+                return None
+            contact = dict(row)
+            if state == "dialing" and contact["attempt_id"] == attempt_id:
+                self._conclude(conn, contact, outcome, at, plan)
+            return to_record(CampaignContact, contact)
 
-    def _conclude(self, s: Any, contact: CampaignContactRow, outcome: str, at: dt.datetime,
-                  plan: RetryPlan | None) -> None:
-        counts = dict((contact.data or {}).get("outcomes") or {})
+    @staticmethod
+    def _conclude(conn: Any, contact: dict[str, Any], outcome: str, at: dt.datetime, plan: RetryPlan | None) -> None:
+        """Apply an attempt's outcome to its contact (a mapping, updated in place) and end lease and claim."""
+        data = dict(contact.get("data") or {})
+        counts = dict(data.get("outcomes") or {})
         counts[outcome] = int(counts.get(outcome, 0)) + 1
-        contact.data = {**(contact.data or {}), "outcomes": counts}
-        contact.last_outcome = outcome
-        contact.attempt_id = None
-        if contact.status == ContactStatus.PENDING.value and plan is not None:
-            status, next_at = plan(outcome, counts[outcome], contact.attempts)
-            contact.status = ContactStatus(status).value
+        data["outcomes"] = counts
+        changes: dict[str, Any] = {"data": data, "last_outcome": outcome, "attempt_id": None,
+                                   "lease_holder": None, "lease_until": None}
+        if contact["status"] == ContactStatus.PENDING.value and plan is not None:
+            status, next_at = plan(outcome, counts[outcome], contact["attempts"])
+            changes["status"] = ContactStatus(status).value
             if next_at is not None:
-                contact.next_attempt_at = as_utc(next_at)
-        if contact.lease_holder is not None:
-            contact.lease_holder, contact.lease_until = None, None
-        s.execute(NumberClaimRow.__table__.delete().where(NumberClaimRow.number == contact.number,
-                                                          NumberClaimRow.campaign_id == contact.campaign_id))
+                changes["next_attempt_at"] = as_utc(next_at)
+        c, k = CampaignContactRow.__table__, NumberClaimRow.__table__
+        conn.execute(update(c).where(c.c.id == contact["id"]).values(**changes))
+        conn.execute(k.delete().where(k.c.number == contact["number"], k.c.campaign_id == contact["campaign_id"]))
+        contact.update(changes)
 
     def recover(self, now: dt.datetime | float, max_attempts: Callable[[int], int] | None = None
                 ) -> list[ContactAttempt]:
@@ -199,33 +232,35 @@ class DialAttemptRepository:
         (or that are older than 4 h when they have no contact). Returns them as concluded."""
         at = as_utc(now)
         assert at is not None
-        a, c = ContactAttemptRow, CampaignContactRow
+        a, c = ContactAttemptRow.__table__, CampaignContactRow.__table__
         stale = at - dt.timedelta(hours=4)
         with self.store.session() as s:
-            rows = s.execute(select(a, c).outerjoin(c, c.id == a.contact_id).where(
-                a.state == "dialing",
-                or_(a.contact_id.is_(None) & (a.at < stale), c.id.is_(None), c.attempt_id != a.id,
-                    c.lease_until.is_(None), c.lease_until <= at))).all()
+            conn = s.connection()
+            rows = conn.execute(select(a.c.id, a.c.number, a.c.live, a.c.connected_at, a.c.contact_id, a.c.at)
+                                .select_from(a.outerjoin(c, c.c.id == a.c.contact_id)).where(
+                a.c.state == "dialing",
+                or_(and_(a.c.contact_id.is_(None), a.c.at < stale), and_(a.c.contact_id.is_not(None), or_(
+                    c.c.id.is_(None), c.c.attempt_id != a.c.id, c.c.lease_until.is_(None), c.c.lease_until <= at))))
+            ).all()
             done = []
-            for attempt, contact in rows:
-                if attempt.contact_id is None and attempt.at >= stale:
-                    continue
-                dropped = attempt.live and attempt.connected_at is None
-                attempt.state, attempt.ended_at = "done", at
-                attempt.outcome = "dropped" if dropped else INTERRUPTED
-                attempt.abandoned = bool(dropped)
-                if contact is not None and contact.attempt_id == attempt.id:
-                    limit = max_attempts(contact.campaign_id) if max_attempts else None
+            for attempt_id, number, live, connected_at, contact_id, began in rows:
+                dropped = bool(live and connected_at is None)
+                outcome = "dropped" if dropped else INTERRUPTED
+                conn.execute(update(a).where(a.c.id == attempt_id, a.c.state == "dialing").values(
+                    state="done", ended_at=at, outcome=outcome, abandoned=dropped))
+                row = conn.execute(select(c).where(c.c.id == contact_id)).mappings().first() if contact_id else None
+                if row is not None and row["attempt_id"] == attempt_id:
+                    limit = max_attempts(row["campaign_id"]) if max_attempts else None
 
                     def plan(_outcome: str, _count: int, attempts: int,
                              limit: int | None = limit) -> tuple[str, dt.datetime | None]:
                         return ("exhausted" if limit is not None and attempts >= limit else "pending"), None
 
-                    self._conclude(s, contact, attempt.outcome, at, plan)
-                log.info("attempt %s on %s recovered as %s", attempt.id, mask(attempt.number), attempt.outcome)
-                done.append(attempt)
-            s.flush()
-            return [to_record(ContactAttempt, r) for r in done]
+                    self._conclude(conn, dict(row), outcome, at, plan)
+                log.info("attempt %s on %s recovered as %s", attempt_id, mask(number), outcome)
+                done.append(ContactAttempt(id=attempt_id, number=number, at=began, outcome=outcome,
+                                           contact_id=contact_id, state="done", live=bool(live), abandoned=dropped))
+            return done
 
     def figures(self, campaign_id: int, since: dt.datetime | float, until: dt.datetime | float | None = None
                 ) -> CampaignFigures:
@@ -250,21 +285,12 @@ class DialAttemptRepository:
                              .order_by(ContactAttemptRow.at.desc(), ContactAttemptRow.id.desc()).limit(limit))
             return [to_record(ContactAttempt, r) for r in rows]
 
-    @staticmethod
-    def _contact(s: Any, contact_id: int | None) -> CampaignContact | None:
-        row = s.get(CampaignContactRow, contact_id) if contact_id else None
-        return to_record(CampaignContact, row) if row else None
-
 
 @dataclass(frozen=True)
 class _Lost:
     allowed: bool = False
     rule: str = "lease_lost"
     reason: str = "this dialer no longer holds the contact's lease"
-
-
-def campaign_status(s: Any, campaign_id: int) -> str | None:
-    return s.scalar(select(CampaignRow.status).where(CampaignRow.id == campaign_id))
 
 
 @dataclass(frozen=True)
