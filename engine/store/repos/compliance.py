@@ -10,6 +10,7 @@ re-check right before a dial). Every decision is written to `dial_decisions` wit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -166,16 +167,22 @@ def claim(conn: Any, sqlite: bool, number: str, campaign_id: int, holder: str, u
           now: dt.datetime) -> bool:
     """Make `campaign_id` the one campaign working `number` until `until`, unless another campaign holds a
     live claim (one upsert, safe against a concurrent claimer on both databases)."""
+    params = {"number": number, "campaign_id": campaign_id, "holder": holder, "until": until, "b_now": now}
+    return conn.execute(_claim_statement(sqlite), params).first() is not None
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_statement(sqlite: bool) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite as sqlite_dialect
 
     table = NumberClaimRow.__table__
-    stmt = (sqlite_dialect.insert if sqlite else postgresql.insert)(table).values(
-        number=number, campaign_id=campaign_id, holder=holder, until=until)
+    stmt = (sqlite_dialect.insert if sqlite else postgresql.insert)(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.number],
         set_={"campaign_id": stmt.excluded.campaign_id, "holder": stmt.excluded.holder, "until": stmt.excluded.until},
-        where=or_(table.c.campaign_id == stmt.excluded.campaign_id, table.c.until <= now))
-    return conn.execute(stmt.returning(table.c.number)).first() is not None
+        where=or_(table.c.campaign_id == stmt.excluded.campaign_id,
+                  table.c.until <= bindparam("b_now", type_=table.c.until.type)))
+    return stmt.returning(table.c.number)
 
 
 class ComplianceRepository:

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 
-from engine.store.database import Store
+from engine.store.database import Store, driver_errors
 from engine.store.models import CampaignContactRow, ContactAttemptRow, DialDecisionRow, NumberClaimRow, as_utc
 from engine.store.phones import mask
 from engine.store.records import CampaignContact, ContactAttempt, ContactStatus
@@ -67,6 +67,38 @@ class CampaignFigures:
         return self.live_answers / finished if finished else 0.0
 
 
+_C, _A = CampaignContactRow.__table__, ContactAttemptRow.__table__
+_K, _D = NumberClaimRow.__table__, DialDecisionRow.__table__
+_TIME = _C.c.lease_until.type
+# Statements of the hot path, built once (SQLAlchemy then reuses their compiled form).
+_LEASE_FOR_DIAL = (update(_C).where(_C.c.id == bindparam("b_id"), _C.c.lease_holder == bindparam("b_holder"),
+                                    _C.c.lease_until > bindparam("b_now", type_=_TIME),
+                                    _C.c.status == ContactStatus.PENDING.value)
+                   .values(lease_until=bindparam("b_until", type_=_TIME)).returning(*_C.c))
+_CONTACT_DIALING = update(_C).where(_C.c.id == bindparam("b_id")).values(
+    attempts=_C.c.attempts + 1, attempt_id=bindparam("b_attempt"), next_attempt_at=bindparam("b_next", type_=_TIME))
+_INSERT_ATTEMPT = insert(_A).returning(_A.c.id)
+_INSERT_DECISION = insert(_D)
+_ATTEMPT = select(_A.c.state, _A.c.outcome, _A.c.live, _A.c.connected_at, _A.c.contact_id).where(
+    _A.c.id == bindparam("b_id"))
+_ATTEMPT_LOCKED = _ATTEMPT.with_for_update()
+_ATTEMPT_DONE = update(_A).where(_A.c.id == bindparam("b_id")).values(
+    state="done", outcome=bindparam("b_outcome"), ended_at=bindparam("b_at", type_=_TIME),
+    talk_seconds=bindparam("b_talk"), abandoned=bindparam("b_abandoned"),
+    interaction_id=func.coalesce(bindparam("b_interaction"), _A.c.interaction_id))
+_CONTACT = select(_C).where(_C.c.id == bindparam("b_id"))
+_CONTACT_LOCKED = _CONTACT.with_for_update()
+_CONTACT_CONCLUDED = update(_C).where(_C.c.id == bindparam("b_id")).values(
+    data=bindparam("b_data", type_=_C.c.data.type), last_outcome=bindparam("b_outcome"), attempt_id=None,
+    lease_holder=None, lease_until=None, status=bindparam("b_status"),
+    next_attempt_at=func.coalesce(bindparam("b_next", type_=_TIME), _C.c.next_attempt_at))
+_ANSWERED = update(_A).where(_A.c.id == bindparam("b_id"), _A.c.answered_at.is_(None)).values(
+    answered_at=bindparam("b_at", type_=_TIME), live=bindparam("b_live"))
+_CONNECTED = update(_A).where(_A.c.id == bindparam("b_id"), _A.c.connected_at.is_(None)).values(
+    connected_at=bindparam("b_at", type_=_TIME), agent_id=bindparam("b_agent"))
+_CLAIM_ENDED = _K.delete().where(_K.c.number == bindparam("b_number"), _K.c.campaign_id == bindparam("b_campaign"))
+
+
 class DialAttemptRepository:
     """Begin, progress and conclude dial attempts; recover the ones a dead dialer left behind."""
 
@@ -82,15 +114,13 @@ class DialAttemptRepository:
         `retry_at`). A contact whose lease this holder lost is refused with rule "lease_lost"."""
         at = as_utc(now)
         assert at is not None
-        c = CampaignContactRow.__table__
+        c = _C
         until = at + dt.timedelta(seconds=lease_seconds)
-        with self.store.session() as s:
-            conn = s.connection()
+        with driver_errors(), self.store.engine.begin() as conn:
             # This first write takes SQLite's write lock (PostgreSQL: the contact's row lock): from here on
             # nobody changes DNC entries, attempts or claims under us until we commit.
-            row = conn.execute(update(c).where(
-                c.c.id == contact_id, c.c.lease_holder == holder, c.c.lease_until > at,
-                c.c.status == ContactStatus.PENDING.value).values(lease_until=until).returning(*c.c)).mappings().first()
+            row = conn.execute(_LEASE_FOR_DIAL, {"b_id": contact_id, "b_holder": holder, "b_now": at,
+                                                 "b_until": until}).mappings().first()
             if row is None:
                 return Begun(None, _Lost(), None)
             contact = dict(row)
@@ -108,20 +138,20 @@ class DialAttemptRepository:
                 values = {"number": contact["number"], "campaign_id": contact["campaign_id"], "at": at,
                           "outcome": "dialing", "contact_id": contact_id, "holder": holder, "purpose": purpose[:16],
                           "state": "dialing", "live": False, "abandoned": False}
-                attempt_id = conn.execute(insert(ContactAttemptRow.__table__).returning(ContactAttemptRow.id),
-                                          [values]).scalar_one()
+                attempt_id = conn.execute(_INSERT_ATTEMPT, [values]).scalar_one()
                 attempt = ContactAttempt(id=attempt_id, **{k: v for k, v in values.items() if k != "live"
                                                            and k != "abandoned"})
                 changes = {"attempts": contact["attempts"] + 1, "attempt_id": attempt_id, "next_attempt_at": at + guard}
+                conn.execute(_CONTACT_DIALING, {"b_id": contact_id, "b_attempt": attempt_id, "b_next": at + guard})
             else:
                 changes = {"lease_holder": None, "lease_until": None, "last_outcome": str(verdict.rule)[:32]}
                 if getattr(verdict, "final", False):
                     changes["status"] = ContactStatus.BLOCKED.value
                 elif getattr(verdict, "retry_at", None) is not None:
                     changes["next_attempt_at"] = as_utc(verdict.retry_at)
-            conn.execute(update(c).where(c.c.id == contact_id).values(**changes))
+                conn.execute(update(c).where(c.c.id == contact_id).values(**changes))
             contact.update(changes)
-            conn.execute(insert(DialDecisionRow.__table__), [decision_row(
+            conn.execute(_INSERT_DECISION, [decision_row(
                 contact["number"], verdict, "dial", at, contact["campaign_id"], contact_id,
                 attempt.id if attempt else None)])
             return Begun(attempt, verdict, to_record(CampaignContact, contact), check_seconds)
@@ -156,17 +186,13 @@ class DialAttemptRepository:
 
     def mark_answered(self, attempt_id: int, at: dt.datetime | float, live: bool = True) -> None:
         """The callee answered (live: a person, not a machine): counts for the abandon rate from now on."""
-        with self.store.session() as s:
-            s.execute(update(ContactAttemptRow).where(ContactAttemptRow.id == attempt_id,
-                                                      ContactAttemptRow.answered_at.is_(None))
-                      .values(answered_at=as_utc(at), live=live))
+        with driver_errors(), self.store.engine.begin() as conn:
+            conn.execute(_ANSWERED, {"b_id": attempt_id, "b_at": as_utc(at), "b_live": bool(live)})
 
     def mark_connected(self, attempt_id: int, at: dt.datetime | float, agent_id: str | None = None) -> None:
         """The answered call reached an agent (or the agentless IVR): it is not an abandon."""
-        with self.store.session() as s:
-            s.execute(update(ContactAttemptRow).where(ContactAttemptRow.id == attempt_id,
-                                                      ContactAttemptRow.connected_at.is_(None))
-                      .values(connected_at=as_utc(at), agent_id=agent_id))
+        with driver_errors(), self.store.engine.begin() as conn:
+            conn.execute(_CONNECTED, {"b_id": attempt_id, "b_at": as_utc(at), "b_agent": agent_id})
 
     def finish(self, attempt_id: int, outcome: str, now: dt.datetime | float, plan: RetryPlan | None = None,
                talk_seconds: float | None = None, abandoned: bool | None = None,
@@ -176,30 +202,24 @@ class DialAttemptRepository:
         `abandoned` defaults to: a person answered and no agent was connected. Returns the contact."""
         at = as_utc(now)
         assert at is not None
-        a, c = ContactAttemptRow.__table__, CampaignContactRow.__table__
         lock = not self.store.is_sqlite
-        with self.store.session() as s:
-            conn = s.connection()
-            query = select(a.c.state, a.c.outcome, a.c.live, a.c.connected_at, a.c.contact_id).where(a.c.id == attempt_id)
-            attempt = conn.execute(query.with_for_update() if lock else query).first()
+        with driver_errors(), self.store.engine.begin() as conn:
+            attempt = conn.execute(_ATTEMPT_LOCKED if lock else _ATTEMPT, {"b_id": attempt_id}).first()
             if attempt is None:
                 return None
             state, previous, live, connected_at, contact_id = attempt
-            contact_query = select(c).where(c.c.id == contact_id)
             if state == "done" and previous != INTERRUPTED:
                 log.info("attempt %s already concluded (%s); %s ignored", attempt_id, previous, outcome)
-                row = conn.execute(contact_query).mappings().first() if contact_id else None
+                row = conn.execute(_CONTACT, {"b_id": contact_id}).mappings().first() if contact_id else None
                 return to_record(CampaignContact, dict(row)) if row else None
             outcome = str(outcome)[:32]
-            values: dict[str, Any] = {"state": "done", "outcome": outcome, "ended_at": at, "talk_seconds": talk_seconds,
-                                      "abandoned": bool(live and connected_at is None) if abandoned is None
-                                      else bool(abandoned)}
-            if interaction_id is not None:
-                values["interaction_id"] = interaction_id
-            conn.execute(update(a).where(a.c.id == attempt_id).values(**values))
+            conn.execute(_ATTEMPT_DONE, {
+                "b_id": attempt_id, "b_outcome": outcome, "b_at": at, "b_talk": talk_seconds,
+                "b_abandoned": bool(live and connected_at is None) if abandoned is None else bool(abandoned),
+                "b_interaction": interaction_id})
             if contact_id is None:
                 return None
-            row = conn.execute(contact_query.with_for_update() if lock else contact_query).mappings().first()
+            row = conn.execute(_CONTACT_LOCKED if lock else _CONTACT, {"b_id": contact_id}).mappings().first()
             if row is None:
                 return None
             contact = dict(row)
@@ -214,17 +234,16 @@ class DialAttemptRepository:
         counts = dict(data.get("outcomes") or {})
         counts[outcome] = int(counts.get(outcome, 0)) + 1
         data["outcomes"] = counts
-        changes: dict[str, Any] = {"data": data, "last_outcome": outcome, "attempt_id": None,
-                                   "lease_holder": None, "lease_until": None}
-        if contact["status"] == ContactStatus.PENDING.value and plan is not None:
-            status, next_at = plan(outcome, counts[outcome], contact["attempts"])
-            changes["status"] = ContactStatus(status).value
-            if next_at is not None:
-                changes["next_attempt_at"] = as_utc(next_at)
-        c, k = CampaignContactRow.__table__, NumberClaimRow.__table__
-        conn.execute(update(c).where(c.c.id == contact["id"]).values(**changes))
-        conn.execute(k.delete().where(k.c.number == contact["number"], k.c.campaign_id == contact["campaign_id"]))
-        contact.update(changes)
+        status, next_at = contact["status"], None
+        if status == ContactStatus.PENDING.value and plan is not None:
+            planned, next_at = plan(outcome, counts[outcome], contact["attempts"])
+            status = ContactStatus(planned).value
+        next_at = as_utc(next_at)
+        conn.execute(_CONTACT_CONCLUDED, {"b_id": contact["id"], "b_data": data, "b_outcome": outcome,
+                                          "b_status": status, "b_next": next_at})
+        conn.execute(_CLAIM_ENDED, {"b_number": contact["number"], "b_campaign": contact["campaign_id"]})
+        contact.update(data=data, last_outcome=outcome, attempt_id=None, lease_holder=None, lease_until=None,
+                       status=status, next_attempt_at=next_at or contact["next_attempt_at"])
 
     def recover(self, now: dt.datetime | float, max_attempts: Callable[[int], int] | None = None
                 ) -> list[ContactAttempt]:
