@@ -86,8 +86,8 @@ def load(store: Store, contacts: int, dnc: int, dnc_share: float, rng: random.Ra
         chunk = 100_000
         for start in range(0, contacts, chunk):
             cur.executemany(
-                "INSERT INTO campaign_contacts (campaign_id, number, status, priority, attempts, data, timezone) "
-                "VALUES (?, ?, 'pending', 0, 0, '{}', 'Asia/Shanghai')",
+                "INSERT INTO campaign_contacts (campaign_id, number, status, priority, attempts, data, timezone, "
+                "next_attempt_at) VALUES (?, ?, 'pending', 0, 0, '{}', 'Asia/Shanghai', '2000-01-01 00:00:00.000000')",
                 [(bench, n) for n in contact_numbers[start:start + chunk]])
         cur.executemany("INSERT INTO campaign_contacts (campaign_id, number, status, priority, attempts, data) "
                         "VALUES (?, ?, 'pending', 0, 0, '{}')", [(baseline, n) for n in contact_numbers[:20000]])

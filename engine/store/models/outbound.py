@@ -53,6 +53,12 @@ class CampaignContactRow(Base):
     attempt_id: Mapped[int | None] = mapped_column(Integer)  # the attempt in flight, written before the dial
 
 
+# The hopper's lease query walks this index in its ORDER BY and stops after n due contacts (no sort of a
+# million rows); contacts get a first next_attempt_at when enrolled, so due ones come first in both databases.
+Index("ix_campaign_contacts_lease", CampaignContactRow.campaign_id, CampaignContactRow.status,
+      CampaignContactRow.priority.desc(), CampaignContactRow.next_attempt_at, CampaignContactRow.id)
+
+
 class ContactAttemptRow(Base):
     """One attempt to reach a number (any campaign, callback or manual dial): frequency caps, reports, audit.
 

@@ -29,6 +29,9 @@ STATUSES = ("draft", "running", "paused", "stopped", "done")
 TRANSITIONS = {"running": ("draft", "paused"), "paused": ("running",), "stopped": ("draft", "running", "paused"),
                "done": ("running", "paused", "stopped")}
 ENROLL_CHUNK = 5000
+# next_attempt_at of a contact that may be dialed as soon as the campaign runs: a real timestamp rather
+# than NULL, so the lease index finds due contacts first on PostgreSQL too (which sorts NULLs last).
+DUE_FROM_START = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _now() -> dt.datetime:
@@ -140,7 +143,7 @@ class CampaignRepository:
                     owner, owner_zone = owners.get(number, (None, None))
                     fresh.append({"campaign_id": campaign_id, "number": number, "customer_id": customer_id or owner,
                                   "status": ContactStatus.PENDING.value, "priority": priority, "attempts": 0,
-                                  "next_attempt_at": None, "data": {}, "timezone": owner_zone or zone})
+                                  "next_attempt_at": DUE_FROM_START, "data": {}, "timezone": owner_zone or zone})
                 if fresh:
                     s.execute(insert(CampaignContactRow), fresh)
                 added += len(fresh)

@@ -47,6 +47,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('attempt_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_campaign_contacts_number', ['number'], unique=False)
+        batch_op.create_index('ix_campaign_contacts_lease', ['campaign_id', 'status', sa.text('priority DESC'),
+                                                             'next_attempt_at', 'id'], unique=False)
 
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('live', sa.JSON(), nullable=True))
@@ -91,6 +93,7 @@ def downgrade() -> None:
         batch_op.drop_column('live')
 
     with op.batch_alter_table('campaign_contacts', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaign_contacts_lease')
         batch_op.drop_index('ix_campaign_contacts_number')
         batch_op.drop_column('attempt_id')
         batch_op.drop_column('timezone')
