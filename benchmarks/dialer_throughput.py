@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -174,8 +175,16 @@ def main(argv: list[str] | None = None, originate: Originate = local_outcome) ->
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(9)
-    folder = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="jq-dialer-bench-"))
-    store = open_store(f"sqlite:///{Path(args.db) if args.db else folder / 'bench.db'}")
+    folder = None if args.db else Path(tempfile.mkdtemp(prefix="jq-dialer-bench-"))
+    try:
+        return measure(args, Path(args.db) if args.db else folder / "bench.db", rng, originate)  # type: ignore[operator]
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, db: Path, rng: random.Random, originate: Originate) -> int:
+    store = open_store(f"sqlite:///{db}")
     upgrade(store.engine)
     t = time.perf_counter()
     bench, baseline = load(store, args.contacts, args.dnc, args.dnc_share, rng)
