@@ -156,10 +156,12 @@ def load_campaign(path: str | Path, known_flows: set[str] | None = None) -> Camp
     return parse_campaign(load_file(path), known_flows, default_name=Path(path).stem)
 
 
-def from_stored(name: str, settings: dict[str, Any]) -> CampaignConfig:
-    """The config kept in a campaign row's settings (as `campaign create` stored it)."""
+def from_stored(name: str, settings: dict[str, Any], mode: str = "progressive", queue: str | None = None
+                ) -> CampaignConfig:
+    """The config kept in a campaign row's settings (as `campaign create` stored it); a row created
+    without one gets the defaults for its mode and queue."""
     raw = settings.get("config") if isinstance(settings, dict) else None
-    data = dict(raw) if isinstance(raw, dict) else {"name": name, "mode": settings.get("mode", "progressive")}
+    data = dict(raw) if isinstance(raw, dict) else {"name": name, "mode": mode, "queue": queue}
     return parse_campaign(LocatedYaml(f"campaign {name} (stored)", data, {}), default_name=name)
 
 

@@ -51,7 +51,7 @@ def load_handle(store: Store, name_or_id: str | int) -> CampaignHandle | None:
     record = repo.get(name_or_id) if isinstance(name_or_id, int) else repo.by_name(str(name_or_id))
     if record is None:
         return None
-    return CampaignHandle(record, from_stored(record.name, record.settings))
+    return CampaignHandle(record, from_stored(record.name, record.settings, record.mode, record.queue))
 
 
 def request_for(contact: CampaignContact, config: CampaignConfig) -> DialRequest:

@@ -117,3 +117,13 @@ def test_a_csv_source_is_resolved_next_to_the_campaign_file(tmp_path: Path) -> N
     config = load_campaign(path)
     assert config.source is not None and config.source.csv == str(tmp_path / "people.csv")
     assert config.raw["source"] == {"csv": str(tmp_path / "people.csv")}
+
+
+def test_a_campaign_stored_without_a_configuration_gets_the_defaults_of_its_mode() -> None:
+    from engine.dialer.campaigns import from_stored
+
+    config = from_stored("old", {}, "preview", "sales")
+    assert (config.name, config.mode, config.queue, config.abandon.rate) == ("old", "preview", "sales", 0.03)
+    stored = parse(BASE + "ring_timeout: 30s\n")
+    again = from_stored("c", {"config": stored.raw})
+    assert again.ring_timeout_s == 30 and again.mode == "predictive"
