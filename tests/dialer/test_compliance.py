@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,7 @@ T0 = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc)  # Monday 11:00 in Sh
 CN = "+8613812340000"
 US = "+12125550123"  # New York: Sunday 22:00 at T0
 POLICY = CompliancePolicy()
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def facts(**values) -> NumberFacts:
@@ -74,11 +76,8 @@ def test_campaign_windows_apply_to_campaign_dials_only_and_both_must_be_open() -
     assert campaign.retry_at == dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.timezone.utc)  # 14:00 Shanghai
     assert decide(DialRequest(CN, kind="manual", windows=windows), facts(), POLICY, T0).allowed
     late = parse_weekly({"daily": "20:00-23:00"})[0]  # only 20:00-21:00 is also legal
-    assert next_open(T0, POLICY_ZONE, POLICY.calling_hours, frozenset(), late) == \
+    assert next_open(T0, SHANGHAI, POLICY.calling_hours, frozenset(), late) == \
         dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
-
-
-POLICY_ZONE = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
 
 
 def test_holidays_close_the_calling_hours() -> None:
