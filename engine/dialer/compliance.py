@@ -72,11 +72,14 @@ def refuse(rule: str, reason: str, retry_at: dt.datetime | None = None) -> Decis
 
 def callee_zone(request: DialRequest, facts: NumberFacts, policy: CompliancePolicy) -> ZoneInfo:
     """The callee's time zone: the contact's, else the customer's, else the number's, else the default."""
-    for name in (request.timezone, facts.timezone, _number_zone(request.number), policy.default_timezone):
-        if name:
-            found = _zone(name)
-            if found is not None:
-                return found
+    for name in (request.timezone, facts.timezone):
+        found = _zone(name) if name else None
+        if found is not None:
+            return found
+    for name in (_number_zone(request.number), policy.default_timezone):  # parsing the number costs: last
+        found = _zone(name) if name else None
+        if found is not None:
+            return found
     return ZoneInfo("UTC")
 
 

@@ -245,19 +245,21 @@ class CampaignRepository:
                    CampaignContactRow.status == ContactStatus.PENDING.value,
                    or_(CampaignContactRow.next_attempt_at.is_(None), CampaignContactRow.next_attempt_at <= at), free)
         order = (CampaignContactRow.priority.desc(), CampaignContactRow.next_attempt_at, CampaignContactRow.id)
+        table = CampaignContactRow.__table__
         with self.store.session() as s:
+            conn = s.connection()
             if self.store.is_sqlite:
                 picked = select(CampaignContactRow.id).where(due).order_by(*order).limit(n).scalar_subquery()
-                stmt = (update(CampaignContactRow).where(CampaignContactRow.id.in_(picked), free)
-                        .values(lease_holder=holder, lease_until=until).returning(CampaignContactRow))
-                rows = list(s.scalars(stmt, execution_options={"synchronize_session": False}))
+                rows = [dict(r) for r in conn.execute(
+                    update(table).where(table.c.id.in_(picked), free).values(lease_holder=holder, lease_until=until)
+                    .returning(*table.c)).mappings()]
             else:
-                ids = list(s.scalars(select(CampaignContactRow.id).where(due).order_by(*order).limit(n)
-                                     .with_for_update(skip_locked=True)))
-                rows = list(s.scalars(update(CampaignContactRow).where(CampaignContactRow.id.in_(ids), free)
-                                      .values(lease_holder=holder, lease_until=until).returning(CampaignContactRow),
-                                      execution_options={"synchronize_session": False})) if ids else []
-            rows.sort(key=lambda r: (-r.priority, r.next_attempt_at or at, r.id))
+                ids = list(conn.execute(select(CampaignContactRow.id).where(due).order_by(*order).limit(n)
+                                        .with_for_update(skip_locked=True)).scalars())
+                rows = [dict(r) for r in conn.execute(
+                    update(table).where(table.c.id.in_(ids), free).values(lease_holder=holder, lease_until=until)
+                    .returning(*table.c)).mappings()] if ids else []
+            rows.sort(key=lambda r: (-r["priority"], r["next_attempt_at"] or at, r["id"]))
             return [to_record(CampaignContact, r) for r in rows]
 
     def renew_lease(self, contact_id: int, holder: str, now: dt.datetime | float, lease_seconds: float = 120) -> bool:

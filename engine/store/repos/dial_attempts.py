@@ -79,15 +79,16 @@ _CONTACT_DIALING = update(_C).where(_C.c.id == bindparam("b_id")).values(
     attempts=_C.c.attempts + 1, attempt_id=bindparam("b_attempt"), next_attempt_at=bindparam("b_next", type_=_TIME))
 _INSERT_ATTEMPT = insert(_A).returning(_A.c.id)
 _INSERT_DECISION = insert(_D)
-_ATTEMPT = select(_A.c.state, _A.c.outcome, _A.c.live, _A.c.connected_at, _A.c.contact_id).where(
-    _A.c.id == bindparam("b_id"))
-_ATTEMPT_LOCKED = _ATTEMPT.with_for_update()
+_ATTEMPT_AND_CONTACT = select(
+    _A.c.state.label("a_state"), _A.c.outcome.label("a_outcome"), _A.c.live.label("a_live"),
+    _A.c.connected_at.label("a_connected_at"), _A.c.contact_id.label("a_contact_id"), *_C.c,
+).select_from(_A.outerjoin(_C, _C.c.id == _A.c.contact_id)).where(_A.c.id == bindparam("b_id"))
+_ATTEMPT_AND_CONTACT_LOCKED = _ATTEMPT_AND_CONTACT.with_for_update(of=_A)
+_CONTACT_LOCKED = select(_C).where(_C.c.id == bindparam("b_id")).with_for_update()
 _ATTEMPT_DONE = update(_A).where(_A.c.id == bindparam("b_id")).values(
     state="done", outcome=bindparam("b_outcome"), ended_at=bindparam("b_at", type_=_TIME),
     talk_seconds=bindparam("b_talk"), abandoned=bindparam("b_abandoned"),
     interaction_id=func.coalesce(bindparam("b_interaction"), _A.c.interaction_id))
-_CONTACT = select(_C).where(_C.c.id == bindparam("b_id"))
-_CONTACT_LOCKED = _CONTACT.with_for_update()
 _CONTACT_CONCLUDED = update(_C).where(_C.c.id == bindparam("b_id")).values(
     data=bindparam("b_data", type_=_C.c.data.type), last_outcome=bindparam("b_outcome"), attempt_id=None,
     lease_holder=None, lease_until=None, status=bindparam("b_status"),
@@ -204,25 +205,27 @@ class DialAttemptRepository:
         assert at is not None
         lock = not self.store.is_sqlite
         with driver_errors(), self.store.engine.begin() as conn:
-            attempt = conn.execute(_ATTEMPT_LOCKED if lock else _ATTEMPT, {"b_id": attempt_id}).first()
-            if attempt is None:
+            found = conn.execute(_ATTEMPT_AND_CONTACT_LOCKED if lock else _ATTEMPT_AND_CONTACT,
+                                 {"b_id": attempt_id}).mappings().first()
+            if found is None:
                 return None
-            state, previous, live, connected_at, contact_id = attempt
+            found = dict(found)
+            state, previous, live = found.pop("a_state"), found.pop("a_outcome"), found.pop("a_live")
+            connected_at, contact_id = found.pop("a_connected_at"), found.pop("a_contact_id")
+            row = found if found["id"] is not None else None
+            if lock and row is not None:  # PostgreSQL: lock the contact too, and read it under the lock
+                row = dict(conn.execute(_CONTACT_LOCKED, {"b_id": contact_id}).mappings().one())
             if state == "done" and previous != INTERRUPTED:
                 log.info("attempt %s already concluded (%s); %s ignored", attempt_id, previous, outcome)
-                row = conn.execute(_CONTACT, {"b_id": contact_id}).mappings().first() if contact_id else None
-                return to_record(CampaignContact, dict(row)) if row else None
+                return to_record(CampaignContact, row) if row else None
             outcome = str(outcome)[:32]
             conn.execute(_ATTEMPT_DONE, {
                 "b_id": attempt_id, "b_outcome": outcome, "b_at": at, "b_talk": talk_seconds,
                 "b_abandoned": bool(live and connected_at is None) if abandoned is None else bool(abandoned),
                 "b_interaction": interaction_id})
-            if contact_id is None:
-                return None
-            row = conn.execute(_CONTACT_LOCKED if lock else _CONTACT, {"b_id": contact_id}).mappings().first()
             if row is None:
                 return None
-            contact = dict(row)
+            contact = row
             if state == "dialing" and contact["attempt_id"] == attempt_id:
                 self._conclude(conn, contact, outcome, at, plan)
             return to_record(CampaignContact, contact)
