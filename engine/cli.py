@@ -24,6 +24,7 @@ PLUGIN_GROUPS = (
     "engine.ivr.cli:flows",
     "tts.cli:tts",
     "engine.acd.cli:agent",
+    "engine.dialer.campaign_cli:campaign",
     "engine.fsconf:fs",
 )
 

@@ -5,13 +5,15 @@ from engine.store.models.outbound import (
     CampaignContactRow,
     CampaignRow,
     ContactAttemptRow,
+    DialDecisionRow,
     DncEntryRow,
     ImportRunRow,
+    NumberClaimRow,
 )
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
     "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
-    "InteractionRow", "RecordingRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
+    "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
 ]
