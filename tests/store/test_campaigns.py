@@ -206,7 +206,7 @@ def test_concurrent_claims_on_a_number_leave_one_campaign_working_it(store) -> N
                      T0 + dt.timedelta(minutes=5))
 
 
-def test_migration_0005_keeps_existing_attempts_as_finished_ones(empty_store) -> None:
+def test_dialer_migration_keeps_existing_attempts_as_finished_ones(empty_store) -> None:
     from sqlalchemy import text
 
     from engine.store import migrate
@@ -215,7 +215,7 @@ def test_migration_0005_keeps_existing_attempts_as_finished_ones(empty_store) ->
     with empty_store.engine.begin() as conn:
         conn.execute(text("INSERT INTO contact_attempts (number, at, outcome) VALUES ('+8613812340001', "
                           "'2026-03-01 10:00:00', 'no_answer')"))
-    migrate.upgrade(empty_store.engine, "0005")
+    migrate.upgrade(empty_store.engine, "0004")
     [old] = DialAttemptRepository(empty_store).for_number(["+8613812340001"])
     assert (old.state, old.live, old.abandoned, old.outcome) == ("done", False, False, "no_answer")
     migrate.downgrade(empty_store.engine, "0003")

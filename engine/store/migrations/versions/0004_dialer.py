@@ -1,6 +1,6 @@
 """Outbound dialer: attempts written before the dial (state, answer, abandon), dial decisions, number claims.
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 
 Existing attempts become finished ones (state "done", not live, not abandoned).
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0005'
+revision: str = '0004'
 down_revision: Union[str, Sequence[str], None] = '0003'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
