@@ -1,7 +1,10 @@
 """Carrying out the distributor's intents on the switch and in the store, and settling agent legs.
 
-Each agent leg is settled once: by its answer (CHANNEL_ANSWER or a `+OK` job result) or by its failure
-(a `-ERR` job result or CHANNEL_HANGUP before answer), whichever arrives first. Blocking switch commands
+A leg's fate is decided once, by the first conclusive fact: its answer (CHANNEL_ANSWER or a `+OK` job
+result) or its failure (a `-ERR` job result or CHANNEL_HANGUP before answer). A later contradicting fact
+is logged and ignored: on the real switch the answer event comes before the job result, and a leg that
+the engine bridged while FreeSWITCH was still inside the originate ends `-ERR ORIGINATOR_CANCEL` although
+it is up and bridged; it stays in the table so its hang-up still ends the conversation. Blocking switch commands
 (`api`) run in their own greenlets so the event dispatcher is never blocked.
 """
 from __future__ import annotations
@@ -122,9 +125,16 @@ class IntentExecution:
         self.execute(self.distributor.offer_answered(leg.call_id, leg.agent_id, self.clock()))
 
     def leg_failed(self: "QueueService", leg_uuid: str, cause: str) -> None:
-        leg = self.agent_legs.pop(leg_uuid, None)
+        """The leg did not (or no longer can) answer. A leg already answered keeps its fate: the real switch
+        ends an originate `-ERR ORIGINATOR_CANCEL` when the leg was bridged before the originate returned."""
+        leg = self.agent_legs.get(leg_uuid)
         if leg is None:
             return
+        if leg.answered:
+            log.info("call %s: agent %s leg %s: %s reported after its answer; ignored (the leg is up)",
+                     leg.call_id, leg.agent_id, leg_uuid, cause)
+            return
+        del self.agent_legs[leg_uuid]
         leg.gone = True
         leg.played.set()
         if leg.settled:

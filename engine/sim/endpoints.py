@@ -31,6 +31,25 @@ class Endpoint:
 
 
 @dataclass
+class Latency:
+    """Real-time delays of a FreeSWITCH host (seconds, never scaled by `time_scale`: they are the switch's own
+    processing, not the humans' behaviour).
+
+    - `answer_event`: the phone's 200 OK until CHANNEL_ANSWER is fired (field figure: ~17 ms until the
+      engine has the event; 0 by default so tests stay fast).
+    - `originate_return`: CHANNEL_ANSWER until the originate returns and its BACKGROUND_JOB is fired
+      (capture 04f: 20 ms). A leg uuid_bridged inside this window makes the originate end
+      `-ERR ORIGINATOR_CANCEL` although the leg stays up and bridged (seen on the real switch).
+    - `media_break`: a channel playing a file or stream leaves that app this long after `uuid_break` or
+      `uuid_bridge` interrupts it (field figure: ~28 ms to take a caller off hold music).
+    """
+
+    answer_event: float = 0.0
+    originate_return: float = 0.020
+    media_break: float = 0.0
+
+
+@dataclass
 class Destination:
     """What happens when the sim dials an external number (originate or bridge to a gateway)."""
 
