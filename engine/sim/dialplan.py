@@ -211,9 +211,9 @@ class Originator:
                 latency = getattr(sw, "latency", None)
                 if latency is not None and latency.answer_event > 0:
                     gevent.sleep(latency.answer_event)
-                if leg.up:
-                    self._answer(leg, latency.originate_return if latency is not None else 0.0)
-                    winner.set(leg)
+                if leg.up and not winner.ready():
+                    self._answer(leg)
+                    winner.set(leg)  # the first answer wins at once; the originate itself goes on a while
                     return
                 cause = leg.hangup_cause
             if leg.up:
@@ -242,19 +242,8 @@ class Originator:
                 return
             leg.wait(remaining)
 
-    def _answer(self, leg: Channel, originate_return: float = 0.0) -> None:
+    def _answer(self, leg: Channel) -> None:
         leg.answer()
-        self._finish_originate(leg, originate_return)
-        if leg.endpoint is not None and leg.other_profile is None:
-            leg.fire("CHANNEL_OUTGOING")
-        if leg.other_profile is None:
-            # originate without an A-leg: sofia flips the caller id on answer (switch_channel_flip_cid)
-            p = leg.profile
-            p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
-            p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
-            leg.hit_dialplan = True
-            leg.touch()
-            leg.fire("CALL_UPDATE", before=[("Direction", "RECV")])
         ep, dest = leg.endpoint, leg.dest
         hangup_after = ep.hangup_after if ep is not None else dest.hangup_after
         if dest is not None and dest.outcome == "machine":
@@ -265,6 +254,19 @@ class Originator:
                 self.switch.sleep(hangup_after)
                 leg.hangup("NORMAL_CLEARING")
             gevent.spawn(_bye)
+
+    def _answered(self, leg: Channel) -> None:
+        """The end of a successful originate, after its post-answer work (capture 04f: ~20 ms later)."""
+        if leg.endpoint is not None and leg.other_profile is None:
+            leg.fire("CHANNEL_OUTGOING")
+        if leg.other_profile is None:
+            # originate without an A-leg: sofia flips the caller id on answer (switch_channel_flip_cid)
+            p = leg.profile
+            p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
+            p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
+            leg.hit_dialplan = True
+            leg.touch()
+            leg.fire("CALL_UPDATE", before=[("Direction", "RECV")])
 
     def _bridged_during_originate(self, leg: Channel) -> None:
         """The leg was taken by uuid_bridge before its originate returned: the originate reports a failure,
@@ -327,9 +329,12 @@ class Originator:
                 for leg in legs:
                     if leg is not won:
                         leg.hangup("LOSE_RACE")
+                latency = getattr(self.switch, "latency", None)
+                self._finish_originate(won, latency.originate_return if latency is not None else 0.0)
                 if won.bridged_in_originate:
                     self._bridged_during_originate(won)
                     return None, "ORIGINATOR_CANCEL"
+                self._answered(won)
                 return won, "SUCCESS"
             causes = [leg.hangup_cause for leg in legs]
             cause = causes[-1] if causes else cause
