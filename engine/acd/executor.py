@@ -25,6 +25,7 @@ from engine.esl.commands import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HE
                                  SIP_HEADER_SEGMENT)
 from engine.esl.commands import HangupCause
 from engine.acd.whisper import Whisper, whisper_context
+from engine.ivr.ports import QueueOutcome, QueueResult
 from engine.recording.files import describe, recording_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,15 +69,41 @@ class IntentExecution:
             display = (customer.name if customer and customer.name else
                        getattr(call.channel, "caller_name", "") if call else "")
             log.info("call %s: offering to agent %s (leg %s)", offer.call_id, agent_id, leg.uuid)
+            extension = agent.extension or agent.agent_id
             try:
-                future = self.legs.ring_agent(leg.uuid, agent.extension or agent.agent_id, call_id=offer.call_id,
-                                              queue=offer.queue, caller_number=call.caller_number if call else "",
-                                              display_name=display, timeout=offer.timeout, headers=headers)
-            except ValueError as exc:  # e.g. an extension FreeSWITCH cannot dial: no offers until it registers
+                self.legs.agent_endpoint(extension)
+            except ValueError as exc:  # the agent's own extension: no offers until its phone registers again
                 log.warning("call %s: agent %s cannot be rung: %s", offer.call_id, agent_id, exc)
                 gevent.spawn(self.leg_failed, leg.uuid, UNDIALLABLE)
                 continue
+            try:
+                future = self.legs.ring_agent(leg.uuid, extension, call_id=offer.call_id,
+                                              queue=offer.queue, caller_number=call.caller_number if call else "",
+                                              display_name=display, timeout=offer.timeout, headers=headers)
+            except ValueError as exc:  # the call's data: that call's failure, never the agent's
+                self.agent_legs.pop(leg.uuid, None)
+                unbuildable = str(exc)
+                break
             future.rawlink(lambda done, leg=leg: gevent.spawn(self._ring_done, leg, done))
+        else:
+            return
+        self._offer_not_built(offer.call_id, unbuildable)
+
+    def _offer_not_built(self: "QueueService", call_id: str, why: str) -> None:
+        """No command can be built for this call (its data breaks it): it leaves the queue, logged once; the
+        agents it was offered to go back to service without a miss."""
+        log.warning("call %s: cannot offer the call to an agent (%s); it leaves the queue", call_id, why)
+        now = self.clock()
+        for leg in [leg for leg in self.agent_legs.values() if leg.call_id == call_id and not leg.answered]:
+            leg.settled = True  # the legs already rung are cancelled by the withdraw below
+        self.execute(self.distributor.withdraw(call_id, now, "offer not built"))
+        call = self.calls.get(call_id)
+        if call is None or call.decided.is_set():
+            return
+        call.status, call.result = "left", QueueResult(QueueOutcome.FAILED, "offer not built")
+        self.interactions.queue_event(call_id, now, ivr_outcome="queue_failed")
+        call.decided.set()
+        self.legs.stop_music(call.channel.uuid)
 
     def _screen_pop(self: "QueueService", call: QueuedCall | None, offer: Offer, agent_id: str) -> dict[str, Any]:
         customer = call.customer if call else None

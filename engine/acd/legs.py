@@ -46,6 +46,17 @@ def parse_job_body(body: str) -> RingResult:
     return RingResult(False, HangupCause.parse(cause.split()[0] if cause else "").name if cause else "UNKNOWN")
 
 
+_CONTROL = {c: " " for c in range(0x20)} | {0x7F: " "}
+MAX_TEXT = 80
+
+
+def clean_text(value: object, limit: int = MAX_TEXT) -> str:
+    """Call data (names, numbers, CRM fields) made fit for a command: control bytes (CR, LF, TAB...) become
+    spaces, runs of spaces one, and the text is cut at `limit` characters. The command builders escape the rest."""
+    text = " ".join(str(value or "").translate(_CONTROL).split())
+    return text[:limit]
+
+
 def sip_header(name: str) -> str:
     return commands.VAR_SIP_HEADER_PREFIX + name
 
@@ -60,6 +71,7 @@ class SwitchLegs:
     def ring_agent(self, leg_uuid: str, extension: str, *, call_id: str, queue: str, caller_number: str,
                    display_name: str, timeout: float, headers: Mapping[str, str]) -> Any:
         """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body."""
+        caller_number, display_name = clean_text(caller_number), clean_text(display_name)
         variables: dict[str, object] = {
             commands.VAR_ORIGINATION_CID_NUMBER: caller_number or "anonymous",
             commands.VAR_ORIGINATION_CID_NAME: display_name or caller_number or "anonymous",
@@ -69,11 +81,16 @@ class SwitchLegs:
             commands.VAR_HANGUP_AFTER_BRIDGE: "true",
         }
         for name, value in headers.items():
+            value = clean_text(value)
             if value:
                 variables[sip_header(name)] = value
-        command = commands.originate(commands.user_endpoint(extension, self.domain), app=commands.APP_PARK,
+        command = commands.originate(self.agent_endpoint(extension), app=commands.APP_PARK,
                                      variables=variables, uuid=leg_uuid, timeout=max(1, int(round(timeout))))
         return self.control.bgapi(command)
+
+    def agent_endpoint(self, extension: str) -> str:
+        """`user/<ext>[@domain]`; raises ValueError when the agent's extension cannot be dialled."""
+        return commands.user_endpoint(extension, self.domain)
 
     def ring_customer(self, leg_uuid: str, endpoint: str, *, call_id: str, queue: str, timeout: float) -> Any:
         """Originate the customer leg of an agent-first callback (parked on answer)."""
