@@ -24,6 +24,7 @@ from engine.esl import commands
 from engine.esl.commands import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HEADER_CUSTOMER_NAME, SIP_HEADER_QUEUE,
                                  SIP_HEADER_SEGMENT)
 from engine.esl.commands import HangupCause
+from engine.esl.hangup import HangupFacts
 from engine.acd.whisper import Whisper, whisper_context
 from engine.ivr.ports import QueueOutcome, QueueResult
 from engine.recording.files import describe, recording_path
@@ -177,8 +178,9 @@ class IntentExecution:
         elif cause not in _WE_CANCELLED:
             self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))
 
-    def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str) -> None:
-        """The agent leg hung up: an unanswered offer failed, or the agent's conversation ended."""
+    def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str, sip_status: int | None = None) -> None:
+        """The agent leg hung up: an unanswered offer failed, or the agent's conversation ended (its cause and
+        SIP status, as FreeSWITCH reported them, go on the interaction)."""
         leg = self.agent_legs.get(leg_uuid)
         if leg is None:
             return
@@ -204,9 +206,10 @@ class IntentExecution:
                     and not getattr(call.channel, "hung_up", False):
                 call.transfer = ("queue", call.queue)  # the agent left before meeting the caller: back in line
             by = f"transfer:{call.transfer[0]}" if call.transfer is not None and call.bridged else "agent"
-            self._conversation_over(call, by, now, cause=cause)
+            self._conversation_over(call, by, now, cause=cause, sip_status=sip_status)
 
-    def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "") -> None:
+    def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "",
+                           sip_status: int | None = None) -> None:
         """The agent conversation ended (once): talk time and who hung up on the interaction, the recording
         catalogued, the caller's greenlet released."""
         if call.finished.is_set():
@@ -216,6 +219,8 @@ class IntentExecution:
             fields["talk_seconds"] = round(max(0.0, now - call.answered_at), 3)
         if cause:
             fields["hangup_cause"] = cause
+        if sip_status is not None:
+            fields["sip_status"] = sip_status
         if by == "caller":
             fields["hangup_at"] = now
         self.interactions.queue_event(call.call_id, now, **fields)
@@ -265,7 +270,7 @@ class IntentExecution:
         if call.callback:  # the customer is dialled now (callbacks.py), then bridged to this agent
             self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now)
             return
-        self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now, bridged_at=now,
+        self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now,
                                       wait_seconds=round(connect.waited, 3))
         self.bus.publish(TOPIC_CALL, {"event": "connected", "call_id": call.call_id, "agent_id": connect.agent_id,
                                       "queue": connect.queue, "waited": connect.waited})
@@ -288,6 +293,7 @@ class IntentExecution:
                     self.legs.hang_up(leg_uuid)
                 return
             call.bridged = True
+            self.interactions.queue_event(call.call_id, self.clock(), bridged_at=self.clock())
             if call.recording:
                 self.recordings_closing[call.recording] = Flag()
                 self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
@@ -358,11 +364,15 @@ class IntentExecution:
 
     def _do_Abandoned(self: "QueueService", abandoned: Abandoned) -> None:
         now = self.clock()
+        call = self.calls.get(abandoned.call_id)
+        facts = call.hangup if call is not None and call.hangup is not None else HangupFacts()
+        end = {"hangup_cause": facts.cause} if facts.cause else {}
+        if facts.sip_status is not None:
+            end["sip_status"] = facts.sip_status
         self.interactions.queue_event(abandoned.call_id, now, abandoned=True, wait_seconds=round(abandoned.waited, 3),
-                                      hangup_at=now, hangup_by="caller", talk_seconds=0.0)
+                                      hangup_at=now, hangup_by="caller", talk_seconds=0.0, **end)
         log.info("call %s: abandoned %s after %.0fs", abandoned.call_id, abandoned.queue, abandoned.waited)
         queue = self.distributor.queues.get(abandoned.queue)
-        call = self.calls.get(abandoned.call_id)
         if call is not None and queue is not None and queue.abandon_callback:
             self._request_callback(call, f"abandoned after {abandoned.waited:.0f}s in {abandoned.queue}", now,
                                    "abandoned")

@@ -32,9 +32,20 @@ from engine.acd.queued import AgentLeg, QueuedCall, mask
 from engine.acd.reconciler import Reconciler
 from engine.acd.switch_events import SwitchEvents
 from engine.esl import commands
+from engine.esl.hangup import HangupFacts, hangup_facts
 from engine.ivr.ports import QueueOutcome, QueueRequest, QueueResult
 
 log = logging.getLogger(__name__)
+
+
+def arrival_time(channel: Any, default: float) -> float:
+    """When the call reached the switch (its channel's creation time), for the interaction's `arrived_at`;
+    `default` when the channel does not say (a virtual callback caller, a test double)."""
+    data = getattr(channel, "data", None)
+    raw = data.get(commands.H_CALLER_CREATED_TIME, "") if isinstance(data, dict) else ""
+    return int(raw) / 1e6 if raw.isdigit() and int(raw) > 0 else default
+
+
 DIRECT_TRANSFER_SECONDS = 60.0
 QUICK_MUSIC_SECONDS = 0.2  # hold music that ends faster than this (file missing) three times is replaced
 HOLD_SILENCE = commands.silence(-1)  # endless silence, interrupted by uuid_break like music  # a call transferred to one agent waits this long for them, then for anyone
@@ -201,7 +212,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
             channel.add_handler(lambda event: self._caller_event(call, event))
         self.legs.keep_caller_after_bridge(channel.uuid)
-        self.interactions.queue_event(call_id, now, caller=number or None, queue=queue.name, queue_entered_at=now)
+        self.interactions.queue_event(call_id, now, caller=number or None, arrived_at=arrival_time(channel, now),
+                                      queue=queue.name, queue_entered_at=now)
         sticky = None
         if customer is not None and queue.sticky is not None:
             sticky = customer.owner_agent if queue.sticky.mode == "owner" else customer.last_agent
@@ -307,7 +319,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
 
     def _caller_event(self, call: QueuedCall, event: Any) -> None:
         if event.name == commands.EV_CHANNEL_HANGUP and self.calls.get(call.call_id) is call:
-            self.caller_gone(call.call_id)
+            self.caller_gone(call.call_id, hangup_facts(event))
 
     # ----- leaving ------------------------------------------------------------------------------
     def _leave(self, call: QueuedCall, action: ExitAction, reason: str, now: float, due_in: float = 0.0) -> None:
@@ -334,11 +346,14 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             log.exception("call %s: could not store a callback", call.call_id)
             return None
 
-    def caller_gone(self, call_id: str) -> None:
-        """The caller hung up (event or failed channel command): cancel offers at once, end the conversation."""
+    def caller_gone(self, call_id: str, facts: HangupFacts | None = None) -> None:
+        """The caller hung up (event or failed channel command): cancel offers at once, end the conversation.
+        `facts`: the cause and SIP status FreeSWITCH reported, stored on the interaction."""
         call = self.calls.get(call_id)
         if call is None:
             return
+        if facts is not None:
+            call.hangup = facts if call.hangup is None else call.hangup.merge(facts)
         if call.status == "waiting":
             call.status = "left"
             call.result = QueueResult(QueueOutcome.FAILED, "caller hung up")
@@ -346,7 +361,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             call.decided.set()
         elif call.status == "connected" and call.agent_leg and not call.finished.is_set():
             self.legs.hang_up(call.agent_leg)
-            self._conversation_over(call, "caller", self.clock())
+            known = call.hangup or HangupFacts()
+            self._conversation_over(call, "caller", self.clock(), cause=known.cause, sip_status=known.sip_status)
 
     # ----- intents ------------------------------------------------------------------------------
     def execute(self, intents: list[Intent]) -> list[Intent]:

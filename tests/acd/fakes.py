@@ -29,6 +29,9 @@ class FakeEvent:
     def get(self, name: str, default=None):
         return self.headers.get(name, default)
 
+    def variable(self, name: str):
+        return self.headers.get("variable_" + name)
+
 
 class Clock:
     def __init__(self, now: float = 1_700_000_000.0) -> None:
@@ -66,11 +69,18 @@ class FakeCaller:
     def press(self, digit: str) -> None:
         self._inbox.put(digit)
 
-    def hang_up(self) -> None:
+    def hang_up(self, cause: str = "", sip_status: int | None = None) -> None:
+        """The caller hangs up; `cause`/`sip_status` as FreeSWITCH reports a BYE (Hangup-Cause,
+        variable_sip_term_status) when given."""
         self.hung_up = True
         self._inbox.put("hangup")
+        headers = {commands.H_UNIQUE_ID: self.uuid}
+        if cause:
+            headers[commands.H_HANGUP_CAUSE] = cause
+        if sip_status is not None:
+            headers["variable_" + commands.VAR_SIP_TERM_STATUS] = str(sip_status)
         for handler in self._handlers:
-            handler(FakeEvent(commands.EV_CHANNEL_HANGUP, {commands.H_UNIQUE_ID: self.uuid}))
+            handler(FakeEvent(commands.EV_CHANNEL_HANGUP, headers))
 
 
 @dataclass
