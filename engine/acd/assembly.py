@@ -1,6 +1,7 @@
 """Build the running ACD from the engine config, the store and the control connection (one call for the daemon)."""
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -12,11 +13,14 @@ from engine.acd.bus import Bus
 from engine.acd.legs import SwitchLegs
 from engine.acd.queue_config import AcdSettings, load_queues, load_settings
 from engine.acd.reconciler import Reconciler
+from engine.acd.restore import last_states
 from engine.acd.service import QueueService
 from engine.acd.store_adapters import (StoreAgentDirectory, StoreAgentLog, StoreCallbacks, StoreCustomers,
                                        StoreInteractions, StoreRecordings, agents_from_store)
 from engine.acd.webhook import WebhookForwarder
 from engine.esl import commands
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,6 +68,10 @@ def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, 
         recording_root=os.path.abspath(settings.recordings_dir or os.path.join(config.engine.data_dir, "recordings")),
         agent_directory=StoreAgentDirectory(agents),
         dial_customer=(lambda number: commands.sofia_gateway_endpoint(gateway, number)) if gateway else None)
+    try:
+        service.restore_agents(last_states(agents.latest_states()))
+    except Exception:  # a store that cannot be read leaves every agent logged out, as before
+        log.exception("could not restore the agents' state from the store; they start logged out")
     reconciler = service.attach(control, reconcile_every=settings.reconcile_every)
     service.start()
     webhooks = WebhookForwarder(service.bus, settings.screen_pop_webhooks) if settings.screen_pop_webhooks else None

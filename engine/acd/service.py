@@ -25,11 +25,12 @@ from engine.acd.executor import IntentExecution
 from engine.acd.transfers import Transfers
 from engine.acd.intents import Intent
 from engine.acd.legs import SwitchLegs
-from engine.acd.models import Agent, ExitAction, QueueConfig, WaitingCaller
+from engine.acd.models import Agent, AgentState, ExitAction, QueueConfig, WaitingCaller
 from engine.acd.ports import (AgentLog, CallbackBook, CustomerLookup, InteractionLog, MemoryRecords, NoCustomers,
                               RecordingCatalog)
 from engine.acd.queued import AgentLeg, QueuedCall, mask
 from engine.acd.reconciler import Reconciler
+from engine.acd.restore import LastState, restore_agents
 from engine.acd.switch_events import SwitchEvents
 from engine.esl import commands
 from engine.esl.hangup import HangupFacts, hangup_facts
@@ -123,6 +124,13 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         return reconciler.start()
 
     # ----- agents -------------------------------------------------------------------------------
+    def restore_agents(self, last: Mapping[str, LastState]) -> list[Intent]:
+        """After a restart: every agent back in the state the store last saw (see `restore.py`)."""
+        intents = self.execute(restore_agents(self.distributor, last, self.clock()))
+        restored = sum(1 for a in self.distributor.agents.values() if a.state is not AgentState.LOGGED_OUT)
+        log.info("restored %d agents' state from the store", restored)
+        return intents
+
     def login(self, agent_id: str, queues: Iterable[str] | Mapping[str, Mapping[str, int]] | None = None,
               ready: bool = True) -> list[Intent]:
         if agent_id not in self.distributor.agents and self.agent_directory is not None:

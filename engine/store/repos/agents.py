@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.store.database import Store
 from engine.store.errors import NotFound
@@ -119,6 +119,14 @@ class AgentRepository:
             query = query.where(AgentStateChangeRow.at < as_utc(until))
         with self.store.session() as s:
             return [to_record(AgentStateChange, r) for r in s.scalars(query)]
+
+    def latest_states(self) -> dict[str, AgentStateChange]:
+        """Each agent's newest timeline step (the state the engine stored last), by agent id."""
+        newest = (select(AgentStateChangeRow.agent_id, func.max(AgentStateChangeRow.id).label("last_id"))
+                  .group_by(AgentStateChangeRow.agent_id).subquery())
+        query = select(AgentStateChangeRow).join(newest, AgentStateChangeRow.id == newest.c.last_id)
+        with self.store.session() as s:
+            return {r.agent_id: to_record(AgentStateChange, r) for r in s.scalars(query)}
 
     @staticmethod
     def _require(s, agent_id: str) -> AgentRow:  # type: ignore[no-untyped-def]
