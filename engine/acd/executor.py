@@ -77,10 +77,12 @@ class IntentExecution:
                 log.warning("call %s: agent %s cannot be rung: %s", offer.call_id, agent_id, exc)
                 gevent.spawn(self.leg_failed, leg.uuid, UNDIALLABLE)
                 continue
+            leg.bridges_on_answer = self._bridges_on_answer(call, offer)
             try:
                 future = self.legs.ring_agent(leg.uuid, extension, call_id=offer.call_id,
                                               queue=offer.queue, caller_number=call.caller_number if call else "",
-                                              display_name=display, timeout=offer.timeout, headers=headers)
+                                              display_name=display, timeout=offer.timeout, headers=headers,
+                                              bridge_to=call.channel.uuid if leg.bridges_on_answer else None)
             except ValueError as exc:  # the call's data: that call's failure, never the agent's
                 self.agent_legs.pop(leg.uuid, None)
                 unbuildable = str(exc)
@@ -89,6 +91,14 @@ class IntentExecution:
         else:
             return
         self._offer_not_built(offer.call_id, unbuildable)
+
+    def _bridges_on_answer(self: "QueueService", call: QueuedCall | None, offer: Offer) -> bool:
+        """Let FreeSWITCH bridge on the agent's answer when nothing must happen in between: one agent rung
+        (ring-all would let a second answer steal the caller), no whisper, a real caller (not a callback)."""
+        if not self.bridge_on_answer or call is None or call.callback or len(offer.agent_ids) != 1:
+            return False
+        queue = self.distributor.queues.get(offer.queue)
+        return queue is not None and not queue.whisper
 
     def _offer_not_built(self: "QueueService", call_id: str, why: str) -> None:
         """No command can be built for this call (its data breaks it): it leaves the queue, logged once; the
@@ -272,37 +282,48 @@ class IntentExecution:
             return
         self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now,
                                       wait_seconds=round(connect.waited, 3))
+        if leg.bridges_on_answer:  # FreeSWITCH bridged it on the answer already
+            call.bridged = True
+            self.interactions.queue_event(call.call_id, now, bridged_at=now)
         self.bus.publish(TOPIC_CALL, {"event": "connected", "call_id": call.call_id, "agent_id": connect.agent_id,
                                       "queue": connect.queue, "waited": connect.waited})
         gevent.spawn(self._connect_legs, call, leg.uuid, queue.record.stereo)
 
     def _connect_legs(self: "QueueService", call: QueuedCall, leg_uuid: str, stereo: bool) -> None:
-        """In order: stop the music, bridge, start recording (blocking api calls, in their own greenlet)."""
+        """In order: bridge (which stops the music), start recording (blocking api calls, in their own greenlet).
+        A leg FreeSWITCH bridged on its answer (`bridges_on_answer`) needs no bridge command."""
         caller_uuid = call.channel.uuid
         control = self.legs.control
+        leg = self.agent_legs.get(leg_uuid)
         try:
+            if call.bridged and leg is not None and leg.bridges_on_answer:
+                self._after_bridge(call, caller_uuid, stereo)
+                return
             self._whisper_to_agent(call, leg_uuid)  # the caller still hears hold music meanwhile
-            control.api(commands.uuid_break(caller_uuid))
-            reply = control.api(commands.uuid_bridge(caller_uuid, leg_uuid))
+            reply = self.legs.bridge_now(caller_uuid, leg_uuid)
             if reply.startswith(commands.REPLY_ERR):
                 log.warning("call %s: bridge to agent leg %s failed: %s", call.call_id, leg_uuid, reply.strip())
                 if getattr(call.channel, "hung_up", False):
                     self.caller_gone(call.call_id)
                 else:  # the caller is still here: back in line at its old place once the agent leg is gone
                     call.transfer = ("queue", call.queue)
+                    self.legs.stop_music(caller_uuid)  # the failed bridge left the music on: end this round
                     self.legs.hang_up(leg_uuid)
                 return
             call.bridged = True
             self.interactions.queue_event(call.call_id, self.clock(), bridged_at=self.clock())
-            if call.recording:
-                self.recordings_closing[call.recording] = Flag()
-                self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
-                announce = self.distributor.queues[call.queue].record.announce
-                if announce:  # "this call is recorded", heard by both sides
-                    control.api(commands.uuid_broadcast(caller_uuid, announce, "both"))
+            self._after_bridge(call, caller_uuid, stereo)
         except Exception:
             log.exception("call %s: connecting to agent leg %s failed", call.call_id, leg_uuid)
             self.legs.hang_up(leg_uuid)
+
+    def _after_bridge(self: "QueueService", call: QueuedCall, caller_uuid: str, stereo: bool) -> None:
+        if call.recording:
+            self.recordings_closing[call.recording] = Flag()
+            self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
+            announce = self.distributor.queues[call.queue].record.announce
+            if announce:  # "this call is recorded", heard by both sides
+                self.legs.control.api(commands.uuid_broadcast(caller_uuid, announce, "both"))
 
     def _whisper_to_agent(self: "QueueService", call: QueuedCall, leg_uuid: str) -> None:
         """Play the queue's whisper on the agent leg only (`aleg`), and wait until it has been heard."""

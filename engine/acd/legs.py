@@ -69,8 +69,12 @@ class SwitchLegs:
         self.domain = domain
 
     def ring_agent(self, leg_uuid: str, extension: str, *, call_id: str, queue: str, caller_number: str,
-                   display_name: str, timeout: float, headers: Mapping[str, str]) -> Any:
-        """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body."""
+                   display_name: str, timeout: float, headers: Mapping[str, str], bridge_to: str | None = None) -> Any:
+        """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body.
+
+        `bridge_to`: the caller's uuid; FreeSWITCH then bridges the caller to the leg itself the moment the
+        agent answers (`api_on_answer`), without waiting for the engine to hear of the answer. The originate
+        then ends `-ERR ORIGINATOR_CANCEL` (the leg was bridged inside it) while the leg is up and bridged."""
         caller_number, display_name = clean_text(caller_number), clean_text(display_name)
         variables: dict[str, object] = {
             commands.VAR_ORIGINATION_CID_NUMBER: caller_number or "anonymous",
@@ -80,6 +84,8 @@ class SwitchLegs:
             commands.VAR_IGNORE_EARLY_MEDIA: "true",
             commands.VAR_HANGUP_AFTER_BRIDGE: "true",
         }
+        if bridge_to:
+            variables[commands.VAR_API_ON_ANSWER] = commands.uuid_bridge(bridge_to, leg_uuid)
         for name, value in headers.items():
             value = clean_text(value)
             if value:
@@ -126,6 +132,11 @@ class SwitchLegs:
             except Exception as exc:
                 log.warning("leg %s: uuid_exists not answered (%s); retrying", uuid, exc)
         return None
+
+    def bridge_now(self, caller_uuid: str, agent_leg: str) -> str:
+        """Bridge the caller to the agent leg; one step: uuid_bridge itself takes the caller off hold music
+        (no uuid_break round trip first). Blocking; returns FreeSWITCH's reply."""
+        return self.control.api(commands.uuid_bridge(caller_uuid, agent_leg))
 
     def stop_music(self, caller_uuid: str) -> Any:
         # Not `all`: that would also drop a playback the caller's greenlet just queued, whose completion

@@ -57,6 +57,7 @@ class AgentLeg:
     settled: bool = False
     gone: bool = False
     recovering: bool = False  # its originate result was lost; being reconciled by uuid (executor._recover_leg)
+    bridges_on_answer: bool = False  # FreeSWITCH bridges the caller to it when it answers (api_on_answer)
     played: Flag = field(default_factory=Flag)  # a playback on the leg (the whisper) ended, or the leg is gone
 
 

@@ -48,6 +48,7 @@ def arrival_time(channel: Any, default: float) -> float:
 
 
 DIRECT_TRANSFER_SECONDS = 60.0
+ON_ANSWER_GRACE_SECONDS = 1.0  # music cut while an agent leg bridges on answer: wait this long for the answer event
 QUICK_MUSIC_SECONDS = 0.2  # hold music that ends faster than this (file missing) three times is replaced
 HOLD_SILENCE = commands.silence(-1)  # endless silence, interrupted by uuid_break like music  # a call transferred to one agent waits this long for them, then for anyone
 
@@ -61,7 +62,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                  recordings: RecordingCatalog | None = None, customers: CustomerLookup | None = None,
                  announcer: Announcer | None = None, recording_root: str = "var/recordings",
                  music: str = commands.MUSIC_ON_HOLD, agent_directory: Callable[[str], Agent | None] | None = None,
-                 dial_customer: Callable[[str], str] | None = None) -> None:
+                 dial_customer: Callable[[str], str] | None = None, bridge_on_answer: bool = False) -> None:
         memory = MemoryRecords()
         self.distributor = Distributor(queues, agents)
         self.legs = legs
@@ -77,6 +78,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.music = music
         self.agent_directory = agent_directory  # finds agents created after start (e.g. in the store)
         self.dial_customer = dial_customer  # number -> dial string, for agent-first callbacks
+        self.bridge_on_answer = bridge_on_answer  # FreeSWITCH bridges on the agent's answer (executor.py)
         self.handle_times = HandleTimes()
         self.calls: dict[str, QueuedCall] = {}  # by call id
         self.by_caller_uuid: dict[str, QueuedCall] = {}
@@ -254,6 +256,11 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                     continue
                 started = time.monotonic()
                 digit = call.channel.play(music, terminators=keys)
+                if not digit and not call.announce_due and self._bridging_on_answer(call):
+                    # FreeSWITCH may have bridged the caller on an agent's answer before that answer event
+                    # reached us: don't start the music again over the agent, wait for the answer event.
+                    call.decided.wait(ON_ANSWER_GRACE_SECONDS)
+                    continue
                 if digit and digit in queue.exit_keys and not call.decided.is_set():
                     self._exit_key(call, queue, digit)
                 elif not digit and time.monotonic() - started < QUICK_MUSIC_SECONDS and not call.announce_due:
@@ -266,6 +273,10 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         finally:
             if announcer is not None:
                 announcer.kill(block=False)
+
+    def _bridging_on_answer(self, call: QueuedCall) -> bool:
+        return any(leg.call_id == call.call_id and leg.bridges_on_answer and not leg.gone
+                   for leg in self.agent_legs.values())
 
     def _announce_clock(self, call: QueuedCall, every: float) -> None:
         while not call.decided.is_set():

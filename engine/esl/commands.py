@@ -97,6 +97,7 @@ VAR_ORIGINATION_CID_NUMBER = "origination_caller_id_number"
 VAR_ORIGINATION_CID_NAME = "origination_caller_id_name"
 VAR_ORIGINATE_TIMEOUT = "originate_timeout"
 VAR_IGNORE_EARLY_MEDIA = "ignore_early_media"
+VAR_API_ON_ANSWER = "api_on_answer"  # an API command FreeSWITCH runs itself when the leg is answered
 VAR_CONTINUE_ON_FAIL = "continue_on_fail"
 VAR_HANGUP_AFTER_BRIDGE = "hangup_after_bridge"
 VAR_PARK_AFTER_BRIDGE = "park_after_bridge"

@@ -287,6 +287,15 @@ class Channel:
         self.fire("CHANNEL_CALLSTATE", before=[("Original-Channel-Call-State", old),
                                               ("Channel-Call-State-Number", str(CALLSTATE_NUMBERS[callstate]))])
 
+    def _api_on(self, prefix: str) -> None:
+        """switch_channel_api_on: run every `<prefix>*` variable as an API command (`cmd args`), right after
+        the event, in the thread that marked the channel (switch_channel_perform_mark_answered)."""
+        from engine.sim.api import run_api
+        for name, value in list(self.variables.items()):
+            if name.lower().startswith(prefix) and value:
+                command, _, arg = value.partition(" ")
+                run_api(self.switch, command, arg.strip(), None)
+
     def presence(self) -> None:
         if not self.presence_id:
             return
@@ -349,6 +358,7 @@ class Channel:
         self.set_var("answer_epoch", str(int(time.time())))
         self.touch()
         self.fire("CHANNEL_ANSWER")
+        self._api_on("api_on_answer")
         self.presence()
         self.set_callstate("ACTIVE")
         self.poke()

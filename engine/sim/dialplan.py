@@ -209,8 +209,8 @@ class Originator:
                     and not winner.ready():
                 leg.ok_at = time.monotonic()  # the phone's 200 OK
                 latency = getattr(sw, "latency", None)
-                if latency is not None and latency.answer_event > 0:
-                    gevent.sleep(latency.answer_event)
+                if latency is not None and latency.answer_signal > 0:
+                    gevent.sleep(latency.answer_signal)
                 if leg.up and not winner.ready():
                     self._answer(leg)
                     winner.set(leg)  # the first answer wins at once; the originate itself goes on a while

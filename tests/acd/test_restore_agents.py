@@ -69,6 +69,7 @@ def test_an_engine_restart_keeps_agents_logged_in_paused_with_reason_and_in_wrap
         assert agents["1003"].state is AgentState.LOGGED_OUT
         assert agents["1004"].state is AgentState.WRAP_UP and agents["1004"].wrap_up_until > time.time()
         # And the stored timeline keeps the reason, so a further restart restores it again
+        assert second.writes.flush(2)
         assert repo.latest_states()["1002"].reason == "training"
         # And an agent whose phone is not registered is marked so once the switch says it (no miss counted)
         second.service.set_registered("1001", False)
