@@ -42,3 +42,18 @@ def test_a_leg_bridged_inside_its_originate_stays_up_while_the_job_reports_origi
     assert sim.wait_until(lambda: "leg-1" not in sim.channels, 2)
     esl.cmd("api hupall")
     esl.close()
+
+
+def test_api_on_answer_runs_inside_freeswitch_when_the_leg_is_answered(sim):
+    sim.set_destination("n-caller", "answer", after=0.1)
+    sim.add_endpoint("1001", answer_after=0.1)
+    esl = connect_inbound(sim.address)
+    assert esl.cmd("api originate {origination_uuid=caller}sofia/gw/n-caller &park()").body == b"+OK caller\n"
+    esl.cmd("event plain CHANNEL_ANSWER BACKGROUND_JOB")
+    job = esl.cmd("bgapi originate {origination_uuid=leg-1,api_on_answer='uuid_bridge caller leg-1'}"
+                  "user/1001 &park()").h["Job-UUID"]
+    frame = esl.wait_event(lambda f: f.event_name == "BACKGROUND_JOB" and f.ev.get("Job-UUID") == job)
+    assert frame.body.endswith(b"-ERR ORIGINATOR_CANCEL\n")  # bridged inside its own originate
+    assert sim.wait_until(lambda: sim.channels["caller"].bridged_to is sim.channels.get("leg-1"), 2)
+    esl.cmd("api hupall")
+    esl.close()
