@@ -22,6 +22,11 @@ from engine.acd.write_behind import WriteBehind, WriteBehindAgentLog, WriteBehin
 from engine.esl import commands
 
 log = logging.getLogger(__name__)
+# The switch events the ACD acts on (acd/switch_events.py, the job results of its originates): a control
+# connection that subscribes to these instead of ALL spares FreeSWITCH and the engine most of the event traffic.
+ACD_EVENTS = (commands.EV_CHANNEL_ANSWER, commands.EV_CHANNEL_HANGUP, commands.EV_CHANNEL_HANGUP_COMPLETE,
+              commands.EV_CHANNEL_EXECUTE_COMPLETE, commands.EV_RECORD_STOP, commands.EV_CUSTOM,
+              commands.EV_BACKGROUND_JOB)
 JOURNAL_NAME = "acd-writes.journal"  # under engine.data_dir: store writes not yet applied (write_behind.py)
 
 
