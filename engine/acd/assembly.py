@@ -24,9 +24,12 @@ from engine.esl import commands
 log = logging.getLogger(__name__)
 # The switch events the ACD acts on (acd/switch_events.py, the job results of its originates): a control
 # connection that subscribes to these instead of ALL spares FreeSWITCH and the engine most of the event traffic.
+# CUSTOM events are named by subclass (`commands.subscribe` puts them after the word CUSTOM, last: FreeSWITCH
+# reads every word after CUSTOM as a subclass, so a bare CUSTOM in the middle would swallow BACKGROUND_JOB).
 ACD_EVENTS = (commands.EV_CHANNEL_ANSWER, commands.EV_CHANNEL_HANGUP, commands.EV_CHANNEL_HANGUP_COMPLETE,
-              commands.EV_CHANNEL_EXECUTE_COMPLETE, commands.EV_RECORD_STOP, commands.EV_CUSTOM,
-              commands.EV_BACKGROUND_JOB)
+              commands.EV_CHANNEL_EXECUTE_COMPLETE, commands.EV_RECORD_STOP, commands.EV_BACKGROUND_JOB,
+              commands.SUBCLASS_SOFIA_REGISTER, commands.SUBCLASS_SOFIA_UNREGISTER, commands.SUBCLASS_SOFIA_EXPIRE,
+              commands.SUBCLASS_AGENT_CONTROL)
 JOURNAL_NAME = "acd-writes.journal"  # under engine.data_dir: store writes not yet applied (write_behind.py)
 
 
