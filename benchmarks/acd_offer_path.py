@@ -250,7 +250,7 @@ def run(mode: str, calls: int, agents: int, burst: bool, time_scale: float, work
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=30, help="calls per traffic pattern and configuration")
+    parser.add_argument("--calls", type=int, default=20, help="calls per traffic pattern and configuration")
     parser.add_argument("--agents", type=int, default=4, help="agents for sequential calls (burst: calls/2)")
     parser.add_argument("--time-scale", type=float, default=0.05, help="simulated human time per real second")
     parser.add_argument("--all-events", action="store_true", help="subscribe to ALL events (the daemon's default)")
