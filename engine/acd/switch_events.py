@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from engine.esl import commands
+from engine.esl.hangup import hangup_facts
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.acd.service import QueueService
@@ -26,12 +27,13 @@ class SwitchEvents:
         if name == commands.EV_CHANNEL_ANSWER and uid in service.agent_legs:
             service.leg_answered(uid)
         elif name in (commands.EV_CHANNEL_HANGUP, commands.EV_CHANNEL_HANGUP_COMPLETE):
-            cause = event.get(commands.H_HANGUP_CAUSE) or "NORMAL_CLEARING"
+            facts = hangup_facts(event)
+            cause = facts.cause or "NORMAL_CLEARING"
             if uid in service.agent_legs:
-                service.leg_hung_up(uid, cause)
+                service.leg_hung_up(uid, cause, facts.sip_status)
             call = service.by_caller_uuid.get(uid)
             if call is not None:
-                service.caller_gone(call.call_id)
+                service.caller_gone(call.call_id, facts)
         elif name == commands.EV_CHANNEL_EXECUTE_COMPLETE and uid in service.agent_legs:
             if event.get(commands.H_APPLICATION) == commands.APP_PLAYBACK:
                 service.agent_legs[uid].played.set()

@@ -11,7 +11,7 @@ import gevent
 from engine.sim.channel import Channel
 from engine.sim.profile import CallerProfile
 from engine.sim.dialplan import Dialplan, Originator, Route
-from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint
+from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint, Latency
 from engine.sim.inbound import InboundServer
 from engine.sim.session import spawn_inbound
 from engine.sim.sounds import SoundLibrary
@@ -159,6 +159,7 @@ class FreeSwitchSim:
         sw.dialplan = Dialplan()
         sw.directory = Directory(sw)
         sw.originator = Originator(sw)
+        sw.latency = Latency()  # the host's own processing delays (engine.sim.endpoints.Latency)
         self._server = InboundServer(sw, host, port)
         self._started = False
 

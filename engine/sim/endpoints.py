@@ -31,6 +31,29 @@ class Endpoint:
 
 
 @dataclass
+class Latency:
+    """Real-time delays of a FreeSWITCH host (seconds, never scaled by `time_scale`: they are the switch's own
+    processing, not the humans' behaviour).
+
+    - `answer_signal`: the phone's 200 OK until sofia marks the channel answered (fires CHANNEL_ANSWER and
+      runs `api_on_answer`). 0 by default so tests stay fast.
+    - `event_delivery`: a fired event until it is on the ESL sockets (FreeSWITCH's event thread and the
+      listener queues), order kept. With `answer_signal` it makes the field figure of ~17 ms from the
+      200 OK until the engine has CHANNEL_ANSWER. 0 by default.
+    - `originate_return`: CHANNEL_ANSWER until the originate returns and its BACKGROUND_JOB is fired
+      (capture 04f: 20 ms). A leg uuid_bridged inside this window makes the originate end
+      `-ERR ORIGINATOR_CANCEL` although the leg stays up and bridged (seen on the real switch).
+    - `media_break`: a channel playing a file or stream leaves that app this long after `uuid_break` or
+      `uuid_bridge` interrupts it (field figure: ~28 ms to take a caller off hold music).
+    """
+
+    answer_signal: float = 0.0
+    event_delivery: float = 0.0
+    originate_return: float = 0.020
+    media_break: float = 0.0
+
+
+@dataclass
 class Destination:
     """What happens when the sim dials an external number (originate or bridge to a gateway)."""
 
