@@ -416,9 +416,10 @@ def subscribe(event_format: str, names: Iterable[str]) -> str:
     for name in names:
         if not _EVENT_WORD_RE.match(name or ""):
             raise ValueError(f"not an event name: {name!r}")
-    plain = [n for n in names if "::" not in n]
+    # FreeSWITCH reads every word after CUSTOM as a subclass name, so CUSTOM and its subclasses go last.
+    plain = [n for n in names if "::" not in n and n != "CUSTOM"]
     custom = [n for n in names if "::" in n]
-    words = plain + (["CUSTOM", *custom] if custom else [])
+    words = plain + (["CUSTOM", *custom] if custom or "CUSTOM" in names else [])
     if event_format not in ("plain", "json", "xml"):
         raise ValueError(f"bad event format {event_format!r}")
     return f"event {event_format} " + " ".join(words)

@@ -191,3 +191,12 @@ def test_dial_values_keep_names_in_any_script_and_lose_only_syntax() -> None:
     assert commands.dial_value("O'Brien, Jr.") == "O Brien Jr."
     assert commands.dial_value("a\tb\x00c|d") == "a b c d"
     assert commands.escape_dial_value("张 三") == "'张 三'"
+
+
+def test_subscribe_puts_custom_last_so_later_event_names_are_not_read_as_subclasses() -> None:
+    # FreeSWITCH's mod_event_socket reads every word after CUSTOM as a subclass name.
+    line = commands.subscribe("json", ["CHANNEL_ANSWER", "CUSTOM", "BACKGROUND_JOB", "sofia::register"])
+    words = line.split()[2:]
+    assert words.index("CUSTOM") > words.index("BACKGROUND_JOB")
+    assert words[words.index("CUSTOM") + 1:] == ["sofia::register"]
+    assert commands.subscribe("plain", ["CUSTOM", "HEARTBEAT"]).endswith("HEARTBEAT CUSTOM")
