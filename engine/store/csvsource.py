@@ -277,7 +277,7 @@ def open_rows(facts: FileFacts, delimiter: str | None = None, candidates: tuple[
         raise ImportFileError(facts.path, 1, "", f"the header is {exc}") from None
     if problems:
         reader_lines.close()
-        raise ImportFileError(facts.path, 1, "", f"the header line {problems[0][1]}")
+        raise ImportFileError(facts.path, 1, "", f"cannot read the header: {problems[0][1]}")
     if not first.strip():
         reader_lines.close()
         raise ImportFileError(facts.path, 1, "", "the first line must be a header naming the columns")

@@ -211,7 +211,7 @@ class CustomerImport:
         repeats = first_seen.claim([(row.line, row.phones) for row in batch])
         for index, (e164, first) in repeats.items():
             row = batch[index]
-            rejects.append([str(row.line), "phone", f"{mask(e164)} already appears on line {first}", *row.fields])
+            rejects.append([str(row.line), "phone", f"number {mask(e164)} already appears on line {first}", *row.fields])
         if repeats:
             batch = [row for i, row in enumerate(batch) if i not in repeats]
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
