@@ -208,7 +208,7 @@ def _import_peak(store, tmp_path: Path, rows: int) -> int:
     path = tmp_path / f"c{rows}.csv"
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("phone\n")
-        fh.writelines(f"1{(300000000 + i * 7) % 10**10:010d}\n" for i in range(rows))
+        fh.writelines(f"138{i:08d}\n" for i in range(rows))
     tracemalloc.start()
     try:
         CustomerImport(store, ImportOptions(batch_rows=500)).run(path)
@@ -219,8 +219,8 @@ def _import_peak(store, tmp_path: Path, rows: int) -> int:
 
 def test_import_memory_does_not_grow_with_the_number_of_rows(store, tmp_path):
     small = _import_peak(store, tmp_path, 2_000)
-    large = _import_peak(store, tmp_path, 20_000)
-    assert large < small * 1.5, (small, large)
+    large = _import_peak(store, tmp_path, 40_000)  # a number -> line map held in memory made this 2.5x
+    assert large < small * 1.3, (small, large)
 
 
 # -- fuzzing the import boundary -------------------------------------------------------------------------------------
