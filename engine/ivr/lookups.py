@@ -19,6 +19,7 @@ from typing import Any
 
 import gevent
 import gevent.monkey
+
 from engine.yamlsrc import SourceError, load_file
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 
 _QUERY_CHUNK = 500
+_SELECT = f"SELECT number, line FROM seen WHERE number IN ({','.join('?' * _QUERY_CHUNK)})"
 
 
 class FirstSeen:
@@ -28,9 +29,9 @@ class FirstSeen:
         wanted = sorted({n for _, numbers in rows for n in numbers})
         known: dict[str, int] = {}
         for i in range(0, len(wanted), _QUERY_CHUNK):
-            chunk = wanted[i:i + _QUERY_CHUNK]
-            known.update(self._db.execute(
-                f"SELECT number, line FROM seen WHERE number IN ({','.join('?' * len(chunk))})", chunk))
+            chunk: list[str | None] = list(wanted[i:i + _QUERY_CHUNK])
+            chunk += [None] * (_QUERY_CHUNK - len(chunk))  # one statement text: sqlite3 caches it once
+            known.update(self._db.execute(_SELECT, chunk))
         repeats: dict[int, tuple[str, int]] = {}
         fresh: list[tuple[str, int]] = []
         for index, (line, numbers) in enumerate(rows):
