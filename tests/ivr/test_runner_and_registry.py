@@ -312,3 +312,26 @@ def test_a_call_never_runs_the_reload_itself(harness):
     # Then the job, run later, reports the error and keeps the flow
     jobs[-1]()
     assert registry.flow_for("1") is good and not registry.last_report.ok
+
+
+@pytest.mark.parametrize("content, message", [
+    ("start: a\nnodes:\n  a: {type: hangup}\nvars: " + "[" * 3000 + "]" * 3000 + "\n", "nest"),
+    ("start: a\nnodes:\n  a: {type: hangup}\n? [x]\n: y\n", "complex mapping keys"),
+    ("start: a\nnodes:\n  a: {type: hangup}\nvars: {d: 2024-02-30}\n", "invalid timestamp value"),
+    ("start: a\nnodes:\n  a: {type: hangup}\nvars: {n: " + "7" * 5000 + "}\n", "number too long"),
+])
+def test_a_broken_file_dropped_into_a_running_engine_is_located_and_the_flow_keeps_serving(harness, caplog,
+                                                                                           content, message):
+    path = harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
+    registry.reload()
+    good = registry.flow_for("1")
+    path.write_text(content, encoding="utf-8")
+    bump_mtime(path, 5)
+    with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
+        assert registry.flow_for("1") is good
+        registry.join()
+        assert registry.flow_for("1") is good
+    [error] = registry.last_report.errors
+    assert str(error).startswith(f"{path}:") and message in str(error)
+    assert "keeping the previous version" in caplog.text
