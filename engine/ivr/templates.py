@@ -23,7 +23,6 @@ import datetime
 import re
 import string
 import time
-import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
