@@ -172,6 +172,11 @@ def test_the_store_and_exports_are_private(tmp_path: Path) -> None:
     result = subprocess.run(JINQIAO + ["customers", "export", "-o", str(out)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    bad = tmp_path / "bad.csv"
+    bad.write_text("phone,name\nnot-a-number,=HYPERLINK(1)\n", encoding="utf-8")
+    subprocess.run(JINQIAO + ["customers", "import", str(bad)], capture_output=True, text=True, env=env)
+    errors = tmp_path / "bad.csv.errors.csv"
+    assert stat.S_IMODE(errors.stat().st_mode) == 0o600  # rejected rows hold customer data too
 
 
 def test_the_systemd_unit_matches_the_example_config_and_the_install_layout() -> None:

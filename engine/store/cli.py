@@ -1,7 +1,6 @@
 """The store's command groups: `jinqiao db`, `jinqiao customers`, and (from cli_admin) dnc, agents, dispositions."""
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
@@ -181,9 +180,13 @@ def show_customer(ctx: click.Context, number: str, as_json: bool) -> None:
 @click.option("--output", "-o", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               help="CSV file to write (default: standard output).")
 @click.option("--encoding", default="utf-8-sig", show_default=True, help="utf-8-sig opens cleanly in Excel.")
+@click.option("--raw", is_flag=True,
+              help="Write cells unchanged, for a file that goes back into `customers import`. Without it, a cell "
+                   "starting with = + - @ (which Excel/WPS would run as a formula) gets a leading apostrophe.")
 @click.pass_context
-def export_customers(ctx: click.Context, output: str, encoding: str) -> None:
+def export_customers(ctx: click.Context, output: str, encoding: str, raw: bool) -> None:
     """Export every customer as CSV (the same columns `customers import` reads back)."""
+    from engine.store.csvexport import CsvExport
     from engine.store.repos.customers import CustomerRepository
 
     repo = CustomerRepository(open_cli_store(ctx))
@@ -191,7 +194,7 @@ def export_customers(ctx: click.Context, output: str, encoding: str) -> None:
     out = sys.stdout if output == "-" else open_private(output, encoding=encoding, newline="")
     count = 0
     try:
-        writer = csv.writer(out)
+        writer = CsvExport(out, raw=raw)
         writer.writerow(["name", "phone", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
                          "owner_agent_id", "marketing_consent", "do_not_disturb", *(f"attr.{k}" for k in attribute_keys)])
         for c in repo.iter_all():
