@@ -43,7 +43,7 @@ def test_a_customer_name_with_cr_lf_still_rings_the_agent_with_a_clean_name():
     _call(service, switch, "caller-1")
     [(leg, ext, originate)] = switch.rung
     assert ext == "1001" and "\r" not in originate and "\n" not in originate
-    assert "sip_h_X-Jinqiao-Customer-Name='王 X-Evil: 1'" in originate or "王 X-Evil: 1" in originate
+    assert "sip_h_X-Jinqiao-Customer-Name='王 X-Evil 1'" in originate  # control bytes and ':' are blanks
     agent = service.distributor.agents["1001"]
     assert agent.registered and agent.state is AgentState.RINGING
 
