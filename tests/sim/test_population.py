@@ -1,8 +1,15 @@
 """The called-party population: a seeded, deterministic model, and a ground-truth log matching what ESL saw."""
 from __future__ import annotations
 
-import pytest
+import os
+import socket
+import subprocess
+import sys
 
+import pytest
+from click.testing import CliRunner
+
+from engine.sim.cli import sim as sim_cli
 from engine.sim.population import BUSY, HUMAN, MACHINE, NO_ANSWER, UNALLOCATED, Population
 
 from .helpers import connect_inbound
@@ -139,3 +146,32 @@ def test_explicit_destinations_win_over_the_population_and_it_can_be_turned_off(
     sim.set_population(None)
     assert sim.population_log == []
     assert esl.cmd("api originate sofia/gateway/gw/5552001 &park()").body.startswith(b"+OK ")
+
+
+def test_sim_run_refuses_a_bad_population_spec():
+    result = CliRunner().invoke(sim_cli, ["run", "--port", "0", "--password", "pw", "--population", "answer=lots"])
+    assert result.exit_code == 2
+    assert "--population" in result.output and "answer: expected a number, got 'lots'" in result.output
+
+
+def test_sim_run_population_option_drives_outbound_dials(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JINQIAO_SIM_PASSWORD": "poppw"}
+    switch = subprocess.Popen([sys.executable, "-m", "engine.cli", "sim", "run", "--port", str(port),
+                               "--time-scale", "0.01", "--no-control", "--population",
+                               "answer=0,machine=0,busy=0,unallocated=0,seed=7,unallocated_prefix=999"],
+                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert switch.stderr is not None
+        line = switch.stderr.readline().decode()                    # "sim: listening on ..." once it listens
+        assert line.startswith("sim: listening on 127.0.0.1:%d" % port), line
+        esl = connect_inbound(("127.0.0.1", port), password="poppw")
+        assert esl.cmd("api originate sofia/gateway/gw/9995550 &park()").body == b"-ERR UNALLOCATED_NUMBER\n"
+        r = esl.cmd("api originate {originate_timeout=5}sofia/gateway/gw/5550 &park()")
+        assert r.body == b"-ERR NO_ANSWER\n"                          # nobody answers in this population
+        esl.close()
+    finally:
+        switch.terminate()
+        switch.wait(10)
