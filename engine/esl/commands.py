@@ -153,6 +153,8 @@ APP_EAVESDROP = "eavesdrop"
 APP_AVMD_START = "avmd_start"  # mod_avmd: start beep detection (outbound legs, after answer)
 APP_AVMD_STOP = "avmd_stop"  # fires avmd::stop with the real Beep-Status and Total-time
 API_AVMD = "avmd"  # `avmd <uuid> start|stop`; replies "+OK\n [<uuid>] [<channel name>] started!\n\n"
+AVMD_CMD_START = "start"
+AVMD_CMD_STOP = "stop"
 
 # --- call-commands for sendmsg ----------------------------------------------------------------------------
 CALL_COMMAND_EXECUTE = "execute"

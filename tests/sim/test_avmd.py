@@ -110,3 +110,15 @@ def test_population_machines_beep_and_the_ground_truth_records_it(sim, esl):
     assert truth.machine and truth.hung_up_by == "callee"
     assert truth.avmd_beep_at is not None and truth.avmd_beep_at >= truth.beep_at >= truth.answered_at
     assert int(beep.ev["Event-Date-Timestamp"]) >= int(truth.beep_at * 1e6)
+
+
+def test_avmd_started_by_api_on_answer_hears_the_machine(sim, esl):
+    sim.set_destination("5550103", "machine", after=0.5, machine_greeting=5.0)
+    r = esl.cmd("api originate {origination_uuid=m3,%s='%s m3 %s'}sofia/gateway/gw/5550103 &park()"
+                % (C.VAR_API_ON_ANSWER, C.API_AVMD, C.AVMD_CMD_START))
+    assert r.body == b"+OK m3\n"
+    start = _avmd(esl, C.SUBCLASS_AVMD_START, "m3")
+    beep = _avmd(esl, C.SUBCLASS_AVMD_BEEP, "m3")
+    assert int(beep.ev["Event-Date-Timestamp"]) >= int(start.ev["Start-time"]) + int(beep.ev["Detection-time"])
+    assert sim.channels["m3"].get_var(C.VAR_AVMD_DETECT) == "TRUE"
+    esl.cmd("api uuid_kill m3")
