@@ -40,6 +40,8 @@ class QueuedCall:
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
+    ivr_path: tuple[str, ...] = ()  # from the IVR, shown on the screen-pop
+    ivr_digits: tuple[str, ...] = ()
 
 
 @dataclass

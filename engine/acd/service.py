@@ -196,6 +196,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         customer = self.customers.lookup(number, request.customer_id)
         call = QueuedCall(call_id, channel, queue.name, number, customer, request.language, now,
                           transferred_from=transferred_from)
+        call.ivr_path, call.ivr_digits = request.ivr_path, request.ivr_digits
         self.calls[call_id] = call
         self.by_caller_uuid[channel.uuid] = call
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
@@ -300,7 +301,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.by_caller_uuid.pop(call.channel.uuid, None)
         self.calls.pop(call.call_id, None)
         again = QueueRequest(queue=queue, priority=request.priority, skills=request.skills, call_uuid=call.call_id,
-                             flow=request.flow, customer_id=request.customer_id, language=request.language)
+                             flow=request.flow, customer_id=request.customer_id, language=request.language,
+                             ivr_path=request.ivr_path, ivr_digits=request.ivr_digits)
         if queue == call.queue and direct is None:  # re-queued after a failed bridge: keep the place in line
             return self.enqueue(call.channel, again, since=call.enqueued_at)
         return self.enqueue(call.channel, again, direct_agent=direct, transferred_from=call.agent_id)
