@@ -97,6 +97,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "live": {"zh": "实时", "en": "Live"},
     "offline": {"zh": "连接中断，正在重连…", "en": "Connection lost, reconnecting…"},
     "language": {"zh": "English", "en": "中文"},
+    "log_out": {"zh": "签出", "en": "Log out"},
     "handled": {"zh": "今日接听", "en": "Answered today"},
     "abandoned": {"zh": "放弃", "en": "Abandoned"},
     "yes": {"zh": "是", "en": "Yes"},
