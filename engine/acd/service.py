@@ -149,6 +149,22 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                 "registered": agent.registered, "queues": sorted(agent.queues), "call_id": agent.current_call,
                 "calls_handled": agent.calls_handled, "no_answers": agent.consecutive_no_answers}
 
+    def monitor(self, agent_id: str, supervisor_extension: str, mode: str) -> str:
+        """Ring the supervisor's phone, then listen to / whisper to / barge into the agent's connected call
+        (FreeSWITCH eavesdrop on the agent's leg). Returns the supervisor leg's UUID."""
+        if mode not in ("listen", "whisper", "barge"):
+            raise AcdError(f"monitor mode must be listen, whisper or barge, not {mode!r}")
+        if not supervisor_extension:
+            raise AcdError("the supervisor's extension is needed: their phone rings first")
+        agent = self.distributor.agent(agent_id)
+        call = self.calls.get(agent.current_call or "")
+        if call is None or call.status != "connected" or not call.agent_leg or call.agent_id != agent_id:
+            raise AcdError(f"agent {agent_id} has no connected call")
+        leg = commands.new_uuid()
+        log.info("call %s: supervisor phone %s rung to %s agent %s", call.call_id, supervisor_extension, mode, agent_id)
+        self.legs.ring_monitor(leg, supervisor_extension, call.agent_leg, mode, call_id=call.call_id)
+        return leg
+
     def snapshot(self) -> dict[str, Any]:
         """Queues and agents right now, for the wallboard and `jinqiao` status pages."""
         now = self.clock()

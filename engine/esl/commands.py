@@ -117,6 +117,11 @@ VAR_SIP_HEADER_PREFIX = "sip_h_"
 VAR_EFFECTIVE_CID_NAME = "effective_caller_id_name"
 VAR_EFFECTIVE_CID_NUMBER = "effective_caller_id_number"
 VAR_RECORD_STEREO = "RECORD_STEREO"
+# read by eavesdrop on the listening channel (switch_ivr_eavesdrop_session): mux the listener's audio into
+# the target's read (aleg: the target hears it) / write (bleg: the target's peer hears it); DTMF mode switching.
+VAR_EAVESDROP_WHISPER_ALEG = "eavesdrop_whisper_aleg"
+VAR_EAVESDROP_WHISPER_BLEG = "eavesdrop_whisper_bleg"
+VAR_EAVESDROP_ENABLE_DTMF = "eavesdrop_enable_dtmf"
 
 SAY_PREFIX = "say:"  # playback of TTS text with the channel's tts_engine/tts_voice
 

@@ -40,6 +40,7 @@ QUEUES = {"support": {"strategy": "longest-idle", "wrap_up_seconds": 1, "offer_t
 KNOWN_CALLER = "13911112222"
 AGENT_PASSWORD = "agent-pass-1"
 SUPERVISOR_PASSWORD = "super-pass-1"
+SUPERVISOR_PHONE = "2001"
 
 
 class WebRig:
@@ -88,6 +89,7 @@ class WebRig:
             users.add(agent_id, AGENT_PASSWORD, role="agent", language="zh")
             self.sim.add_endpoint(agent_id, answer_after=answer_after, hangup_after=None)
         users.add("sup1", SUPERVISOR_PASSWORD, role="supervisor", language="en")
+        self.sim.add_endpoint(SUPERVISOR_PHONE, answer_after=0.5, hangup_after=None)
         store.dispose()
         self.engine = build_engine(self.config).start()
         assert self.engine.inbound.wait_connected(10)
@@ -116,6 +118,11 @@ class WebRig:
         """When the ACD connected this call to this agent (the agent's phone answered), from the bus."""
         view = self.web.console.served.get(agent_id, {}).get(call_id)
         return view.connected_at if view is not None else None
+
+    def monitor_legs(self) -> list:
+        """Channels to the supervisor's phone (what the wallboard's listen / whisper / barge rang)."""
+        return [ch for ch in self.sim.switch.channels.values() if ch.direction == "outbound"
+                and f"/{SUPERVISOR_PHONE}" in ch.name]
 
     def close(self) -> None:
         for call in self.calls:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.web.browser import Browser, require_browser
-from tests.web.rig import AGENT_PASSWORD, KNOWN_CALLER, SUPERVISOR_PASSWORD, WebRig
+from tests.web.rig import AGENT_PASSWORD, KNOWN_CALLER, SUPERVISOR_PASSWORD, SUPERVISOR_PHONE, WebRig
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -154,6 +154,31 @@ def test_wallboard_moves_when_a_call_queues_and_when_it_is_answered(rig, supervi
     assert supervisor.wait(lambda: supervisor.js(row) == "on-call", 10)
     supervisor.screenshot("wallboard")
     _finish_call(rig, call, "1001")
+
+
+def test_supervisor_whispers_to_an_agent_through_their_own_phone(rig, supervisor):
+    from engine.esl import commands
+
+    # Given agent 1001 talking to a caller
+    assert rig.wait(lambda: rig.state("1001") != "wrap-up", 10)
+    rig.web.console.force_state("1001", "ready")
+    call = rig.call(KNOWN_CALLER)
+    assert rig.wait(lambda: rig.state("1001") == "on-call", 20)
+    whisper = "#agents tr[data-agent='1001'] button[data-mode=whisper]"
+    assert supervisor.wait(lambda: supervisor.driver.find_elements("css selector", whisper))
+    agent_leg = rig.acd.calls[call.uuid].agent_leg
+    # When the supervisor enters their phone and presses Whisper
+    supervisor.driver.find_element("id", "sup-ext").send_keys(SUPERVISOR_PHONE)
+    supervisor.driver.find_element("css selector", whisper).click()
+    # Then their phone rings, answers and eavesdrops on the agent's leg, heard by the agent only
+    assert rig.wait(lambda: any((commands.APP_EAVESDROP, agent_leg) in ch.apps for ch in rig.monitor_legs()), 15)
+    leg = rig.monitor_legs()[0]
+    assert leg.variables[commands.VAR_EAVESDROP_WHISPER_ALEG] == "true"
+    assert leg.variables[commands.VAR_EAVESDROP_WHISPER_BLEG] == "false"
+    assert leg.up
+    # ... until the call ends
+    _finish_call(rig, call, "1001")
+    assert rig.wait(lambda: not leg.up, 10)
 
 
 def test_agent_without_supervisor_role_gets_403_page(rig, agent1):
