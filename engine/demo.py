@@ -103,8 +103,12 @@ def _drive(call, caller: ScriptedCaller) -> None:
         gevent.sleep(0.01)
 
 
-def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_dir: str | None = None) -> int:
-    """Run the demo; returns 0 when every call went through the engine and was stored."""
+def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_dir: str | None = None,
+             serve: bool = False, web_port: int | None = None) -> int:
+    """Run the demo; returns 0 when every call went through the engine and was stored.
+
+    With `serve`, the web console and wallboard are started with demo logins (printed) and simulated
+    callers keep coming until Ctrl-C, instead of the scripted batch."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -129,6 +133,10 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     sim = FreeSwitchSim(password=password, time_scale=time_scale)
     sim.start()
     demo_config = _demo_config(config, workdir, password, sim.address)
+    if serve:
+        demo_config = dataclasses.replace(demo_config, web=dataclasses.replace(
+            demo_config.web, cookie_secure=False, disposition_queues="",
+            port=demo_config.web.port if web_port is None else web_port))
 
     store = open_store(demo_config.database_url, region=demo_config.database.phone_region)
     upgrade(store.engine)
@@ -160,6 +168,10 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
 
     logged_in = sim.wait_until(lambda: ready_agents() >= len(DEMO_AGENTS), 10)
     click.echo(f"agents logged in: {', '.join(a for a, _n, _s in DEMO_AGENTS)}" + ("" if logged_in else " (not all ready)"))
+    if serve:
+        from engine.demo_web import serve_until_interrupted
+
+        return serve_until_interrupted(engine, sim, [a for a, _n, _s in DEMO_AGENTS], CALLERS, _drive)
 
     started = time.monotonic()
     chosen = [CALLERS[i % len(CALLERS)] for i in range(calls)]
