@@ -171,7 +171,7 @@ class Console:
         if view is not None and state in ("wrap-up", "available", "not-ready", "logged-out") \
                 and payload.get("previous") in ("on-call", "ringing"):
             view.status = "ended" if payload.get("previous") == "on-call" else "missed"
-        self.push(f"agent:{agent_id}", "state", {"at": self.clock(), "state": state,
+        self.push(f"agent:{agent_id}", "state", {"at": at, "state": state,
                                                 "reason": payload.get("reason") or "", "since": at,
                                                 "call_status": view.status if view else None,
                                                 "disposition_due": agent_id in self.awaiting})
@@ -189,14 +189,13 @@ class Console:
     def _push_floor(self) -> None:
         first, self._floor_due = self._floor_due, None
         try:
-            floor = self.floor()
+            floor = self.floor(history=False)  # browsers extend their own chart from `waiting`
         except Exception:
             log.exception("could not build the floor view")
             return
-        floor["event_at"] = first
-        self.push("supervisors", "floor", floor)
+        self.push("supervisors", "floor", {"event_at": first, **floor})
 
-    def floor(self) -> dict[str, Any]:
+    def floor(self, history: bool = True) -> dict[str, Any]:
         """Queues (waiting, longest wait, today's service level and abandon rate, agents by state) and agents."""
         now = self.clock()
         snapshot = self.acd.snapshot() if self.acd is not None else {"queues": {}, "agents": {}}
@@ -229,8 +228,10 @@ class Console:
         totals: dict[str, int] = {}
         for agent in agents:
             totals[agent["state"]] = totals.get(agent["state"], 0) + 1
-        return {"at": now, "queues": queues, "agents": agents, "agent_states": totals,
-                "waiting_history": [[round(t, 1), n] for t, n in self.waiting_history[-300:]]}
+        floor = {"at": now, "waiting": waiting, "queues": queues, "agents": agents, "agent_states": totals}
+        if history:
+            floor["waiting_history"] = [[round(t, 1), n] for t, n in self.waiting_history[-300:]]
+        return floor
 
     def _today(self) -> dict:
         cached_at, cached = self._day_cache

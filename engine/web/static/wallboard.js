@@ -1,7 +1,7 @@
 // Supervisor wallboard: queue tiles, a uPlot chart of callers waiting, agents by state, agent table with actions.
 "use strict";
 (function () {
-  var T = JQ.json("i18n"), floor = JQ.json("initial"), plot = null, received = [];
+  var T = JQ.json("i18n"), floor = JQ.json("initial"), plot = null, received = [], series = floor.waiting_history || [];
   window.jqReceived = received;
   var STATES = ["available", "ringing", "on-call", "wrap-up", "not-ready", "logged-out"];
   var $ = function (id) { return document.getElementById(id); };
@@ -97,7 +97,12 @@
   }
   function render(f) {
     $("queues").dataset.at = String(f.at);
-    tiles(f.queues); stateBars(f.agent_states); agents(f.agents); chart(f.waiting_history);
+    if (f.waiting_history) series = f.waiting_history;
+    else if (!series.length || series[series.length - 1][1] !== f.waiting || f.at - series[series.length - 1][0] >= 1) {
+      series.push([f.at, f.waiting]);
+      while (series.length && series[0][0] < f.at - 600) series.shift();
+    }
+    tiles(f.queues); stateBars(f.agent_states); agents(f.agents); chart(series);
   }
   render(floor);
   setInterval(function () {
