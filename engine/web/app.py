@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from flask import Flask, abort, g, jsonify, redirect, render_template, request, session, url_for
 
-from engine.store.repos.users import UserRepository, WebUser
+from engine.store.repos.users import UserRepository, WebUser, verify_password
 from engine.web.console import Console
 from engine.web.i18n import TEXTS, pick_language, translator
 from engine.web.push import PushHub
@@ -104,7 +104,8 @@ def create_app(services: WebServices, config: Any, secret_key: bytes) -> Flask:
         if limiter.blocked(keys, now):
             log.warning("web: sign-in refused for a while after repeated failures (user %s)", user_id)
             return render_template("login.html", error="too_many"), 429
-        user = services.run_blocking(services.users.authenticate, user_id, password)
+        user = services.users.authenticate(
+            user_id, password, verify=lambda given, stored: services.run_blocking(verify_password, given, stored))
         if user is None:
             limiter.failed(keys, now)
             log.info("web: failed sign-in for user %s", user_id)

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -119,16 +120,25 @@ class UserRepository:
             row = s.get(WebUserRow, user_id)
             return _user(row) if row is not None else None
 
-    def authenticate(self, user_id: str, password: str, at: dt.datetime | None = None) -> WebUser | None:
-        """The active user whose password this is, else None (the same work is done for unknown ids)."""
+    def authenticate(self, user_id: str, password: str, at: dt.datetime | None = None,
+                     verify: Callable[[str, str], bool] = verify_password) -> WebUser | None:
+        """The active user whose password this is, else None (the same work is done for unknown ids).
+
+        `verify` checks a password against a stored hash; the web app passes one that runs scrypt off the
+        event loop (the store is read and written here, in the caller's greenlet)."""
         if len(password) > MAX_PASSWORD:
             return None
         with self.store.session() as s:
             row = s.get(WebUserRow, user_id) if _USER_ID.match(user_id or "") else None
+            stored = row.password_hash if row is not None and row.active else None
+        if stored is None:
+            verify(password, _DUMMY_HASH)
+            return None
+        if not verify(password, stored):
+            return None
+        with self.store.session() as s:
+            row = s.get(WebUserRow, user_id)
             if row is None or not row.active:
-                verify_password(password, _DUMMY_HASH)
-                return None
-            if not verify_password(password, row.password_hash):
                 return None
             row.last_login_at = at or dt.datetime.now(dt.timezone.utc)
             return _user(row)
