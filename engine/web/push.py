@@ -8,7 +8,7 @@ every `heartbeat` seconds so proxies keep them open and dead peers are noticed.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Callable, Iterator
 
 import orjson
 from gevent.queue import Empty, Full, Queue
@@ -46,26 +46,28 @@ class PushHub:
                 queue.queue.clear()
                 queue.put_nowait(_CLOSE)
 
-    def stream(self, audiences: tuple[str, ...], first: bytes = b"") -> Iterator[bytes]:
-        """The body of one SSE response: `first`, then messages for these audiences until the client leaves."""
+    def stream(self, audiences: tuple[str, ...], first: bytes = b"",
+               allowed: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
+        """The body of one SSE response: `first`, then messages for these audiences until the client leaves
+        or `allowed()` turns false (the user was removed or changed role): checked before each write."""
         if self.count >= self.max_streams:
             raise TooManyStreams(f"{self.count} streams are open (web.max_push_clients)")
         queue: Queue = Queue(QUEUE_MESSAGES)
         for audience in audiences:
             self._audiences.setdefault(audience, set()).add(queue)
         self.count += 1
-        return self._run(queue, audiences, first)
+        return self._run(queue, audiences, first, allowed)
 
-    def _run(self, queue: Queue, audiences: tuple[str, ...], first: bytes) -> Iterator[bytes]:
+    def _run(self, queue: Queue, audiences: tuple[str, ...], first: bytes,
+             allowed: Callable[[], bool]) -> Iterator[bytes]:
         try:
             yield b"retry: 2000\n" + first
             while True:
                 try:
                     message = queue.get(timeout=self.heartbeat)
                 except Empty:
-                    yield b": keep-alive\n\n"
-                    continue
-                if message is _CLOSE:
+                    message = b": keep-alive\n\n"
+                if message is _CLOSE or not allowed():
                     return
                 yield message
         finally:

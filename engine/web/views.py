@@ -190,7 +190,11 @@ def events() -> Any:
     else:
         abort(403)
     try:
-        body = services.hub.stream((audience,), first)
+        def allowed() -> bool:
+            now = services.user(user.id)
+            return now is not None and now.active and now.role == user.role
+
+        body = services.hub.stream((audience,), first, allowed)
     except TooManyStreams:
         return jsonify({"error": "busy"}), 503
     response = Response(body, mimetype="text/event-stream")

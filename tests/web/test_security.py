@@ -160,3 +160,18 @@ def test_language_follows_the_user_setting_then_the_browser(web):
     assert "Sign in" in page
     page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "登录" in page
+
+
+def test_push_stream_ends_when_the_user_is_removed(web):
+    app, clock = web
+    services = app.extensions["jinqiao"]
+    client = app.test_client()
+    _sign_in(client, "boss")
+    response = client.get("/events", buffered=False)
+    stream = response.response
+    assert next(iter(stream)).startswith(b"retry:")  # the first message (the floor) is sent at once
+    services.users.remove("boss")
+    clock.now += 10  # past the user cache
+    services.hub.publish("supervisors", "floor", {"event_at": clock.now})
+    assert list(stream) == []  # nothing more is written: the stream ends
+    assert services.hub.count == 0
