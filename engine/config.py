@@ -81,11 +81,20 @@ class DatabaseSection:
 
 @dataclass(frozen=True)
 class WebSection:
-    """The agent console, wallboard and REST API."""
+    """The agent console and supervisor wallboard (engine/web), served in the engine process."""
 
-    host: str = "127.0.0.1"
+    enabled: bool = True
+    host: str = "127.0.0.1"  # localhost only unless configured
     port: int = 8080
-    secret: str = ""
+    secret_key_file: str = ""  # signs session cookies; empty: <data_dir>/web-secret (created 0600)
+    cookie_secure: bool = True  # set false only for plain-http on localhost
+    cookie_samesite: str = "Strict"  # Strict | Lax
+    session_hours: float = 12.0
+    login_attempts: int = 5  # failed logins per user id and per address ...
+    login_window: float = 300.0  # ... within this many seconds before logins are refused for the window
+    max_push_clients: int = 5000  # open server-sent-event streams
+    disposition_queues: str = "*"  # queues whose calls need a disposition before ready: "*", "" or "a,b"
+    sla_seconds: float = 20.0  # service level: answered within this many seconds
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,7 @@ _CHOICES = {
     ("freeswitch", "event_format"): ("json", "plain"),
     ("tts", "backend"): ("espeak", "freeswitch"),
     ("tts", "sample_rate"): (8000, 16000),
+    ("web", "cookie_samesite"): ("Strict", "Lax"),
 }
 
 
@@ -247,6 +257,11 @@ def _check_value(section: str, key: str, value: Any) -> str:
         return f"must be at least 1, got {value}"
     if isinstance(value, str) and key.endswith(("_dir", "url")) and any(unicodedata.category(c) == "Cc" for c in value):
         return "must not contain control characters"
+    if section == "web" and key in ("session_hours", "login_window", "sla_seconds") and not (
+            math.isfinite(value) and value > 0):
+        return f"must be a finite number above 0, got {value}"
+    if section == "web" and key in ("login_attempts", "max_push_clients") and value < 1:
+        return f"must be at least 1, got {value}"
     if (section, key) == ("engine", "timezone") and not _is_time_zone(value):
         return f"must be an IANA time zone such as Asia/Shanghai, got {value!r}"
     return ""

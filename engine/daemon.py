@@ -215,7 +215,14 @@ def run_forever(config: Config) -> int:
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
     engine.start()
+    web = None
+    if config.web.enabled:
+        from engine.web.server import start_web
+
+        web = start_web(engine)
     stop.wait()
     log.info("stopping")
+    if web is not None:
+        web.stop()
     engine.stop()
     return 0

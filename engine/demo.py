@@ -129,8 +129,12 @@ def _place(sim, caller: ScriptedCaller, index: int, placed: dict) -> None:
     _drive(call, caller, sim.switch.scaled)
 
 
-def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_dir: str | None = None) -> int:
-    """Run the demo; returns 0 when every call went through the engine and was stored."""
+def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_dir: str | None = None,
+             serve: bool = False, web_port: int | None = None) -> int:
+    """Run the demo; returns 0 when every call went through the engine and was stored.
+
+    With `serve`, after the scripted batch the simulator switches to real time, the web console and
+    wallboard are started with demo logins (printed) and simulated callers keep coming until Ctrl-C."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -158,6 +162,10 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
     sim = FreeSwitchSim(password=password, time_scale=time_scale)
     sim.start()
     demo_config = _demo_config(config, workdir, password, sim.address)
+    if serve:
+        demo_config = dataclasses.replace(demo_config, web=dataclasses.replace(
+            demo_config.web, cookie_secure=False, disposition_queues="",
+            port=demo_config.web.port if web_port is None else web_port))
 
     store = open_store(demo_config.database_url, region=demo_config.database.phone_region)
     upgrade(store.engine)
@@ -251,6 +259,12 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
         click.echo(line)
     click.echo(f"{len(placed)} calls in {elapsed:.1f}s: {len(placed) - failures} stored, {failures} not stored"
                + ("" if ok else " (some calls did not end in time)"))
+    if serve:
+        from engine.demo_web import serve_until_interrupted
+
+        sim.switch.time_scale = 1.0  # a person watches the console now: callers talk in real time
+        serve_until_interrupted(engine, sim, [a[0] for a in DEMO_AGENTS], CALLERS,
+                                lambda call, caller: _drive(call, caller, sim.switch.scaled))
     engine.stop()
     sim.stop()
     if temporary:

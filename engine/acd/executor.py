@@ -122,6 +122,7 @@ class IntentExecution:
                 "transferred_from": call.transferred_from if call else None,
                 "caller_number": call.caller_number if call else "",
                 "waited": round(self.clock() - call.enqueued_at, 1) if call else 0.0,
+                "ivr_path": list(call.ivr_path) if call else [], "ivr_digits": list(call.ivr_digits) if call else [],
                 "customer": None if customer is None else {
                     "id": customer.customer_id, "name": customer.name, "segment": customer.segment,
                     "value_tier": customer.value_tier, "tags": list(customer.tags), **dict(customer.details)}}

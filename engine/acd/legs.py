@@ -98,6 +98,25 @@ class SwitchLegs:
         """`user/<ext>[@domain]`; raises ValueError when the agent's extension cannot be dialled."""
         return commands.user_endpoint(extension, self.domain)
 
+    def ring_monitor(self, leg_uuid: str, extension: str, target_uuid: str, mode: str, *, call_id: str,
+                     timeout: float = 30.0) -> Any:
+        """Ring a supervisor's phone; on answer it eavesdrops on `target_uuid` (an agent leg): `listen` hears
+        both sides, `whisper` is heard by the agent only, `barge` by both. DTMF mode switching is off so a
+        listener cannot start talking without the permission for it."""
+        whisper_agent, whisper_caller = {"listen": (False, False), "whisper": (True, False),
+                                         "barge": (True, True)}[mode]
+        variables: dict[str, object] = {
+            commands.VAR_ORIGINATION_CID_NUMBER: "monitor", commands.VAR_ORIGINATION_CID_NAME: f"{mode}",
+            commands.VAR_CALL_ID: call_id,
+            commands.VAR_EAVESDROP_WHISPER_ALEG: str(whisper_agent).lower(),
+            commands.VAR_EAVESDROP_WHISPER_BLEG: str(whisper_caller).lower(),
+            commands.VAR_EAVESDROP_ENABLE_DTMF: "false",
+        }
+        command = commands.originate(commands.user_endpoint(extension, self.domain), app=commands.APP_EAVESDROP,
+                                     app_arg=commands.check_uuid(target_uuid), variables=variables, uuid=leg_uuid,
+                                     timeout=max(1, int(round(timeout))))
+        return self.control.bgapi(command)
+
     def ring_customer(self, leg_uuid: str, endpoint: str, *, call_id: str, queue: str, timeout: float) -> Any:
         """Originate the customer leg of an agent-first callback (parked on answer)."""
         variables: dict[str, object] = {commands.VAR_CALL_ID: call_id, commands.VAR_QUEUE: queue,

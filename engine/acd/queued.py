@@ -42,6 +42,8 @@ class QueuedCall:
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
     hangup: HangupFacts | None = None  # how the caller's channel ended, as FreeSWITCH reported it
+    ivr_path: tuple[str, ...] = ()  # from the IVR, shown on the screen-pop
+    ivr_digits: tuple[str, ...] = ()
 
 
 @dataclass

@@ -170,6 +170,22 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                 "registered": agent.registered, "queues": sorted(agent.queues), "call_id": agent.current_call,
                 "calls_handled": agent.calls_handled, "no_answers": agent.consecutive_no_answers}
 
+    def monitor(self, agent_id: str, supervisor_extension: str, mode: str) -> str:
+        """Ring the supervisor's phone, then listen to / whisper to / barge into the agent's connected call
+        (FreeSWITCH eavesdrop on the agent's leg). Returns the supervisor leg's UUID."""
+        if mode not in ("listen", "whisper", "barge"):
+            raise AcdError(f"monitor mode must be listen, whisper or barge, not {mode!r}")
+        if not supervisor_extension:
+            raise AcdError("the supervisor's extension is needed: their phone rings first")
+        agent = self.distributor.agent(agent_id)
+        call = self.calls.get(agent.current_call or "")
+        if call is None or call.status != "connected" or not call.agent_leg or call.agent_id != agent_id:
+            raise AcdError(f"agent {agent_id} has no connected call")
+        leg = commands.new_uuid()
+        log.info("call %s: supervisor phone %s rung to %s agent %s", call.call_id, supervisor_extension, mode, agent_id)
+        self.legs.ring_monitor(leg, supervisor_extension, call.agent_leg, mode, call_id=call.call_id)
+        return leg
+
     def snapshot(self) -> dict[str, Any]:
         """Queues and agents right now, for the wallboard and `jinqiao` status pages."""
         now = self.clock()
@@ -217,6 +233,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         customer = self.customers.lookup(number, request.customer_id)
         call = QueuedCall(call_id, channel, queue.name, number, customer, request.language, now,
                           transferred_from=transferred_from)
+        call.ivr_path, call.ivr_digits = request.ivr_path, request.ivr_digits
         self.calls[call_id] = call
         self.by_caller_uuid[channel.uuid] = call
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
@@ -331,7 +348,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.by_caller_uuid.pop(call.channel.uuid, None)
         self.calls.pop(call.call_id, None)
         again = QueueRequest(queue=queue, priority=request.priority, skills=request.skills, call_uuid=call.call_id,
-                             flow=request.flow, customer_id=request.customer_id, language=request.language)
+                             flow=request.flow, customer_id=request.customer_id, language=request.language,
+                             ivr_path=request.ivr_path, ivr_digits=request.ivr_digits)
         if queue == call.queue and direct is None:  # re-queued after a failed bridge: keep the place in line
             return self.enqueue(call.channel, again, since=call.enqueued_at)
         return self.enqueue(call.channel, again, direct_agent=direct, transferred_from=call.agent_id)

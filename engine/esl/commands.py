@@ -127,6 +127,11 @@ VAR_RECORD_STEREO = "RECORD_STEREO"
 VAR_AVMD_DETECT = "avmd_detect"  # "TRUE" once mod_avmd heard a beep (set before avmd::beep fires)
 VAR_AVMD_TOTAL_TIME = "avmd_total_time"  # "[ms]" from avmd start to the beep
 H_BEEP_STATUS = "Beep-Status"
+# read by eavesdrop on the listening channel (switch_ivr_eavesdrop_session): mux the listener's audio into
+# the target's read (aleg: the target hears it) / write (bleg: the target's peer hears it); DTMF mode switching.
+VAR_EAVESDROP_WHISPER_ALEG = "eavesdrop_whisper_aleg"
+VAR_EAVESDROP_WHISPER_BLEG = "eavesdrop_whisper_bleg"
+VAR_EAVESDROP_ENABLE_DTMF = "eavesdrop_enable_dtmf"
 
 SAY_PREFIX = "say:"  # playback of TTS text with the channel's tts_engine/tts_voice
 

@@ -382,8 +382,17 @@ def _bridge(ch: Channel, arg: str) -> None:
 
 @app("eavesdrop")
 def _eavesdrop(ch: Channel, arg: str) -> None:
+    """switch_ivr_eavesdrop_session on one uuid: returns at once when there is no such channel; else listens
+    (whisper flags come from this channel's eavesdrop_whisper_aleg/bleg) until the target or this channel
+    hangs up, or '*' is pressed while eavesdrop_enable_dtmf allows DTMF (the default)."""
+    target = ch.switch.channels.get(arg.strip())
+    if target is None or not target.up:
+        return
     _media_ready(ch)
-    media_wait(ch, float("inf"), lambda d: d == "*")
+    dtmf = ch.get_var("eavesdrop_enable_dtmf") or "true"
+    on_digit = (lambda d: d == "*") if dtmf.lower() in ("true", "yes", "on", "1", "enabled", "active") else None
+    while target.up and media_wait(ch, 0.2, on_digit) == "timeout":
+        pass
 
 
 @app("info")

@@ -152,7 +152,8 @@ class QueueNode(Node):
         request = QueueRequest(queue=self.queue, priority=self._priority(session), skills=skills,
                                call_uuid=session.uuid, flow=session.record.flow,
                                customer_id=session.record.customer_id, language=session.language,
-                               timeout_s=self.timeout_s)
+                               timeout_s=self.timeout_s, ivr_path=tuple(session.record.path),
+                               ivr_digits=tuple(f"{node}:{digits}" for node, digits in session.record.digits))
         session.play(self.prompt, self.fallback)
         try:
             result = gateway.enqueue(session.channel, request)

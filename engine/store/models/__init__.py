@@ -11,9 +11,11 @@ from engine.store.models.outbound import (
     NumberClaimRow,
 )
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
+from engine.store.models.users import WebUserRow
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
     "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
-    "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
+    "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow", "UtcDateTime",
+    "WebUserRow", "as_utc",
 ]
