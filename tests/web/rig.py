@@ -104,7 +104,7 @@ class WebRig:
         import gevent
 
         call = self.sim.place_call(DID, number, script=[])
-        gevent.spawn(_drive, call, ScriptedCaller("web test", number, DID, keys))
+        gevent.spawn(_drive, call, ScriptedCaller("web test", number, DID, keys), self.sim.switch.scaled)
         self.calls.append(call)
         return call
 
