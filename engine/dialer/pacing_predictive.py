@@ -1,0 +1,212 @@
+"""Jinqiao's predictive pacing: place a call only while its own chance of being abandoned stays under a threshold.
+
+How it works. From the history the policy estimates (refreshed every 30 s, on recent calls only, so a
+drifting answer rate is followed):
+- for a call of ring age r, the chance it becomes a live answer within the next a seconds
+  (g(r, a) = live answers with ring time in (r, r + a] / calls still unresolved at r);
+- for an agent talking for e seconds, the chance the talk is over by h seconds from now (the conditional
+  survival of the observed talk times), plus the observed wrap-up; agents in wrap-up free at a known time.
+At each decision it looks at three answer times a (quantiles of the ring time of live answers). A new call
+answered live at a finds an agent if the agents free by a + 2 s (the safe harbour) outnumber the live
+answers that reach the queue before it (the calls waiting, the ringing calls, and the new calls placed
+before it). Supply and demand are sums of independent Bernoulli variables; their difference is taken as
+normal (with continuity correction). The k-th new call is placed while
+P(no agent for it | it is live) <= theta. theta is the marginal abandon risk we accept; an integral
+controller moves log(theta) with the gap between the target (target_pct - margin_pct) and the abandon
+rate observed over the last 30 min and today, so model errors are corrected from the observed rate.
+With few agents logged in (<= small_team) theta is capped low (near-progressive), and until enough calls
+are observed the policy is progressive.
+"""
+from __future__ import annotations
+
+import math
+
+from engine.dialer.pacing import PacingError, PacingState, Progressive, parse_options
+
+SAFE_HARBOUR_SECONDS = 2.0
+REFRESH_SECONDS = 30.0
+RING_BINS = 90          # ring ages tracked, seconds
+TALK_BINS = 7200        # talk times tracked, seconds
+RECENT_SECONDS = 1200.0  # estimates use calls resolved in the last 20 minutes...
+RECENT_MIN_CALLS = 400   # ...or at least this many of the latest calls
+WINDOW_SECONDS = 1800.0  # observed abandon rate window for the correction
+SQRT2 = math.sqrt(2.0)
+
+
+def _phi(x: float) -> float:
+    return 0.5 * math.erfc(-x / SQRT2)
+
+
+class JinqiaoPolicy:
+    """Model-based predictive pacing with an integral correction on the observed abandon rate."""
+
+    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.5, theta: float = 0.03,
+                 small_team: int = 5, small_theta: float = 0.03, gain: float = 0.15,
+                 max_lines_per_agent: float = 6.0) -> None:
+        if not 0.0 < target_pct - margin_pct < 100.0:
+            raise PacingError("pacing policy jinqiao: target - margin must be between 0 and 100 %")
+        self.name = f"jinqiao:target={target_pct:g},margin={margin_pct:g}"
+        self.aim = (target_pct - margin_pct) / 100.0
+        self.theta0 = theta
+        self.log_theta = math.log(theta)
+        self.small_team = small_team
+        self.small_theta = small_theta
+        self.gain = gain
+        self.max_lines_per_agent = max_lines_per_agent
+        self._progressive = Progressive()
+        self._next_refresh: float | None = None
+        self._last_control: float | None = None
+        self._ready_model = False
+        self._cum_live: list[float] = []
+        self._alive: list[float] = []
+        self._answer_points: list[int] = []
+        self._talk_survival: list[float] = []
+        self._wrap = 0.0
+
+    @property
+    def theta(self) -> float:
+        return math.exp(self.log_theta)
+
+    def calls_to_place(self, state: PacingState, now: float) -> int:
+        if state.agents_logged_in <= 0:
+            return 0
+        if self._next_refresh is None or now >= self._next_refresh:
+            self._refresh(state, now)
+            self._next_refresh = now + REFRESH_SECONDS
+        self._control(state, now)
+        if not self._ready_model:
+            return self._progressive.calls_to_place(state, now)
+        theta = self.theta
+        if state.agents_logged_in - state.agents_paused <= self.small_team:
+            theta = min(theta, self.small_theta)
+        lines = len(state.ringing_started) + state.calls_waiting + len(state.talk_started)
+        room = int(self.max_lines_per_agent * (state.agents_logged_in - state.agents_paused)) - lines
+        if room <= 0:
+            return 0
+        return min(room, self._calls_under(theta, state, now))
+
+    # the model
+    def _calls_under(self, theta: float, state: PacingState, now: float) -> int:
+        cum, alive, survival = self._cum_live, self._alive, self._talk_survival
+        last_talk = len(survival) - 1
+        points = []
+        ringing_ages = [min(int(now - t), RING_BINS - 1) for t in state.ringing_started]
+        talk_ages = [min(int(now - t), last_talk) for t in state.talk_started]
+        for a in self._answer_points:
+            horizon = a + SAFE_HARBOUR_SECONDS
+            mean = float(state.agents_ready - state.calls_waiting)
+            var = 0.0
+            for end in state.wrap_up_ends:
+                if end <= now + horizon:
+                    mean += 1.0
+            talk_h = int(horizon - self._wrap)
+            if talk_h > 0:
+                for e in talk_ages:
+                    s_e = survival[e]
+                    f = 1.0 - survival[min(e + talk_h, last_talk)] / s_e if s_e > 0 else 1.0
+                    mean += f
+                    var += f * (1.0 - f)
+            for r in ringing_ages:
+                if alive[r] <= 0:
+                    continue
+                g = (cum[min(r + a, RING_BINS)] - cum[r]) / alive[r]
+                mean -= g
+                var += g * (1.0 - g)
+            c = cum[a]
+            points.append((mean, var, c, c * (1.0 - c)))
+        weight = 1.0 / len(points)
+        k = 0
+        while True:
+            risk = 0.0
+            for mean, var, c, cv in points:
+                mu = mean - k * c
+                sd = math.sqrt(var + k * cv + 1e-9)
+                risk += weight * _phi((0.5 - mu) / sd)
+            if risk > theta:
+                return k
+            k += 1
+
+    def _refresh(self, state: PacingState, now: float) -> None:
+        history = state.history
+        recent = []
+        for item in reversed(history.resolutions):
+            if item[0] < now - RECENT_SECONDS and len(recent) >= RECENT_MIN_CALLS:
+                break
+            recent.append(item)
+        live_rings = sorted(min(int(ring), RING_BINS - 1) for _, ring, routed in recent if routed)
+        talks = list(history.talk_seconds)
+        if len(live_rings) < 50 or len(talks) < 50:
+            self._ready_model = False
+            return
+        n = float(len(recent))
+        live_at = [0] * RING_BINS
+        ended_at = [0] * RING_BINS
+        for _, ring, routed in recent:
+            b = min(int(ring), RING_BINS - 1)
+            ended_at[b] += 1
+            if routed:
+                live_at[b] += 1
+        # cum[b]: share of calls routed live at a ring time below b s; alive[b]: share not resolved before b s
+        cum, alive, run_live, run_ended = [0.0], [], 0, 0
+        for b in range(RING_BINS):
+            alive.append((n - run_ended) / n)
+            run_live += live_at[b]
+            run_ended += ended_at[b]
+            cum.append(run_live / n)
+        self._cum_live, self._alive = cum, alive
+        m = len(live_rings)
+        self._answer_points = [min(RING_BINS, live_rings[min(m - 1, int(q * m))] + 1) for q in (1 / 6, 1 / 2, 5 / 6)]
+        # Kaplan-Meier on 1 s bins: talks still going are censored at their age (without them, the first
+        # minutes of a day would only have seen the short talks and predict agents free too soon)
+        deaths = [0] * TALK_BINS
+        censored = [0] * TALK_BINS
+        for t in talks:
+            deaths[min(int(t), TALK_BINS - 1)] += 1
+        for started in state.talk_started:
+            censored[min(int(now - started), TALK_BINS - 1)] += 1
+        survival, at_risk, s = [], float(len(talks) + len(state.talk_started)), 1.0
+        for b in range(TALK_BINS):
+            survival.append(s)
+            if at_risk > 0 and deaths[b]:
+                s *= 1.0 - deaths[b] / at_risk
+            at_risk -= deaths[b] + censored[b]
+        self._talk_survival = survival
+        wraps = list(history.wrap_up_seconds)
+        self._wrap = sum(wraps) / len(wraps) if wraps else 0.0
+        self._ready_model = True
+
+    def _control(self, state: PacingState, now: float) -> None:
+        """Integral correction of log(theta) from the observed abandon rate (recent window and today)."""
+        if self._last_control is None:
+            self._last_control = now
+            return
+        dt = now - self._last_control
+        if dt < 5.0:
+            return
+        self._last_control = now
+        history = state.history
+        window_live = window_abandoned = 0
+        for t, abandoned in reversed(history.live_outcomes):
+            if t < now - WINDOW_SECONDS:
+                break
+            window_live += 1
+            window_abandoned += abandoned
+        prior = 30.0  # pseudo live answers at the aimed rate, so a handful of calls does not swing theta
+        recent = (window_abandoned + prior * self.aim) / (window_live + prior)
+        today = (history.abandoned + prior * self.aim) / (history.live_answers + prior)
+        rate = max(recent, today) if today > self.aim else recent
+        error = (self.aim - rate) / self.aim
+        self.log_theta += self.gain * max(-3.0, min(1.0, error)) * dt / 60.0
+        self.log_theta = max(math.log(0.005), min(math.log(0.25), self.log_theta))
+
+
+def jinqiao_policy(spec: str, rest: str) -> JinqiaoPolicy:
+    """Build from `k=v,...` options: target, margin, theta, small_team, small_theta, gain."""
+    options = parse_options(rest, spec, {"target": float, "margin": float, "theta": float,
+                                         "small_team": int, "small_theta": float, "gain": float})
+    return JinqiaoPolicy(target_pct=float(options.get("target", 3.0)),  # type: ignore[arg-type]
+                         margin_pct=float(options.get("margin", 0.5)),  # type: ignore[arg-type]
+                         theta=float(options.get("theta", 0.03)),  # type: ignore[arg-type]
+                         small_team=int(options.get("small_team", 5)),  # type: ignore[arg-type]
+                         small_theta=float(options.get("small_theta", 0.03)),  # type: ignore[arg-type]
+                         gain=float(options.get("gain", 0.15)))  # type: ignore[arg-type]
