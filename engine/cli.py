@@ -23,6 +23,7 @@ PLUGIN_GROUPS = (
     "tts.cli:tts",
     "engine.acd.cli:agent",
     "engine.fsconf:fs",
+    "engine.dialer.sim_cli:dialer",
 )
 
 

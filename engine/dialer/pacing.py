@@ -7,7 +7,7 @@ Interface (the production dialer and the simulator both use it):
   is True when it was answered and handed to the agent queue as a live answer, i.e. a human, or a machine
   the AMD passed as human, or any answer when there is no AMD), `call_connected(now, machine)` (an agent
   took a routed call), `call_abandoned(now, machine)` (a routed call found no agent within the safe-harbour
-  seconds), `talk_ended(seconds)` and `wrap_up_ended(seconds)`.
+  seconds), and `call_handled(talk_seconds, wrap_up_seconds)` when the agent is free again.
 - `PacingState` is one snapshot: agents logged in / ready / paused, when each agent on a call was connected
   (`talk_started`), when each agent in wrap-up is done (`wrap_up_ends`), when each call still ringing was
   placed (`ringing_started`), how many live answers wait for an agent (`calls_waiting`), and the history.
@@ -43,8 +43,8 @@ class PacingHistory:
     abandoned_machine: int = 0
     # (resolved_at, ring_seconds, routed) of recent calls, newest last
     resolutions: deque = field(default_factory=lambda: deque(maxlen=6000))
-    talk_seconds: deque = field(default_factory=lambda: deque(maxlen=2000))
-    wrap_up_seconds: deque = field(default_factory=lambda: deque(maxlen=300))
+    # agent handle time (talk + wrap-up) of recent calls, seconds
+    handle_seconds: deque = field(default_factory=lambda: deque(maxlen=2000))
     # (time, abandoned) for every routed call once its fate is known (connected or abandoned)
     live_outcomes: deque = field(default_factory=lambda: deque(maxlen=20000))
     resolved_times: deque = field(default_factory=lambda: deque(maxlen=20000))
@@ -72,11 +72,8 @@ class PacingHistory:
         self.live_outcomes.append((now, True))
         self.abandon_times.append(now)
 
-    def talk_ended(self, seconds: float) -> None:
-        self.talk_seconds.append(seconds)
-
-    def wrap_up_ended(self, seconds: float) -> None:
-        self.wrap_up_seconds.append(seconds)
+    def call_handled(self, talk_seconds: float, wrap_up_seconds: float) -> None:
+        self.handle_seconds.append(talk_seconds + wrap_up_seconds)
 
     @property
     def live_answers(self) -> int:

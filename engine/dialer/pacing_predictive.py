@@ -4,8 +4,9 @@ How it works. From the history the policy estimates (refreshed every 30 s, on re
 drifting answer rate is followed):
 - for a call of ring age r, the chance it becomes a live answer within the next a seconds
   (g(r, a) = live answers with ring time in (r, r + a] / calls still unresolved at r);
-- for an agent talking for e seconds, the chance the talk is over by h seconds from now (the conditional
-  survival of the observed talk times), plus the observed wrap-up; agents in wrap-up free at a known time.
+- for an agent connected e seconds ago and still talking, the chance of being free again (talk and
+  wrap-up done) within h seconds: the conditional survival of the observed handle times (Kaplan-Meier,
+  talks in progress censored); agents in wrap-up free at a known time.
 At each decision it looks at three answer times a (quantiles of the ring time of live answers). A new call
 answered live at a finds an agent if the agents free by a + 2 s (the safe harbour) outnumber the live
 answers that reach the queue before it (the calls waiting, the ringing calls, and the new calls placed
@@ -31,6 +32,7 @@ RECENT_SECONDS = 1200.0  # estimates use calls resolved in the last 20 minutes..
 RECENT_MIN_CALLS = 400   # ...or at least this many of the latest calls
 WINDOW_SECONDS = 1800.0  # observed abandon rate window for the correction
 SQRT2 = math.sqrt(2.0)
+ANSWER_QUANTILES = tuple((2 * i + 1) / 12 for i in range(6))  # answer times the risk is averaged over
 
 
 def _phi(x: float) -> float:
@@ -61,7 +63,6 @@ class JinqiaoPolicy:
         self._alive: list[float] = []
         self._answer_points: list[int] = []
         self._talk_survival: list[float] = []
-        self._wrap = 0.0
 
     @property
     def theta(self) -> float:
@@ -99,13 +100,12 @@ class JinqiaoPolicy:
             for end in state.wrap_up_ends:
                 if end <= now + horizon:
                     mean += 1.0
-            talk_h = int(horizon - self._wrap)
-            if talk_h > 0:
-                for e in talk_ages:
-                    s_e = survival[e]
-                    f = 1.0 - survival[min(e + talk_h, last_talk)] / s_e if s_e > 0 else 1.0
-                    mean += f
-                    var += f * (1.0 - f)
+            h = int(horizon)
+            for e in talk_ages:
+                s_e = survival[e]
+                f = 1.0 - survival[min(e + h, last_talk)] / s_e if s_e > 0 else 1.0
+                mean += f
+                var += f * (1.0 - f)
             for r in ringing_ages:
                 if alive[r] <= 0:
                     continue
@@ -134,7 +134,7 @@ class JinqiaoPolicy:
                 break
             recent.append(item)
         live_rings = sorted(min(int(ring), RING_BINS - 1) for _, ring, routed in recent if routed)
-        talks = list(history.talk_seconds)
+        talks = list(history.handle_seconds)
         if len(live_rings) < 50 or len(talks) < 50:
             self._ready_model = False
             return
@@ -155,7 +155,7 @@ class JinqiaoPolicy:
             cum.append(run_live / n)
         self._cum_live, self._alive = cum, alive
         m = len(live_rings)
-        self._answer_points = [min(RING_BINS, live_rings[min(m - 1, int(q * m))] + 1) for q in (1 / 6, 1 / 2, 5 / 6)]
+        self._answer_points = [min(RING_BINS, live_rings[min(m - 1, int(q * m))] + 1) for q in ANSWER_QUANTILES]
         # Kaplan-Meier on 1 s bins: talks still going are censored at their age (without them, the first
         # minutes of a day would only have seen the short talks and predict agents free too soon)
         deaths = [0] * TALK_BINS
@@ -171,8 +171,6 @@ class JinqiaoPolicy:
                 s *= 1.0 - deaths[b] / at_risk
             at_risk -= deaths[b] + censored[b]
         self._talk_survival = survival
-        wraps = list(history.wrap_up_seconds)
-        self._wrap = sum(wraps) / len(wraps) if wraps else 0.0
         self._ready_model = True
 
     def _control(self, state: PacingState, now: float) -> None:

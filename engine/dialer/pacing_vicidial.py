@@ -55,8 +55,10 @@ class VicidialPolicy:
         self.max_level = max_level
         self.latest_hhmm = latest_hhmm
         self.hhmm = hhmm
-        self.name = f"vicidial:{method}" + (f":{level:g}" if method == "RATIO" else
-                                            f":drop={dropped_pct:g},intensity={intensity},diff={diff_target}")
+        self.name = f"vicidial:{method}" + (
+            f":{level:g}" if method == "RATIO" else
+            f":max={max_level:g},drop={dropped_pct:g}" + (f",intensity={intensity}" if intensity else "")
+            + (f",diff={diff_target}" if diff_target else ""))
         self._samples: deque = deque(maxlen=ADAPT_LEVEL_SAMPLES)
         self._next_sample: float | None = None
         self._level_counter = 0

@@ -202,16 +202,17 @@ def simulate_day(params: SimParams, policy: PacingPolicy | str, seed: int) -> Da
         elif kind == _TALK_END:
             agent, talk, wrap = item
             del talking[agent]
-            history.talk_ended(talk)
-            history.wrap_up_ended(wrap)
             if wrap > 0:
                 wrapping[agent] = now + wrap
-                push(now + wrap, _WRAP_END, agent)
+                push(now + wrap, _WRAP_END, (agent, talk, wrap))
             else:
+                history.call_handled(talk, wrap)
                 agent_free(agent, now)
         elif kind == _WRAP_END:
-            del wrapping[item]
-            agent_free(item, now)
+            agent, talk, wrap = item
+            del wrapping[agent]
+            history.call_handled(talk, wrap)
+            agent_free(agent, now)
         elif kind == _ABANDON:
             if item.waiting:
                 item.waiting = False
