@@ -179,9 +179,10 @@ def make_policy(spec: str) -> PacingPolicy:
         return Progressive()
     if kind == "fixed":
         try:
-            return FixedRatio(float(rest))
+            ratio = float(rest)
         except ValueError:
             raise PacingError(f"pacing policy {spec!r}: fixed needs a ratio, e.g. fixed:1.5") from None
+        return FixedRatio(ratio)
     if kind == "vicidial":
         from engine.dialer.pacing_vicidial import vicidial_policy
         return vicidial_policy(spec, rest)

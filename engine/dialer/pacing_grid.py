@@ -113,9 +113,10 @@ ADAPT_METHODS = ("ADAPT_HARD_LIMIT", "ADAPT_AVERAGE", "ADAPT_TAPERED")
 
 def vicidial_candidates() -> list[str]:
     """VICIdial settings tried for its best: RATIO levels of its drop-down (1.0-2.0 by 0.1), and each ADAPT
-    mode with adaptive_maximum_level 1.1-2.0 by 0.1 or 3.0, at dropped-percentage limits 3 % and 2 %."""
+    mode with adaptive_maximum_level (a free number field) 1.1-1.5 by 0.05, 1.6-2.0 by 0.1, or 3.0 (the
+    default), at dropped-percentage limits 3 % and 2 %."""
     ratio = [f"vicidial:RATIO:{level / 10:.1f}" for level in range(10, 21)]
-    maxima = [f"{m / 10:.1f}" for m in range(11, 21)] + ["3.0"]
+    maxima = [f"{m / 100:.2f}" for m in range(110, 151, 5)] + [f"{m / 10:.1f}" for m in range(16, 21)] + ["3.0"]
     adapt = [f"vicidial:{method}:max={top},drop={drop}" for method in ADAPT_METHODS for top in maxima
              for drop in ("3", "2")]
     return ratio + adapt

@@ -135,9 +135,10 @@ def vicidial_policy(spec: str, rest: str) -> VicidialPolicy:
     method = method.upper()
     if method == "RATIO" and opts and "=" not in opts:
         try:
-            return VicidialPolicy("RATIO", level=float(opts))
+            level = float(opts)
         except ValueError:
             raise PacingError(f"pacing policy {spec!r}: RATIO needs a level, e.g. vicidial:RATIO:2.0") from None
+        return VicidialPolicy("RATIO", level=level)
     options = parse_options(opts, spec, {"level": float, "drop": float, "intensity": int, "diff": int,
                                          "max": float, "latest": int})
     return VicidialPolicy(method, level=float(options.get("level", 1.0)),  # type: ignore[arg-type]
