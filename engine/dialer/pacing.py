@@ -43,8 +43,8 @@ class PacingHistory:
     abandoned_machine: int = 0
     # (resolved_at, ring_seconds, routed) of recent calls, newest last
     resolutions: deque = field(default_factory=lambda: deque(maxlen=6000))
-    # agent handle time (talk + wrap-up) of recent calls, seconds
-    handle_seconds: deque = field(default_factory=lambda: deque(maxlen=2000))
+    # (talk seconds, wrap-up seconds) of recent calls
+    handled: deque = field(default_factory=lambda: deque(maxlen=2000))
     # (time, abandoned) for every routed call once its fate is known (connected or abandoned)
     live_outcomes: deque = field(default_factory=lambda: deque(maxlen=20000))
     resolved_times: deque = field(default_factory=lambda: deque(maxlen=20000))
@@ -73,7 +73,7 @@ class PacingHistory:
         self.abandon_times.append(now)
 
     def call_handled(self, talk_seconds: float, wrap_up_seconds: float) -> None:
-        self.handle_seconds.append(talk_seconds + wrap_up_seconds)
+        self.handled.append((talk_seconds, wrap_up_seconds))
 
     @property
     def live_answers(self) -> int:

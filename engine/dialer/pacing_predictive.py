@@ -5,16 +5,17 @@ drifting answer rate is followed):
 - for a call of ring age r, the chance it becomes a live answer within the next a seconds
   (g(r, a) = live answers with ring time in (r, r + a] / calls still unresolved at r);
 - for an agent connected e seconds ago and still talking, the chance of being free again (talk and
-  wrap-up done) within h seconds: the conditional survival of the observed handle times (Kaplan-Meier,
-  talks in progress censored); agents in wrap-up free at a known time.
+  wrap-up done) within h seconds: the conditional survival of the observed talk times (Kaplan-Meier,
+  talks in progress censored) shifted by the mean wrap-up of calls of that length (short calls, such as
+  machines, have other wrap-ups than conversations); agents in wrap-up free at a known time.
 At each decision it looks at three answer times a (quantiles of the ring time of live answers). A new call
 answered live at a finds an agent if the agents free by a + 2 s (the safe harbour) outnumber the live
 answers that reach the queue before it (the calls waiting, the ringing calls, and the new calls placed
 before it). Supply and demand are sums of independent Bernoulli variables; their difference is taken as
-normal (with continuity correction). The k-th new call is placed while
+normal (continuity and skewness corrected). The k-th new call is placed while
 P(no agent for it | it is live) <= theta. theta is the marginal abandon risk we accept; an integral
-controller moves log(theta) with the gap between the target (target_pct - margin_pct) and the abandon
-rate observed over the last 30 min and today, so model errors are corrected from the observed rate.
+controller moves log(theta) by the gap between today's abandons and the aimed share (target_pct - margin_pct)
+of today's live answers, so model errors are corrected from the observed rate.
 With few agents logged in (<= small_team) theta is capped low (near-progressive), and until enough calls
 are observed the policy is progressive.
 """
@@ -30,21 +31,29 @@ RING_BINS = 90          # ring ages tracked, seconds
 TALK_BINS = 7200        # talk times tracked, seconds
 RECENT_SECONDS = 1200.0  # estimates use calls resolved in the last 20 minutes...
 RECENT_MIN_CALLS = 400   # ...or at least this many of the latest calls
-WINDOW_SECONDS = 1800.0  # observed abandon rate window for the correction
 SQRT2 = math.sqrt(2.0)
+SQRT2PI = math.sqrt(2.0 * math.pi)
+LONG_TALK = 20  # seconds: talks at least this long are conversations, shorter ones machines or hang-ups
 ANSWER_QUANTILES = tuple((2 * i + 1) / 12 for i in range(6))  # answer times the risk is averaged over
 
 
-def _phi(x: float) -> float:
-    return 0.5 * math.erfc(-x / SQRT2)
+def _below_half(mean: float, var: float, third: float) -> float:
+    """P(X <= 0) for an integer sum of independent +/-Bernoulli terms with these mean, variance and third
+    central moment: normal with continuity correction and a one-term Edgeworth (skewness) correction."""
+    if var < 1e-9:
+        return 1.0 if mean < 0.5 else 0.0
+    sd = math.sqrt(var)
+    z = (0.5 - mean) / sd
+    p = 0.5 * math.erfc(-z / SQRT2) - third / (6.0 * var * sd) * (z * z - 1.0) * math.exp(-0.5 * z * z) / SQRT2PI
+    return min(1.0, max(0.0, p))
 
 
 class JinqiaoPolicy:
     """Model-based predictive pacing with an integral correction on the observed abandon rate."""
 
-    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.5, theta: float = 0.03,
-                 small_team: int = 5, small_theta: float = 0.03, gain: float = 0.15,
-                 max_lines_per_agent: float = 6.0) -> None:
+    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.3, theta: float = 0.05,
+                 small_team: int = 5, small_theta: float = 0.03, gain: float = 0.03,
+                 max_lines_per_agent: float = 6.0, idle_boost: float = 0.0) -> None:
         if not 0.0 < target_pct - margin_pct < 100.0:
             raise PacingError("pacing policy jinqiao: target - margin must be between 0 and 100 %")
         self.name = f"jinqiao:target={target_pct:g},margin={margin_pct:g}"
@@ -55,14 +64,16 @@ class JinqiaoPolicy:
         self.small_theta = small_theta
         self.gain = gain
         self.max_lines_per_agent = max_lines_per_agent
+        self.idle_boost = idle_boost
         self._progressive = Progressive()
         self._next_refresh: float | None = None
-        self._last_control: float | None = None
+        self._seen_live = self._seen_abandoned = 0
         self._ready_model = False
         self._cum_live: list[float] = []
         self._alive: list[float] = []
         self._answer_points: list[int] = []
         self._talk_survival: list[float] = []
+        self._wrap_long = self._wrap_short = 0
 
     @property
     def theta(self) -> float:
@@ -77,7 +88,7 @@ class JinqiaoPolicy:
         self._control(state, now)
         if not self._ready_model:
             return self._progressive.calls_to_place(state, now)
-        theta = self.theta
+        theta = self.theta * (1.0 + self.idle_boost * state.agents_ready)
         if state.agents_logged_in - state.agents_paused <= self.small_team:
             theta = min(theta, self.small_theta)
         lines = len(state.ringing_started) + state.calls_waiting + len(state.talk_started)
@@ -88,43 +99,64 @@ class JinqiaoPolicy:
 
     # the model
     def _calls_under(self, theta: float, state: PacingState, now: float) -> int:
-        cum, alive, survival = self._cum_live, self._alive, self._talk_survival
-        last_talk = len(survival) - 1
+        cum, alive = self._cum_live, self._alive
+        last_talk = len(self._talk_survival) - 1
         points = []
         ringing_ages = [min(int(now - t), RING_BINS - 1) for t in state.ringing_started]
         talk_ages = [min(int(now - t), last_talk) for t in state.talk_started]
         for a in self._answer_points:
             horizon = a + SAFE_HARBOUR_SECONDS
             mean = float(state.agents_ready - state.calls_waiting)
-            var = 0.0
+            var = skew = 0.0
             for end in state.wrap_up_ends:
                 if end <= now + horizon:
                     mean += 1.0
             h = int(horizon)
             for e in talk_ages:
-                s_e = survival[e]
-                f = 1.0 - survival[min(e + h, last_talk)] / s_e if s_e > 0 else 1.0
+                f = self._free_within(e, h)
+                v = f * (1.0 - f)
                 mean += f
-                var += f * (1.0 - f)
+                var += v
+                skew += v * (1.0 - 2.0 * f)
             for r in ringing_ages:
                 if alive[r] <= 0:
                     continue
                 g = (cum[min(r + a, RING_BINS)] - cum[r]) / alive[r]
+                v = g * (1.0 - g)
                 mean -= g
-                var += g * (1.0 - g)
+                var += v
+                skew -= v * (1.0 - 2.0 * g)
             c = cum[a]
-            points.append((mean, var, c, c * (1.0 - c)))
+            cv = c * (1.0 - c)
+            points.append((mean, var, skew, c, cv, -cv * (1.0 - 2.0 * c)))
         weight = 1.0 / len(points)
         k = 0
         while True:
             risk = 0.0
-            for mean, var, c, cv in points:
-                mu = mean - k * c
-                sd = math.sqrt(var + k * cv + 1e-9)
-                risk += weight * _phi((0.5 - mu) / sd)
+            for mean, var, skew, c, cv, cskew in points:
+                risk += weight * _below_half(mean - k * c, var + k * cv, skew + k * cskew)
             if risk > theta:
                 return k
             k += 1
+
+    def _free_within(self, e: int, h: int) -> float:
+        """P(an agent talking for e s is free within h s): talk over by h - wrap-up, given it lasted e."""
+        survival = self._talk_survival
+        last = len(survival) - 1
+        s_e = survival[e]
+        if s_e <= 0:
+            return 1.0
+        if e >= LONG_TALK:
+            end = e + h - self._wrap_long
+            return 1.0 - survival[min(end, last)] / s_e if end > e else 0.0
+        done = 0.0
+        end = min(LONG_TALK, e + h - self._wrap_short)  # short talks ending in [e, end)
+        if end > e:
+            done += s_e - survival[end]
+        end = e + h - self._wrap_long  # long talks ending in [LONG_TALK, end)
+        if end > LONG_TALK:
+            done += survival[LONG_TALK] - survival[min(end, last)]
+        return done / s_e
 
     def _refresh(self, state: PacingState, now: float) -> None:
         history = state.history
@@ -134,7 +166,8 @@ class JinqiaoPolicy:
                 break
             recent.append(item)
         live_rings = sorted(min(int(ring), RING_BINS - 1) for _, ring, routed in recent if routed)
-        talks = list(history.handle_seconds)
+        handled = list(history.handled)
+        talks = [t for t, _ in handled]
         if len(live_rings) < 50 or len(talks) < 50:
             self._ready_model = False
             return
@@ -171,40 +204,34 @@ class JinqiaoPolicy:
                 s *= 1.0 - deaths[b] / at_risk
             at_risk -= deaths[b] + censored[b]
         self._talk_survival = survival
+        long_wraps = [w for t, w in handled if t >= LONG_TALK]
+        short_wraps = [w for t, w in handled if t < LONG_TALK]
+        self._wrap_long = round(sum(long_wraps) / len(long_wraps)) if long_wraps else 0
+        self._wrap_short = round(sum(short_wraps) / len(short_wraps)) if short_wraps else self._wrap_long
         self._ready_model = True
 
     def _control(self, state: PacingState, now: float) -> None:
-        """Integral correction of log(theta) from the observed abandon rate (recent window and today)."""
-        if self._last_control is None:
-            self._last_control = now
-            return
-        dt = now - self._last_control
-        if dt < 5.0:
-            return
-        self._last_control = now
+        """Integral correction of log(theta) on today's abandon count against the aimed share of live answers.
+
+        Each live answer whose fate is known raises log(theta) by gain x aim and each abandon lowers it by
+        gain, so theta settles where today's abandon rate equals the aim; the step is per call, not per
+        second, so quiet and busy campaigns correct alike. Clamped (which also stops wind-up)."""
         history = state.history
-        window_live = window_abandoned = 0
-        for t, abandoned in reversed(history.live_outcomes):
-            if t < now - WINDOW_SECONDS:
-                break
-            window_live += 1
-            window_abandoned += abandoned
-        prior = 30.0  # pseudo live answers at the aimed rate, so a handful of calls does not swing theta
-        recent = (window_abandoned + prior * self.aim) / (window_live + prior)
-        today = (history.abandoned + prior * self.aim) / (history.live_answers + prior)
-        rate = max(recent, today) if today > self.aim else recent
-        error = (self.aim - rate) / self.aim
-        self.log_theta += self.gain * max(-3.0, min(1.0, error)) * dt / 60.0
-        self.log_theta = max(math.log(0.005), min(math.log(0.25), self.log_theta))
+        live, abandoned = history.live_answers, history.abandoned
+        self.log_theta += self.gain * (self.aim * (live - self._seen_live) - (abandoned - self._seen_abandoned))
+        self.log_theta = max(math.log(0.002), min(math.log(0.5), self.log_theta))
+        self._seen_live, self._seen_abandoned = live, abandoned
 
 
 def jinqiao_policy(spec: str, rest: str) -> JinqiaoPolicy:
     """Build from `k=v,...` options: target, margin, theta, small_team, small_theta, gain."""
     options = parse_options(rest, spec, {"target": float, "margin": float, "theta": float,
-                                         "small_team": int, "small_theta": float, "gain": float})
+                                         "small_team": int, "small_theta": float, "gain": float,
+                                         "idle_boost": float})
     return JinqiaoPolicy(target_pct=float(options.get("target", 3.0)),  # type: ignore[arg-type]
-                         margin_pct=float(options.get("margin", 0.5)),  # type: ignore[arg-type]
-                         theta=float(options.get("theta", 0.03)),  # type: ignore[arg-type]
+                         margin_pct=float(options.get("margin", 0.3)),  # type: ignore[arg-type]
+                         theta=float(options.get("theta", 0.05)),  # type: ignore[arg-type]
                          small_team=int(options.get("small_team", 5)),  # type: ignore[arg-type]
                          small_theta=float(options.get("small_theta", 0.03)),  # type: ignore[arg-type]
-                         gain=float(options.get("gain", 0.15)))  # type: ignore[arg-type]
+                         gain=float(options.get("gain", 0.03)),  # type: ignore[arg-type]
+                         idle_boost=float(options.get("idle_boost", 0.0)))  # type: ignore[arg-type]

@@ -92,12 +92,10 @@ def simulate(agents: int, live: str, talk: float, wrap: float, amd: str, seeds: 
         _print(run_cells([params], list(policies or DEFAULT_POLICIES), seed_list, jobs=jobs))
         return
     best, finals = tune_vicidial(REFERENCE, seed_list, jobs=jobs)
-    vicidial = [s.policy for s in finals if s.worst_day_abandon_pct <= 3.0]
-    by_method = []
-    for method in ("RATIO", "ADAPT_HARD_LIMIT", "ADAPT_AVERAGE", "ADAPT_TAPERED"):
-        mine = [s for s in finals if s.policy.startswith(f"vicidial:{method}:") and s.policy in vicidial]
-        if mine:
-            by_method.append(max(mine, key=lambda s: s.talk).policy)
+    feasible = [s for s in finals if s.worst_day_abandon_pct <= 3.0]
+    ratio = [s for s in feasible if s.policy.startswith("vicidial:RATIO:")]
+    adapt = [s for s in feasible if not s.policy.startswith("vicidial:RATIO:")]
+    by_method = [max(group, key=lambda s: s.talk).policy for group in (ratio, adapt) if group]
     names = list(policies or ("progressive", *by_method, "jinqiao"))
     cells = full_grid() if grid == "full" else subset_grid()
     summaries = run_cells(cells, names, seed_list, jobs=jobs)
