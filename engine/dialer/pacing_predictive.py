@@ -8,7 +8,7 @@ drifting answer rate is followed):
   wrap-up done) within h seconds: the conditional survival of the observed talk times (Kaplan-Meier,
   talks in progress censored) shifted by the mean wrap-up of calls of that length (short calls, such as
   machines, have other wrap-ups than conversations); agents in wrap-up free at a known time.
-At each decision it looks at three answer times a (quantiles of the ring time of live answers). A new call
+At each decision it looks at six answer times a (quantiles of the ring time of live answers). A new call
 answered live at a finds an agent if the agents free by a + 2 s (the safe harbour) outnumber the live
 answers that reach the queue before it (the calls waiting, the ringing calls, and the new calls placed
 before it). Supply and demand are sums of independent Bernoulli variables; their difference is taken as
@@ -53,7 +53,7 @@ class JinqiaoPolicy:
 
     def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.3, theta: float = 0.05,
                  small_team: int = 5, small_theta: float = 0.03, gain: float = 0.03,
-                 max_lines_per_agent: float = 6.0, idle_boost: float = 0.0) -> None:
+                 max_lines_per_agent: float = 6.0) -> None:
         if not 0.0 < target_pct - margin_pct < 100.0:
             raise PacingError("pacing policy jinqiao: target - margin must be between 0 and 100 %")
         self.name = f"jinqiao:target={target_pct:g},margin={margin_pct:g}"
@@ -64,7 +64,6 @@ class JinqiaoPolicy:
         self.small_theta = small_theta
         self.gain = gain
         self.max_lines_per_agent = max_lines_per_agent
-        self.idle_boost = idle_boost
         self._progressive = Progressive()
         self._next_refresh: float | None = None
         self._seen_live = self._seen_abandoned = 0
@@ -88,7 +87,7 @@ class JinqiaoPolicy:
         self._control(state, now)
         if not self._ready_model:
             return self._progressive.calls_to_place(state, now)
-        theta = self.theta * (1.0 + self.idle_boost * state.agents_ready)
+        theta = self.theta
         if state.agents_logged_in - state.agents_paused <= self.small_team:
             theta = min(theta, self.small_theta)
         lines = len(state.ringing_started) + state.calls_waiting + len(state.talk_started)
@@ -226,12 +225,10 @@ class JinqiaoPolicy:
 def jinqiao_policy(spec: str, rest: str) -> JinqiaoPolicy:
     """Build from `k=v,...` options: target, margin, theta, small_team, small_theta, gain."""
     options = parse_options(rest, spec, {"target": float, "margin": float, "theta": float,
-                                         "small_team": int, "small_theta": float, "gain": float,
-                                         "idle_boost": float})
+                                         "small_team": int, "small_theta": float, "gain": float})
     return JinqiaoPolicy(target_pct=float(options.get("target", 3.0)),  # type: ignore[arg-type]
                          margin_pct=float(options.get("margin", 0.3)),  # type: ignore[arg-type]
                          theta=float(options.get("theta", 0.05)),  # type: ignore[arg-type]
                          small_team=int(options.get("small_team", 5)),  # type: ignore[arg-type]
                          small_theta=float(options.get("small_theta", 0.03)),  # type: ignore[arg-type]
-                         gain=float(options.get("gain", 0.03)),  # type: ignore[arg-type]
-                         idle_boost=float(options.get("idle_boost", 0.0)))  # type: ignore[arg-type]
+                         gain=float(options.get("gain", 0.03)))  # type: ignore[arg-type]
