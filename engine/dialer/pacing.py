@@ -45,8 +45,6 @@ class PacingHistory:
     resolutions: deque = field(default_factory=lambda: deque(maxlen=6000))
     # (talk seconds, wrap-up seconds) of recent calls
     handled: deque = field(default_factory=lambda: deque(maxlen=2000))
-    # (time, abandoned) for every routed call once its fate is known (connected or abandoned)
-    live_outcomes: deque = field(default_factory=lambda: deque(maxlen=20000))
     resolved_times: deque = field(default_factory=lambda: deque(maxlen=20000))
     abandon_times: deque = field(default_factory=lambda: deque(maxlen=20000))
 
@@ -64,12 +62,10 @@ class PacingHistory:
             self.connected_machine += 1
         else:
             self.connected_human += 1
-        self.live_outcomes.append((now, False))
 
     def call_abandoned(self, now: float, machine: bool = False) -> None:
         self.abandoned += 1
         self.abandoned_machine += machine
-        self.live_outcomes.append((now, True))
         self.abandon_times.append(now)
 
     def call_handled(self, talk_seconds: float, wrap_up_seconds: float) -> None:
