@@ -87,6 +87,7 @@ def simulate(agents: int, live: str, talk: float, wrap: float, amd: str, seeds: 
             raise click.BadParameter(f"{live!r}: a probability between 0 and 0.8, or 'drift'",
                                      param_hint="--live") from None
     _check(policies)
+    commit = _commit()  # the code the run measures, before anything can change the tree
     seed_list = list(range(1, seeds + 1))
     if grid is None:
         params = cell(agents, live, talk, wrap, None if amd == "none" else 0.85)
@@ -105,7 +106,7 @@ def simulate(agents: int, live: str, talk: float, wrap: float, amd: str, seeds: 
                 f"{best.policy if best else 'none'}).")
     cells = full_grid() if grid == "full" else subset_grid()
     summaries = run_cells(cells, names, seed_list, jobs=jobs)
-    text = (f"Measured on commit {_commit()} with `jinqiao dialer simulate --grid {grid} --seeds {seeds}`; "
+    text = (f"Measured on commit {commit} with `jinqiao dialer simulate --grid {grid} --seeds {seeds}`; "
             f"{len(cells)} cells x {len(names)} policies x {seeds} seeds. {note}\n\n"
             + markdown_table(summaries))
     _write_table(Path(out), text)
