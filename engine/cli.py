@@ -27,6 +27,7 @@ PLUGIN_GROUPS = (
     "engine.dialer.campaign_cli:campaign",
     "engine.fsconf:fs",
     "engine.web.cli:users",
+    "engine.dialer.sim_cli:dialer",
 )
 
 
