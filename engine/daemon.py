@@ -21,6 +21,8 @@ from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
 from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
+from engine.ha.adopt import attach_rebuild
+from engine.ha.readopt import ReadoptingHandler
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
 from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
@@ -165,6 +167,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)
         inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
+        acd.rebuild = attach_rebuild(acd.service, inbound)
     customers = CustomerRepository(store)
     runner = FlowRunner(
         flows, tts,
@@ -176,7 +179,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
     ob = config.outbound
-    outbound = OutboundServer(ob.host, ob.port, call_handler or runner.run, linger=ob.linger_seconds,
+    outbound = OutboundServer(ob.host, ob.port, call_handler or ReadoptingHandler(runner.run, acd and acd.service), linger=ob.linger_seconds,
                               max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
                               execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
