@@ -200,8 +200,9 @@ def _utc_now():
     return datetime.now(timezone.utc)
 
 
-def run_forever(config: Config) -> int:
-    """`jinqiao serve`: run until SIGTERM/SIGINT; returns the process exit code."""
+def run_forever(config: Config, standby: bool = False) -> int:
+    """`jinqiao serve`: run until SIGTERM/SIGINT; returns the process exit code. `standby`: one engine of an
+    active/standby pair on PostgreSQL (engine/ha/standby.py)."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -209,6 +210,9 @@ def run_forever(config: Config) -> int:
     if not config.freeswitch.password:
         log.error("freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD)")
         return 2
+    if standby:
+        from engine.ha.standby import run_pair
+        return run_pair(config)
     try:
         engine = build_engine(config)
     except (SchemaOutdated, AcdConfigError) as exc:

@@ -1,5 +1,6 @@
 """The store's ORM tables (one metadata); only engine.store modules import this."""
 from engine.store.models.base import Base, UtcDateTime, as_utc
+from engine.store.models.ha import EngineLeaseRow
 from engine.store.models.calls import CallbackRow, DispositionRow, InteractionRow, RecordingRow, SurveyResultRow
 from engine.store.models.outbound import (
     CampaignContactRow,
@@ -14,6 +15,6 @@ from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChange
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
-    "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
+    "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "EngineLeaseRow", "ImportRunRow",
     "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
 ]
