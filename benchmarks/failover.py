@@ -107,7 +107,7 @@ def run(calls: int, workdir: str) -> tuple[float, int, int]:
         standby_log = os.path.join(os.path.dirname(configs[1]), "engine.log")
         wait_for(lambda: os.path.exists(standby_log) and "waiting for the active lease" in open(standby_log).read(),
                  60, "the standby waiting")
-        sim.ask(cmd="place", did=DID, n=calls)
+        sim.ask(cmd="place", did=DID, n=calls, window=calls * 0.025)  # a busy minute, not one instant
         sim.wait(lambda s: s["bridged"] == calls, 120) or _fail("not every call was bridged")
         procs[0].send_signal(signal.SIGKILL)
         killed = time.monotonic()

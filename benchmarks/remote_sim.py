@@ -56,6 +56,7 @@ def serve(password: str, time_scale: float) -> None:
 
     monkey.patch_all()
     sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+    import gevent
     from gevent.fileobject import FileObjectThread
 
     from engine.esl import commands
@@ -68,9 +69,6 @@ def serve(password: str, time_scale: float) -> None:
     out.flush()
     calls: dict[str, object] = {}
     first_prompt: dict[str, float] = {}  # caller uuid -> seconds from its answer to its first playback
-
-    def on_execute(channel, app: str) -> None:
-        pass
 
     for line in FileObjectThread(sys.stdin, "r"):
         command = json.loads(line)
@@ -85,12 +83,19 @@ def serve(password: str, time_scale: float) -> None:
             sim.set_sound(commands.MUSIC_ON_HOLD, 3600)
             for path, seconds in command.get("sounds", {}).items():
                 sim.set_sound(path, seconds)
-        elif cmd == "place":
+        elif cmd == "place":  # n calls, spread evenly over `window` seconds (0: at once)
             base = command.get("number_base", 13900000000)
-            for i in range(command["n"]):
+            n, window = command["n"], command.get("window", 0.0)
+            started = time.monotonic()
+            for i in range(n):
+                due = started + window * i / n
+                if due > time.monotonic():
+                    gevent.sleep(due - time.monotonic())
                 call = sim.place_call(command["did"], str(base + len(calls)))
                 calls[call.uuid] = call
-            reply["placed"] = len(calls)
+            reply["placed"], reply["window_s"] = len(calls), round(time.monotonic() - started, 3)
+        elif cmd == "uuids":
+            reply["uuids"] = list(calls)
         elif cmd == "status":
             up = [c for c in calls.values() if not c.hung_up]
             bridged = sum(1 for c in up if sim.channels.get(c.uuid) is not None
@@ -121,16 +126,13 @@ def serve(password: str, time_scale: float) -> None:
 
 
 def _first_prompts(calls: dict) -> list[float]:
-    """Per call: ms from the engine's answer to its first playback starting (the caller hears something)."""
+    """Per answered call: ms from its answer to its first playback starting (the caller hears something)."""
     out = []
     for call in calls.values():
-        events = getattr(call.channel, "event_log", None)
-        if not events:
-            continue
-        answered = next((t for name, t in events if name == "CHANNEL_ANSWER"), None)
-        played = next((t for name, t in events if name == "PLAYBACK_START"), None)
-        if answered is not None and played is not None:
-            out.append((played - answered) * 1000.0)
+        channel = call.channel
+        answered = channel.profile.times.get("Channel-Answered-Time", 0) / 1e6
+        if answered and channel.first_prompt_at:
+            out.append(max(0.0, channel.first_prompt_at - answered) * 1000.0)
     return out
 
 

@@ -23,6 +23,7 @@ from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
 from engine.ha.adopt import attach_rebuild
 from engine.ha.readopt import ReadoptingHandler
+from engine.ha.verify import VerifiedCalls
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
 from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
@@ -179,7 +180,10 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
     ob = config.outbound
-    outbound = OutboundServer(ob.host, ob.port, call_handler or ReadoptingHandler(runner.run, acd and acd.service), linger=ob.linger_seconds,
+    handler = call_handler or ReadoptingHandler(runner.run, acd and acd.service)
+    if inbound is not None:  # only channels the switch confirms run a flow (engine/ha/verify.py)
+        handler = VerifiedCalls(handler, [inbound])
+    outbound = OutboundServer(ob.host, ob.port, handler, linger=ob.linger_seconds,
                               max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
                               execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,

@@ -1,6 +1,6 @@
 """The active engine's lease on PostgreSQL: one row, a holder, an expiry, and a fencing token.
 
-How it works: the active engine renews the row every `ttl/3` seconds; the standby tries to take it every
+How it works: the active engine renews the row every `ttl/5` seconds; the standby tries to take it every
 `poll` seconds and succeeds only once it has expired (the active was killed, or paused longer than the
 lease). Every change of holder adds one to the token. The new holder's store connections carry that token
 (`SET jinqiao.fence`), and a trigger (migration 0008) refuses writes from connections whose token is no longer

@@ -41,7 +41,7 @@ def wait_for_lease(lease: Lease, stop: Event, poll: float) -> int | None:
 def hold_lease(lease: Lease, stop: Event) -> bool:
     """Renew until `stop` (True) or the lease is lost / cannot be renewed for a whole lease period (False)."""
     last_ok = time.monotonic()
-    while not stop.wait(lease.ttl / 3):
+    while not stop.wait(lease.ttl / 5):
         try:
             if not lease.renew():
                 log.error("active: the lease was taken by another engine; stopping now")
