@@ -104,6 +104,10 @@ def serve(password: str, time_scale: float) -> None:
             reply.update(placed=len(calls), up=len(up), hung_up=len(calls) - len(up), bridged=bridged,
                          logins=sum(1 for x in log if x.startswith("auth")),
                          counts={text: sum(1 for x in log if text in x) for text in command.get("count", [])})
+            if command.get("causes"):
+                import collections
+                reply["causes"] = dict(collections.Counter(
+                    f"{c.hangup_cause}:{'+'.join(a for a, _ in c.apps[:3])}" for c in calls.values() if c.hung_up))
             if command.get("first_prompts"):
                 reply["first_prompts"] = _first_prompts(calls)
         elif cmd == "hangup_agents":

@@ -83,7 +83,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(calls: int, window: float, agents: int, workdir: str) -> dict:
-    sim = RemoteSim(PASSWORD, time_scale=0.05)
+    # Real time: the simulator's waits (e.g. 25 s for the engine to take a socket) are not compressed.
+    sim = RemoteSim(PASSWORD, time_scale=1.0)
     engine = None
     try:
         config = write_config(workdir, sim.port, free_port(), calls)
@@ -91,14 +92,15 @@ def run(calls: int, window: float, agents: int, workdir: str) -> dict:
         people = [str(3000 + i) for i in range(agents)]
         _seed_agents(os.path.join(workdir, "data", "jinqiao.db"), config, people)
         port = int(open(config).read().split("outbound: {host: 127.0.0.1, port: ")[1].split(",")[0])
-        # agents answer after 1 s and talk 20 s (simulated time: x0.05)
+        # agents answer after 1 s and talk 2 s
         sim.ask(cmd="setup", did=DID, agents=people, socket=f"127.0.0.1:{port} async full", answer_after=1,
-                hangup_after=20)
+                hangup_after=2)
         engine = cli(config, "serve")
         sim.wait(lambda s: s["logins"] >= 1, 60) or _fail("the engine never connected")
         placed = sim.ask(cmd="place", did=DID, n=calls, window=window)
         ended = sim.wait(lambda s: s["up"] == 0, 600, interval=0.5)
-        status = sim.ask(cmd="status", first_prompts=True)
+        status = sim.ask(cmd="status", first_prompts=True, causes=True)
+        print("hang-ups (cause:first apps): " + ", ".join(f"{k}={v}" for k, v in sorted(status["causes"].items())))
         uuids = sim.ask(cmd="uuids")["uuids"]
         engine.terminate()
         engine.wait(60)
@@ -158,9 +160,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--window", type=float, default=2.0, help="seconds over which the calls arrive")
     parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (the engine's log, the store)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="jq-surge-") as workdir:
-        result = run(args.calls, args.window, args.agents, workdir)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        result = run(args.calls, args.window, args.agents, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="jq-surge-") as workdir:
+            result = run(args.calls, args.window, args.agents, workdir)
     print("outcomes: " + ", ".join(f"{k}={v}" for k, v in sorted(result["outcomes"].items())))
     print(f"goal: p99_answer_to_first_prompt_ms < {GOAL_MS:g} with lost=0; "
           f"p50_answer_to_first_prompt_ms={result['p50']:.0f}")
