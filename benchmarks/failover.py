@@ -108,7 +108,8 @@ def run(calls: int, workdir: str) -> tuple[float, int, int]:
         wait_for(lambda: os.path.exists(standby_log) and "waiting for the active lease" in open(standby_log).read(),
                  60, "the standby waiting")
         sim.ask(cmd="place", did=DID, n=calls, window=calls * 0.025)  # a busy minute, not one instant
-        sim.wait(lambda s: s["bridged"] == calls, 120) or _fail("not every call was bridged")
+        if sim.wait(lambda s: s["bridged"] == calls, 180) is None:
+            _fail(f"not every call was bridged: {sim.ask(cmd='status', causes=True)}")
         procs[0].send_signal(signal.SIGKILL)
         killed = time.monotonic()
         procs[0].wait(30)
@@ -150,9 +151,14 @@ def _fail(why: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="conversations up when the active is killed")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (the engines' logs)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="jq-failover-") as workdir:
-        takeover, dropped, up = run(args.calls, workdir)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        takeover, dropped, up = run(args.calls, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="jq-failover-") as workdir:
+            takeover, dropped, up = run(args.calls, workdir)
     print(f"goal: takeover_s < {GOAL_S:g} with calls_dropped=0 (lease 2.5 s, standby polls every 0.25 s)")
     print(f"failover: takeover_s={takeover:.2f} calls_dropped={dropped} calls_up={up}")
 
