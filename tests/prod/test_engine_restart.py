@@ -118,3 +118,41 @@ def test_a_killed_engines_calls_are_rebuilt_by_the_next_engine(tmp_path, sim):
         assert engine.acd.rebuild.rounds >= 1
     finally:
         engine.stop()
+
+
+def test_an_esl_reconnect_rebuilds_nothing_the_engine_still_tracks_and_calls_go_on(tmp_path, sim):
+    port = free_port()
+    config_path = write_config(tmp_path, sim.address[1], port)
+    assert cli(config_path, "db", "upgrade").wait(60) == 0
+    store = open_store(f"sqlite:///{tmp_path / 'jq.db'}")
+    AgentRepository(store).add("1001", extension="1001")
+    AgentRepository(store).record_state_change("1001", "available", "login", time.time() - 60)
+    store.dispose()
+    sim.add_endpoint("1001", answer_after=0.2, hangup_after=None)
+    sim.set_sound(commands.MUSIC_ON_HOLD, 3600)
+    sim.route(DID, socket=f"127.0.0.1:{port} async full", after=[("park", "")])
+    engine = build_engine(load_config(str(config_path), environ=env())).start()
+    try:
+        service, rebuild = engine.acd.service, engine.acd.rebuild
+        until(sim, lambda: rebuild.rounds == 1, what="the first rebuild round")
+        # Given A talking to 1001 and B queued
+        a = sim.place_call(DID, "13800000001")
+        until(sim, lambda: bridged(sim, a.uuid, "1001"), what="A bridged")
+        b = sim.place_call(DID, "13800000002")
+        until(sim, lambda: queued(sim, b), what="B queued")
+        # When FreeSWITCH drops the control connection and the engine reconnects
+        for listener in list(sim.switch.listeners):
+            if not listener.outbound:
+                listener.close_after_flush()
+        until(sim, lambda: rebuild.rounds == 2, what="the rebuild round after the reconnect")
+        # Then nothing the engine still tracks is rebuilt (no transfer, no second handler)
+        assert rebuild.last_plan is not None and rebuild.last_plan.empty
+        assert not any(line.startswith("uuid_transfer") or " uuid_transfer " in line for line in sim.command_log)
+        assert service.distributor.agents["1001"].state is AgentState.ON_CALL
+        # And the calls go on: when 1001 hangs up on A, B is served once
+        sim.channels[agent_leg(sim, "1001").uuid].hangup("NORMAL_CLEARING")
+        until(sim, lambda: bridged(sim, b.uuid, "1001"), what="B served")
+        originates = [line for line in sim.command_log if "originate" in line and "user/1001" in line]
+        assert len(originates) == 2  # one offer per caller: no duplicate handling after the reconnect
+    finally:
+        engine.stop()
