@@ -153,12 +153,12 @@ class SwitchLegs:
         self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_HANGUP_AFTER_BRIDGE, "false"))
         return self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_PARK_AFTER_BRIDGE, "true"))
 
-    def mark_queued(self, caller_uuid: str, call_id: str, queue: str, since: float) -> Any:
+    def mark_queued(self, caller_uuid: str, call_id: str, queue: str, since: float, priority: int = 0) -> Any:
         """Tag a queued caller so an engine restart can find it and give back its place in line; with
         `socket_resume` the caller survives the engine's socket closing (the dialplan parks it)."""
         return self.control.bgapi(commands.uuid_setvar_multi(caller_uuid, {
             commands.VAR_CALL_ID: call_id, commands.VAR_QUEUE: queue, commands.VAR_QUEUED_AT: f"{since:.3f}",
-            commands.VAR_SOCKET_RESUME: "true"}))
+            commands.VAR_QUEUE_PRIORITY: str(int(priority)), commands.VAR_SOCKET_RESUME: "true"}))
 
     def start_recording(self, caller_uuid: str, path: str, *, stereo: bool) -> Any:
         if stereo:

@@ -96,6 +96,7 @@ VAR_CALL_ID = "jq_call_id"  # set by the engine on every leg it creates or contr
 VAR_QUEUE = "jq_queue"
 VAR_CUSTOMER_ID = "jq_customer_id"
 VAR_AGENT_ID = "jq_agent_id"  # on an agent leg: the agent it rings (rebuilt after a restart, engine/ha/rebuild.py)
+VAR_QUEUE_PRIORITY = "jq_queue_priority"  # on a queued caller: its priority in line (kept across a restart)
 VAR_QUEUED_AT = "jq_queued_at"  # on a queued caller: epoch seconds it entered the line (its place after a restart)
 VAR_READOPT = "jq_readopt"  # on a caller sent back to the engine's socket after a restart: re-enter its queue
 VAR_SOCKET_RESUME = "socket_resume"  # the dialplan continues (to `park`) if the engine's socket closes

@@ -36,11 +36,13 @@ class ReadoptingHandler:
             since = float(variables.get(commands.VAR_QUEUED_AT, ""))
         except ValueError:
             since = None
+        raw_priority = variables.get(commands.VAR_QUEUE_PRIORITY, "0")
+        priority = int(raw_priority) if raw_priority.lstrip("-").isdigit() else 0
         self.readopted += 1
         log.info("call %s: back in queue %s after an engine restart", call_id, queue)
         try:
             channel.set_variable(commands.VAR_READOPT, "false")
-            result = self.queues.enqueue(channel, QueueRequest(queue=queue, call_uuid=call_id), since=since)
+            result = self.queues.enqueue(channel, QueueRequest(queue=queue, call_uuid=call_id, priority=priority), since=since)
             if result.outcome is not QueueOutcome.ANSWERED or not result.detail.startswith("transferred:"):
                 channel.hangup()
             return result

@@ -93,6 +93,7 @@ def test_a_killed_engines_calls_are_rebuilt_by_the_next_engine(tmp_path, sim):
         c_call = sim.channels[c.uuid].variables[commands.VAR_CALL_ID]
         until(sim, lambda: {b_call, c_call} <= set(service.distributor.waiting), what="B and C re-adopted")
         assert service.distributor.waiting[b_call].enqueued_at == pytest.approx(b_since, abs=0.01)
+        assert sim.channels[b.uuid].variables.get(commands.VAR_QUEUE_PRIORITY) == "0"
         assert service.distributor.position(b_call, time.time()) == 1
         assert not a.hung_up and bridged(sim, a.uuid, "1001")
 
