@@ -102,8 +102,10 @@ def version() -> None:
 
 @main.command()
 @click.option("--check", is_flag=True, help="Validate the config and exit.")
+@click.option("--standby", is_flag=True, help="Run as one engine of an active/standby pair on PostgreSQL: "
+              "serve only while holding the lease, else wait to take over.")
 @click.pass_obj
-def serve(app: AppContext, check: bool) -> None:
+def serve(app: AppContext, check: bool, standby: bool) -> None:
     """Run the engine: connect to FreeSWITCH and serve calls until stopped."""
     config = app.config
     if check:
@@ -125,7 +127,7 @@ def serve(app: AppContext, check: bool) -> None:
         return
     from engine.daemon import run_forever
 
-    sys.exit(run_forever(config))
+    sys.exit(run_forever(config, standby=standby))
 
 
 @main.command()

@@ -21,6 +21,9 @@ from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
 from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
+from engine.ha.adopt import attach_rebuild
+from engine.ha.readopt import ReadoptingHandler
+from engine.ha.verify import VerifiedCalls
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
 from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
@@ -165,6 +168,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)
         inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
+        acd.rebuild = attach_rebuild(acd.service, inbound)
     customers = CustomerRepository(store)
     runner = FlowRunner(
         flows, tts,
@@ -176,7 +180,10 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
     ob = config.outbound
-    outbound = OutboundServer(ob.host, ob.port, call_handler or runner.run, linger=ob.linger_seconds,
+    handler = call_handler or ReadoptingHandler(runner.run, acd and acd.service)
+    if inbound is not None:  # only channels the switch confirms run a flow (engine/ha/verify.py)
+        handler = VerifiedCalls(handler, [inbound])
+    outbound = OutboundServer(ob.host, ob.port, handler, linger=ob.linger_seconds,
                               max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
                               execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
@@ -197,8 +204,9 @@ def _utc_now():
     return datetime.now(timezone.utc)
 
 
-def run_forever(config: Config) -> int:
-    """`jinqiao serve`: run until SIGTERM/SIGINT; returns the process exit code."""
+def run_forever(config: Config, standby: bool = False) -> int:
+    """`jinqiao serve`: run until SIGTERM/SIGINT; returns the process exit code. `standby`: one engine of an
+    active/standby pair on PostgreSQL (engine/ha/standby.py)."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -206,6 +214,9 @@ def run_forever(config: Config) -> int:
     if not config.freeswitch.password:
         log.error("freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD)")
         return 2
+    if standby:
+        from engine.ha.standby import run_pair
+        return run_pair(config)
     try:
         engine = build_engine(config)
     except (SchemaOutdated, AcdConfigError) as exc:

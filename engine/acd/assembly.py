@@ -42,6 +42,7 @@ class RunningAcd:
     settings: AcdSettings
     webhooks: WebhookForwarder | None
     writes: WriteBehind | None = None
+    rebuild: Any = None  # engine.ha.adopt.SwitchRebuild, attached by the daemon
 
     def stop(self) -> None:
         self.service.stop()

@@ -82,7 +82,8 @@ class IntentExecution:
                 future = self.legs.ring_agent(leg.uuid, extension, call_id=offer.call_id,
                                               queue=offer.queue, caller_number=call.caller_number if call else "",
                                               display_name=display, timeout=offer.timeout, headers=headers,
-                                              bridge_to=call.channel.uuid if leg.bridges_on_answer else None)
+                                              bridge_to=call.channel.uuid if leg.bridges_on_answer else None,
+                                              agent_id=agent_id)
             except ValueError as exc:  # the call's data: that call's failure, never the agent's
                 self.agent_legs.pop(leg.uuid, None)
                 unbuildable = str(exc)

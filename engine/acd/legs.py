@@ -69,7 +69,8 @@ class SwitchLegs:
         self.domain = domain
 
     def ring_agent(self, leg_uuid: str, extension: str, *, call_id: str, queue: str, caller_number: str,
-                   display_name: str, timeout: float, headers: Mapping[str, str], bridge_to: str | None = None) -> Any:
+                   display_name: str, timeout: float, headers: Mapping[str, str], bridge_to: str | None = None,
+                   agent_id: str = "") -> Any:
         """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body.
 
         `bridge_to`: the caller's uuid; FreeSWITCH then bridges the caller to the leg itself the moment the
@@ -81,6 +82,7 @@ class SwitchLegs:
             commands.VAR_ORIGINATION_CID_NAME: display_name or caller_number or "anonymous",
             commands.VAR_CALL_ID: call_id,
             commands.VAR_QUEUE: queue,
+            commands.VAR_AGENT_ID: agent_id,
             commands.VAR_IGNORE_EARLY_MEDIA: "true",
             commands.VAR_HANGUP_AFTER_BRIDGE: "true",
         }
@@ -169,6 +171,13 @@ class SwitchLegs:
         """When the agent hangs up, the caller goes back to park (and to its IVR flow), not to hang-up."""
         self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_HANGUP_AFTER_BRIDGE, "false"))
         return self.control.bgapi(commands.uuid_setvar(caller_uuid, commands.VAR_PARK_AFTER_BRIDGE, "true"))
+
+    def mark_queued(self, caller_uuid: str, call_id: str, queue: str, since: float, priority: int = 0) -> Any:
+        """Tag a queued caller so an engine restart can find it and give back its place in line; with
+        `socket_resume` the caller survives the engine's socket closing (the dialplan parks it)."""
+        return self.control.bgapi(commands.uuid_setvar_multi(caller_uuid, {
+            commands.VAR_CALL_ID: call_id, commands.VAR_QUEUE: queue, commands.VAR_QUEUED_AT: f"{since:.3f}",
+            commands.VAR_QUEUE_PRIORITY: str(int(priority)), commands.VAR_SOCKET_RESUME: "true"}))
 
     def start_recording(self, caller_uuid: str, path: str, *, stereo: bool) -> Any:
         if stereo:

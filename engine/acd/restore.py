@@ -80,3 +80,25 @@ def _restore_one(d: Distributor, agent_id: str, step: LastState, now: float, que
 def _longest_wrap_up(d: Distributor, queues: Iterable[str]) -> float:
     return max((d.queues[q].wrap_up_seconds for q in queues if q in d.queues), default=0.0)
 
+
+
+def resume_call(d: Distributor, agent_id: str, call_id: str, queue: str, answered_at: float, now: float) -> list[Intent]:
+    """After a restart: the switch still bridges this agent to `call_id`; put the agent back on that call, so
+    no offer reaches them and its end (the leg's hang-up) starts their wrap-up as usual."""
+    agent = d.agents.get(agent_id)
+    if agent is None:
+        log.warning("agent %s: on call %s on the switch but unknown here; left alone", agent_id, call_id)
+        return []
+    intents: list[Intent] = []
+    if agent.state is AgentState.LOGGED_OUT:
+        intents += d.login(agent_id, now, None if agent.queues else {name: {} for name in d.queues},
+                           ready=True, reason=RESTORED)
+    if agent.state is AgentState.ON_CALL and agent.current_call == call_id:
+        return intents
+    intents += d._set_state(agent, AgentState.ON_CALL, now, "restored on call", call_id)
+    agent.current_call = call_id
+    agent.answered_at = answered_at
+    agent.wrap_up_until = 0.0
+    if queue in d.queues:
+        d._agent_queue[agent_id] = queue
+    return intents

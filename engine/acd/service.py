@@ -239,8 +239,11 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
             channel.add_handler(lambda event: self._caller_event(call, event))
         self.legs.keep_caller_after_bridge(channel.uuid)
+        if not call.callback and hasattr(channel, "add_handler"):  # a live caller: findable after a restart
+            self.legs.mark_queued(channel.uuid, call_id, queue.name, now if since is None else since,
+                                  request.priority)
         self.interactions.queue_event(call_id, now, caller=number or None, arrived_at=arrival_time(channel, now),
-                                      queue=queue.name, queue_entered_at=now)
+                                      queue=queue.name, queue_entered_at=now if since is None else since)
         sticky = None
         if customer is not None and queue.sticky is not None:
             sticky = customer.owner_agent if queue.sticky.mode == "owner" else customer.last_agent

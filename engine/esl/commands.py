@@ -75,6 +75,8 @@ H_DTMF_DIGIT = "DTMF-Digit"
 H_BRIDGE_A = "Bridge-A-Unique-ID"
 H_BRIDGE_B = "Bridge-B-Unique-ID"
 H_OTHER_LEG_UUID = "Other-Leg-Unique-ID"
+H_CALL_STATE = "Channel-Call-State"
+H_CALLER_CONTEXT = "Caller-Context"
 H_EVENT_DATE_TIMESTAMP = "Event-Date-Timestamp"
 H_SUBCLASS = "Event-Subclass"
 H_RECORD_FILE_PATH = "Record-File-Path"
@@ -97,6 +99,12 @@ SIP_HEADER_SEGMENT = "X-Jinqiao-Segment"
 VAR_CALL_ID = "jq_call_id"  # set by the engine on every leg it creates or controls
 VAR_QUEUE = "jq_queue"
 VAR_CUSTOMER_ID = "jq_customer_id"
+VAR_AGENT_ID = "jq_agent_id"  # on an agent leg: the agent it rings (rebuilt after a restart, engine/ha/rebuild.py)
+VAR_QUEUE_PRIORITY = "jq_queue_priority"  # on a queued caller: its priority in line (kept across a restart)
+VAR_QUEUED_AT = "jq_queued_at"  # on a queued caller: epoch seconds it entered the line (its place after a restart)
+VAR_READOPT = "jq_readopt"  # on a caller sent back to the engine's socket after a restart: re-enter its queue
+VAR_SOCKET_RESUME = "socket_resume"  # the dialplan continues (to `park`) if the engine's socket closes
+VAR_BRIDGE_UUID = "bridge_uuid"  # the channel it is (or was last) bridged to
 VAR_ORIGINATION_UUID = "origination_uuid"
 VAR_ORIGINATION_CID_NUMBER = "origination_caller_id_number"
 VAR_ORIGINATION_CID_NAME = "origination_caller_id_name"
@@ -386,6 +394,17 @@ def uuid_record(uuid: str, action: str, path: str, limit_seconds: int | None = N
 def uuid_setvar(uuid: str, name: str, value: str) -> str:
     """`uuid_setvar <uuid> <name> <value>`; the value is one word (FreeSWITCH strips quotes and escapes)."""
     return f"uuid_setvar {check_uuid(uuid)} {check_var_name(name)} {check_word(value, 'variable value')}"
+
+
+def uuid_setvar_multi(uuid: str, variables: Mapping[str, str]) -> str:
+    """`uuid_setvar_multi <uuid> a=1;b=2`: several variables in one command (values are single words, no `;`)."""
+    pairs = []
+    for name, value in variables.items():
+        value = check_word(value, "variable value")
+        if ";" in value or "=" in value:
+            raise ValueError(f"variable value {value!r} contains ';' or '='")
+        pairs.append(f"{check_var_name(name)}={value}")
+    return f"uuid_setvar_multi {check_uuid(uuid)} {';'.join(pairs)}"
 
 
 def uuid_getvar(uuid: str, name: str) -> str:

@@ -115,6 +115,8 @@ def play_file(ch: Channel, path: str, on_digit: Callable[[str], bool] | None) ->
     seconds = ch.switch.sounds.duration(path)
     if seconds is None:
         return "notfound"
+    if not ch.played:
+        ch.first_prompt_at = time.time()  # for benchmarks: when the caller first heard something
     ch.played.append(path)
     info = []
     if path.startswith("tone_stream://"):

@@ -89,6 +89,7 @@ class Channel:
         self.current_app = ""
         self.apps: list[tuple[str, str]] = []
         self.played: list[str] = []
+        self.first_prompt_at = 0.0  # epoch time the first playback started, for benchmarks
         self.recordings: dict[str, Any] = {}
         self.extension: list[tuple[str, str]] = []
         self.greenlet: gevent.Greenlet | None = None

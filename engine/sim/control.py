@@ -201,9 +201,11 @@ class FreeSwitchSim:
         return self.switch.time_scale
 
     # -- configuration ------------------------------------------------------------------------
-    def route(self, did: str, socket: str | None = None, apps: list[tuple[str, str]] | None = None) -> Route:
-        """Dialplan entry for `did` (`*` = catch-all): apps, then `socket <socket>` if given."""
-        route = Route(did, socket, list(apps or []))
+    def route(self, did: str, socket: str | None = None, apps: list[tuple[str, str]] | None = None,
+              after: list[tuple[str, str]] | None = None) -> Route:
+        """Dialplan entry for `did` (`*` = catch-all): apps, then `socket <socket>` if given, then `after`
+        (reached when the socket closes on a channel with `socket_resume=true`)."""
+        route = Route(did, socket, list(apps or []), list(after or []))
         self.switch.dialplan.add(route)
         return route
 

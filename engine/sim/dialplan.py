@@ -27,12 +27,13 @@ class Route:
     did: str
     socket: str | None = None
     apps: list[tuple[str, str]] = field(default_factory=list)
+    after: list[tuple[str, str]] = field(default_factory=list)  # after the socket (run when it resumes)
 
     def extension(self) -> list[tuple[str, str]]:
         out = list(self.apps)
         if self.socket:
             out.append(("socket", self.socket))
-        return out
+        return out + list(self.after)
 
 
 class Dialplan:

@@ -87,6 +87,10 @@ def socket_app(ch: Channel, arg: str) -> None:
         park_loop(ch, until=closed.is_set)
         # A transfer ends the park and the socket app returns, but the listener stays bound to the
         # session (events keep flowing) until the channel ends or the client closes (socket_function).
-    if closed.is_set() and ch.up and not lst.resume:
+    # mod_event_socket: the `resume` command or the channel variable socket_resume=true (switch_true) make the
+    # dialplan go on after the socket app when the client goes away; otherwise the channel is hung up.
+    resume = lst.resume or ch.get_var("socket_resume").lower() in ("true", "yes", "on", "1", "enabled", "active",
+                                                                  "allow")
+    if closed.is_set() and ch.up and not resume:
         ch.hangup("NORMAL_CLEARING")
     ch.controlled = False

@@ -1,5 +1,6 @@
 """The store's ORM tables (one metadata); only engine.store modules import this."""
 from engine.store.models.base import Base, UtcDateTime, as_utc
+from engine.store.models.ha import EngineLeaseRow
 from engine.store.models.calls import CallbackRow, DispositionRow, InteractionRow, RecordingRow, SurveyResultRow
 from engine.store.models.outbound import (
     CampaignContactRow,
@@ -15,7 +16,7 @@ from engine.store.models.users import WebUserRow
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
-    "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
-    "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow", "UtcDateTime",
-    "WebUserRow", "as_utc",
+    "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "EngineLeaseRow",
+    "ImportRunRow", "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow",
+    "UtcDateTime", "WebUserRow", "as_utc",
 ]

@@ -1,0 +1,1 @@
+"""Production resilience: state rebuilt from the switch after any restart, and the active/standby lease."""
