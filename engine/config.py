@@ -213,7 +213,7 @@ _FINITE_SECONDS = {("freeswitch", "reconnect_min_delay"), ("freeswitch", "reconn
                    ("outbound", "execute_timeout"), ("outbound", "bridge_timeout")}
 
 
-_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.\-]{1,253})$")
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.\-]{1,253})\Z")
 PATH_SETTINGS = (("engine", "data_dir"), ("ivr", "flows_dir"), ("tts", "cache_dir"))  # relative to the config file
 RAW_PATH_SETTINGS = (("acd", "recordings_dir"),)
 

@@ -25,8 +25,8 @@ TEMPLATES = {
     "dialplan/default/jinqiao_features.xml": ROOT / "dialplans" / "jinqiao_features.xml.j2",
     "autoload_configs/event_socket.conf.xml": ROOT / "conf" / "freeswitch" / "event_socket.conf.xml.j2",
 }
-_DID_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
-_FLOW_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_DID_RE = re.compile(r"^\+?[0-9*#]{1,32}\Z")
+_FLOW_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}\Z")
 # Softphone feature codes: (code, agent action, reason), dialled as *21 ... *24.
 AGENT_FEATURE_CODES = (("21", "login", ""), ("22", "logout", ""), ("23", "ready", ""), ("24", "not-ready", "break"))
 FILE_MODE = 0o600
@@ -54,7 +54,7 @@ def render_all(config: Config) -> dict[str, str]:
         socket = commands.socket_arg(config.outbound.host, config.outbound.port)
     except ValueError as exc:
         raise click.UsageError(f"outbound: {exc}") from None
-    if not re.match(r"^[A-Za-z0-9.:\[\]\-]{1,253}$", config.freeswitch.host):
+    if not re.match(r"^[A-Za-z0-9.:\[\]\-]{1,253}\Z", config.freeswitch.host):
         raise click.UsageError(f"freeswitch.host: {config.freeswitch.host[:40]!r} is not a host name or address")
     env = Environment(loader=FileSystemLoader(str(ROOT)), undefined=StrictUndefined, autoescape=False,
                       keep_trailing_newline=True)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000
 MIN_RATE, MAX_RATE = 80, 450  # words per minute accepted by espeak-ng -s
-_VOICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*$")
+_VOICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*\Z")
 
 
 def speakable_text(text: object) -> str:

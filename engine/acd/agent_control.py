@@ -44,10 +44,10 @@ SIGNED_HEADERS = (H_REQUEST_ID, H_TIME, commands.H_AGENT_ID, commands.H_AGENT_AC
                   commands.H_AGENT_QUEUES, H_RESULT, H_DETAIL, H_STATE)
 ACTIONS = ("login", "logout", "ready", "not-ready", "wrap-up-done", "status")
 PHONE_ACTIONS = ("login", "logout", "ready", "not-ready")
-AGENT_ID_RE = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
-QUEUE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-REASON_RE = re.compile(r"^[\w .:/-]{1,64}$")
-EXTENSION_PATTERN = r"^[A-Za-z0-9_.+-]{1,64}$"  # what the dialplan requires of ${sip_auth_username}
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}\Z")
+QUEUE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
+REASON_RE = re.compile(r"^[\w .:/-]{1,64}\Z")
+EXTENSION_PATTERN = r"^[A-Za-z0-9_.+-]{1,64}\Z"  # what the dialplan requires of ${sip_auth_username}
 
 
 def control_key(password: str) -> bytes:

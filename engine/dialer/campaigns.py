@@ -25,9 +25,9 @@ SEGMENTS = ("prospect", "new", "loyal", "vip")
 MACHINE_ACTIONS = ("hangup", "message", "agent")
 MIN_RING_TIMEOUT_S = 15
 MAX_SAFE_HARBOUR_S = 2.0
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_CALLER_ID = re.compile(r"^\+?[0-9]{3,20}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+_CALLER_ID = re.compile(r"^\+?[0-9]{3,20}\Z")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 DEFAULT_RETRY = {"busy": ("10m", 3), "no_answer": ("2h", 3), "machine": ("1d", 2), "failed": ("30m", 2),
                  "invalid": ("0s", 0), "dropped": ("1h", 2)}

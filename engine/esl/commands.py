@@ -184,14 +184,14 @@ UNDEF = "_undef_"
 
 
 # --- validation helpers --------------------------------------------------------------------------------------
-_UUID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_VAR_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-_EXT_RE = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")  # dialplan, context, app, gateway, profile names
-_APP_RE = re.compile(r"^[a-z0-9_]{1,64}$")
+_UUID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
+_VAR_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}\Z")
+_EXT_RE = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}\Z")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}\Z")  # dialplan, context, app, gateway, profile names
+_APP_RE = re.compile(r"^[a-z0-9_]{1,64}\Z")
 # A dial target (`user/1001@dom`, `sofia/gateway/gw/138…`, `sofia/internal/sip:a@b:5060;transport=tcp`):
 # no blank, quote, backslash, bracket, `,` `|` `$` or control byte, and never the enterprise delimiter `:_:`.
-_TARGET_RE = re.compile(r"^[A-Za-z0-9_.+*#@/:;=%-]{1,256}$")
+_TARGET_RE = re.compile(r"^[A-Za-z0-9_.+*#@/:;=%-]{1,256}\Z")
 ENTERPRISE_DELIM = ":_:"
 # One word of an API command or app argument (file paths): what FreeSWITCH's blank splitter and variable
 # expansion leave alone.
@@ -303,14 +303,14 @@ def check_dial_target(target: str) -> str:
 def user_endpoint(extension: str, domain: str | None = None) -> str:
     """`user/<ext>[@domain]` for a registered SIP user."""
     check_extension(extension)
-    if domain and not re.match(r"^[A-Za-z0-9.\-]{1,253}$", domain):
+    if domain and not re.match(r"^[A-Za-z0-9.\-]{1,253}\Z", domain):
         raise ValueError(f"not a SIP domain: {domain!r}")
     return f"user/{extension}@{domain}" if domain else f"user/{extension}"
 
 
 def sofia_gateway_endpoint(gateway: str, number: str) -> str:
     """`sofia/gateway/<gw>/<number>` for a PSTN destination through a configured gateway."""
-    if not isinstance(number, str) or not re.match(r"^\+?[0-9*#]{1,32}$", number) \
+    if not isinstance(number, str) or not re.match(r"^\+?[0-9*#]{1,32}\Z", number) \
             or not isinstance(gateway, str) or not _NAME_RE.match(gateway):
         raise ValueError(f"bad gateway destination: {gateway!r} {number!r}")
     return f"sofia/gateway/{gateway}/{number}"
@@ -318,7 +318,7 @@ def sofia_gateway_endpoint(gateway: str, number: str) -> str:
 
 def sip_uri_endpoint(uri: str, profile: str = "internal") -> str:
     """`sofia/<profile>/<uri>` for a SIP URI transfer target."""
-    if not isinstance(uri, str) or not re.match(r"^(sips?:)?[A-Za-z0-9_.+\-]+@[A-Za-z0-9_.\-]+(:\d{1,5})?$", uri):
+    if not isinstance(uri, str) or not re.match(r"^(sips?:)?[A-Za-z0-9_.+\-]+@[A-Za-z0-9_.\-]+(:\d{1,5})?\Z", uri):
         raise ValueError(f"not a SIP URI: {uri!r}")
     return f"sofia/{check_name(profile, 'SIP profile')}/{uri}"
 
@@ -330,7 +330,7 @@ def dial_string(target: str, variables: Mapping[str, object] | None = None,
     return variables_block(variables or {}) + variables_block(leg_variables or {}, "[]") + target
 
 
-_APP_ARG_RE = re.compile(r"^[A-Za-z0-9_.+*#@/:=%,-]{0,256}$")
+_APP_ARG_RE = re.compile(r"^[A-Za-z0-9_.+*#@/:=%,-]{0,256}\Z")
 
 
 def originate(target: str, *, app: str = APP_PARK, app_arg: str = "", variables: Mapping[str, object] | None = None,
@@ -444,7 +444,7 @@ def auth(password: str) -> str:
     return "auth " + check_text(password, "password")
 
 
-_EVENT_WORD_RE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
+_EVENT_WORD_RE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}\Z")
 
 
 def subscribe(event_format: str, names: Iterable[str]) -> str:
@@ -462,7 +462,7 @@ def subscribe(event_format: str, names: Iterable[str]) -> str:
 
 
 def sendevent(name: str) -> str:
-    if not isinstance(name, str) or not re.match(r"^[A-Z_]{1,64}$", name):
+    if not isinstance(name, str) or not re.match(r"^[A-Z_]{1,64}\Z", name):
         raise ValueError(f"not an event name: {name!r}")
     return f"sendevent {name}"
 
@@ -504,7 +504,7 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
             raise ValueError(f"regexp must not use {escape} (write [ ] or [\\t] instead): {regexp!r}")
     check_var_name(variable)
     terminators = terminators or "none"
-    if not re.match(r"^(none|[0-9*#]{1,12})$", terminators):
+    if not re.match(r"^(none|[0-9*#]{1,12})\Z", terminators):
         raise ValueError(f"terminators must be DTMF keys or 'none': {terminators!r}")
     arg = (f"{int(min_digits)} {int(max_digits)} {int(tries)} {int(timeout_ms)} {terminators} {prompt} "
            f"{invalid_prompt} {variable} {regexp}")
@@ -565,7 +565,7 @@ def silence(ms: int) -> str:
 
 
 def socket_arg(host: str, port: int) -> str:
-    if not isinstance(host, str) or not re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]{1,253})$", host):
+    if not isinstance(host, str) or not re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]{1,253})\Z", host):
         raise ValueError(f"not a host name or address: {host!r}")
     if not 1 <= int(port) <= 65535:
         raise ValueError(f"not a TCP port: {port!r}")

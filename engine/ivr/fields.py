@@ -19,8 +19,8 @@ from engine.ivr.templates import Expression, Template, TemplateCompileError, Tem
 from engine.yamlsrc import LocatedYaml, PathKey, SourceError, dotted
 
 LANGUAGES = ("zh", "en")
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-DTMF_KEY = re.compile(r"^[0-9*#]$")
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+DTMF_KEY = re.compile(r"^[0-9*#]\Z")
 
 
 class Kind(enum.Enum):

@@ -17,7 +17,7 @@ from engine.ivr.nodes import NODE_TYPES, Node
 from engine.ivr.templates import TemplateEngine
 from engine.yamlsrc import LocatedYaml, SourceError, load_file
 
-NODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
+NODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}\Z")
 FLOW_SUFFIXES = (".yaml", ".yml")
 MAX_FLOW_BYTES = 256 * 1024  # the largest shipped flow is under 10 KiB
 

@@ -144,9 +144,9 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
                  "reason columns)?")
 
 
-AGENT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")  # the ids `jinqiao agent` and the engine accept
-EXTENSION = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}$")
-SKILL = re.compile(r"^[\w.-]{1,64}$")
+AGENT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}\Z")  # the ids `jinqiao agent` and the engine accept
+EXTENSION = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}\Z")
+SKILL = re.compile(r"^[\w.-]{1,64}\Z")
 
 
 @click.group()

@@ -27,7 +27,7 @@ from phonenumbers import timezone as pn_timezone
 from engine.store.errors import InvalidPhoneNumber
 
 DEFAULT_REGION = "CN"
-_CLEAN = re.compile(r"^\+?[0-9]{3,17}$")
+_CLEAN = re.compile(r"^\+?[0-9]{3,17}\Z")
 _SIP = re.compile(r"^(?:sips?|tel):([^@;]+)", re.IGNORECASE)
 _JUNK = re.compile(r"[\s\-().\u3000/]")
 

@@ -200,3 +200,11 @@ def test_subscribe_puts_custom_last_so_later_event_names_are_not_read_as_subclas
     assert words.index("CUSTOM") > words.index("BACKGROUND_JOB")
     assert words[words.index("CUSTOM") + 1:] == ["sofia::register"]
     assert commands.subscribe("plain", ["CUSTOM", "HEARTBEAT"]).endswith("HEARTBEAT CUSTOM")
+
+
+@pytest.mark.parametrize("check", [lambda v: commands.check_name(v, "voice"), commands.check_extension,
+                                   commands.check_uuid])
+def test_an_allow_list_does_not_let_a_trailing_newline_through(check) -> None:
+    # Python's `$` also matches before a final "\n": every allow-list anchors with \Z instead.
+    with pytest.raises(ValueError):
+        check("abc\n")

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,20}\Z")
 SIP_URI = re.compile(r"^sips?:")
-EXTENSION = re.compile(r"^[0-9*#+]{1,32}$")
+EXTENSION = re.compile(r"^[0-9*#+]{1,32}\Z")
 TRANSFER_CONTEXT = "public"  # a flow's caller came in through `public`; a transfer keeps it there by default
 TRANSFER_NUMBER = re.compile(r"\+?[0-9]{2,15}")
-CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}\Z")
 REFERENCE_KINDS = ("account", "order", "waybill")
 
 

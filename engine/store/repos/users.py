@@ -28,7 +28,7 @@ LANGUAGES = ("zh", "en")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # scrypt's cost does not depend on it, but a bound keeps requests small
-_USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,32}$")
+_USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,32}\Z")
 
 
 @dataclass(frozen=True)
