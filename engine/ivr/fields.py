@@ -19,8 +19,8 @@ from engine.ivr.templates import Expression, Template, TemplateCompileError, Tem
 from engine.yamlsrc import LocatedYaml, PathKey, SourceError, dotted
 
 LANGUAGES = ("zh", "en")
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
-DTMF_KEY = re.compile(r"^[0-9*#]\Z")
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+DTMF_KEY = re.compile(r"^[0-9*#]$")
 
 
 class Kind(enum.Enum):
@@ -173,7 +173,7 @@ class FieldParser:
         return value
 
     def _ident(self, value: Any, spec: Field, path: PathKey) -> str | None:
-        if not isinstance(value, str) or not IDENT.match(value):
+        if not isinstance(value, str) or not IDENT.fullmatch(value):
             self.error(path, f"expected a variable name (letters, digits, _), got {value!r}")
             return None
         return value
@@ -212,7 +212,7 @@ class FieldParser:
         out: dict[str, str] = {}
         for key, target in value.items():
             digit = str(key)
-            if not DTMF_KEY.match(digit):
+            if not DTMF_KEY.fullmatch(digit):
                 self.error(path + (key,), f"menu key must be one of 0-9, * or # (quote * and #), got {key!r}",
                            field_name=f"{dotted(path)}.{digit}")
                 continue

@@ -17,7 +17,8 @@ from engine.ivr.nodes import NODE_TYPES, Node
 from engine.ivr.templates import TemplateEngine
 from engine.yamlsrc import LocatedYaml, SourceError, load_file
 
-NODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}\Z")
+NODE_ID = re.compile(  # also a JSON Schema pattern (ECMA): checked with fullmatch
+    r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
 FLOW_SUFFIXES = (".yaml", ".yml")
 MAX_FLOW_BYTES = 256 * 1024  # the largest shipped flow is under 10 KiB
 
@@ -100,7 +101,7 @@ def _parse_nodes(parser: FieldParser, raw_nodes: Any, broken: set[str]) -> dict[
         return nodes
     for node_id, raw in raw_nodes.items():
         path = ("nodes", node_id)
-        if not isinstance(node_id, str) or not NODE_ID.match(node_id):
+        if not isinstance(node_id, str) or not NODE_ID.fullmatch(node_id):
             parser.error(path, f"invalid node id {node_id!r} (letters, digits, _ and -)")
             continue
         if not isinstance(raw, dict):
