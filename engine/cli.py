@@ -25,6 +25,7 @@ PLUGIN_GROUPS = (
     "tts.cli:tts",
     "engine.acd.cli:agent",
     "engine.fsconf:fs",
+    "engine.reports.cli:report",
 )
 
 

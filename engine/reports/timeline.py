@@ -1,0 +1,159 @@
+"""Agent time per state and not-ready reason, from the raw state timeline or from the daily rollup.
+
+How it works: a state lasts from its change until the agent's next change (the last one until the end of
+the period, or now). `raw_seconds` walks the timeline once, in order, cutting every stretch at the
+center's local midnights, so it yields seconds per (local day, agent, state, reason). `rollup` stores
+those figures for whole past days (report_agent_state_days, marked done in report_rollup_days);
+`agent_seconds` reads marked days from the rollup and everything else (partial days, today, days
+never rolled up) from the raw rows, so a report never depends on the rollup being there.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy.engine import Connection
+
+from engine.reports.metrics import AgentTime
+from engine.store.models import AgentRow, AgentStateChangeRow, AgentStateDayRow, RollupDayRow
+
+log = logging.getLogger(__name__)
+T = AgentStateChangeRow.__table__
+R = AgentStateDayRow.__table__
+M = RollupDayRow.__table__
+Key = tuple[dt.date, str, str, str]  # local day, agent, state, reason
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def local_midnights(since: dt.datetime, until: dt.datetime, zone: Any) -> list[dt.datetime]:
+    """UTC instants of the local midnights strictly inside (since, until)."""
+    day = since.astimezone(zone).date() + dt.timedelta(days=1)
+    out = []
+    while True:
+        at = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+        if at >= until:
+            return out
+        out.append(at)
+        day += dt.timedelta(days=1)
+
+
+def _split(start: dt.datetime, end: dt.datetime, zone: Any) -> Iterator[tuple[dt.date, float]]:
+    """(local day, seconds) pieces of [start, end)."""
+    for cut in local_midnights(start, end, zone) + [end]:
+        if cut > start:
+            yield start.astimezone(zone).date(), (cut - start).total_seconds()
+            start = cut
+
+
+def _agents(conn: Connection) -> list[str]:
+    return [a for (a,) in conn.execute(select(AgentRow.__table__.c.id))]
+
+
+def raw_seconds(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any) -> dict[Key, list]:
+    """{(local day, agent, state, reason): [seconds, entries]} over [since, until) from the raw timeline."""
+    out: dict[Key, list] = defaultdict(lambda: [0.0, 0])
+    current: dict[str, tuple[str, str, dt.datetime]] = {}
+    for agent in _agents(conn):  # the state each agent was in at `since` (one indexed look-up each)
+        row = conn.execute(select(T.c.state, T.c.reason).where(T.c.agent_id == agent, T.c.at < _naive(since))
+                           .order_by(T.c.at.desc(), T.c.id.desc()).limit(1)).first()
+        if row is not None:
+            current[agent] = (row[0], row[1] or "", since)
+    query = (select(T.c.agent_id, T.c.state, T.c.reason, T.c.at)
+             .where(T.c.at >= _naive(since), T.c.at < _naive(until)).order_by(T.c.agent_id, T.c.at, T.c.id))
+    for agent, state, reason, at in conn.execution_options(stream_results=True, yield_per=20_000).execute(query):
+        at = _aware(at)
+        before = current.get(agent)
+        if before is not None:
+            _add(out, agent, before, at, zone)
+        current[agent] = (state, reason or "", at)
+        out[(at.astimezone(zone).date(), agent, state, reason or "")][1] += 1
+    for agent, before in current.items():
+        _add(out, agent, before, until, zone)
+    return out
+
+
+def _add(out: dict[Key, list], agent: str, before: tuple[str, str, dt.datetime], end: dt.datetime, zone: Any) -> None:
+    state, reason, start = before
+    for day, seconds in _split(start, end, zone):
+        out[(day, agent, state, reason)][0] += seconds
+
+
+def rolled_up_days(conn: Connection, first: dt.date, last: dt.date, zone: Any) -> set[dt.date]:
+    query = select(M.c.day).where(M.c.day >= first, M.c.day <= last, M.c.zone == str(zone))
+    return {d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for (d,) in conn.execute(query)}
+
+
+def rollup(conn: Connection, first: dt.date, last: dt.date, zone: Any, now: dt.datetime) -> int:
+    """(Re)build the rollup of local days first..last that are over by `now`; returns how many days."""
+    end_day = min(last, now.astimezone(zone).date() - dt.timedelta(days=1))
+    if end_day < first:
+        return 0
+    since = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.timezone.utc)
+    until = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
+    figures = raw_seconds(conn, since, until, zone)
+    conn.execute(delete(R).where(R.c.day >= first, R.c.day <= end_day))
+    conn.execute(delete(M).where(M.c.day >= first, M.c.day <= end_day))
+    rows = [{"day": d, "agent_id": a, "state": s, "reason": r, "seconds": round(v[0], 3), "entries": v[1]}
+            for (d, a, s, r), v in figures.items() if first <= d <= end_day]
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(R), rows[start:start + 5000])
+    days = (end_day - first).days + 1
+    built = _naive(now)
+    conn.execute(insert(M), [{"day": first + dt.timedelta(days=i), "zone": str(zone), "built_at": built}
+                             for i in range(days)])
+    log.info("report rollup: %s day(s) from %s, %s row(s)", days, first, len(rows))
+    return days
+
+
+def agent_seconds(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any,
+                  use_rollup: bool = True) -> dict[str, AgentTime]:
+    """AgentTime per agent over [since, until): whole rolled-up local days from the rollup, the rest raw."""
+    pieces: list[tuple[dt.datetime, dt.datetime]] = []
+    rolled: list[dt.date] = []
+    if use_rollup:
+        first, last = since.astimezone(zone).date(), until.astimezone(zone).date()
+        done = rolled_up_days(conn, first, last, zone)
+        cursor = since
+        for day in sorted(done):
+            start = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+            end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
+            if start < since or end > until:
+                continue  # a partial day: raw
+            if start > cursor:
+                pieces.append((cursor, start))
+            rolled.append(day)
+            cursor = end
+        if cursor < until:
+            pieces.append((cursor, until))
+    else:
+        pieces.append((since, until))
+    out: dict[str, AgentTime] = defaultdict(AgentTime)
+    for start, end in pieces:
+        for (_, agent, state, reason), (seconds, _n) in raw_seconds(conn, start, end, zone).items():
+            _credit(out[agent], state, reason, seconds)
+    if rolled:
+        query = (select(R.c.agent_id, R.c.state, R.c.reason, func.sum(R.c.seconds))
+                 .where(and_(R.c.day >= min(rolled), R.c.day <= max(rolled)))
+                 .group_by(R.c.agent_id, R.c.state, R.c.reason))
+        if len(rolled) != (max(rolled) - min(rolled)).days + 1:
+            query = query.where(R.c.day.in_(rolled))
+        for agent, state, reason, seconds in conn.execute(query):
+            _credit(out[agent], state, reason or "", float(seconds or 0))
+    return dict(out)
+
+
+def _credit(t: AgentTime, state: str, reason: str, seconds: float) -> None:
+    t.seconds[state] = t.seconds.get(state, 0.0) + seconds
+    if state == "not-ready":
+        t.not_ready[reason] = t.not_ready.get(reason, 0.0) + seconds
