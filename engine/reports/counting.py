@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, not_, or_, true
+from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.store.models import ContactAttemptRow, DispositionRow, InteractionRow
@@ -19,10 +19,19 @@ NOT_RIGHT_PARTY_CATEGORIES = ("wrong-party", "no-contact")
 SLOT_SECONDS = 900  # traffic is grouped by UTC quarter hour, then placed in the center's local day and hour
 
 
+def const(value: str | float) -> ColumnElement:
+    """A constant written into the SQL text (no bound parameter), so that an expression in the select list and
+    the same one in GROUP BY are identical to PostgreSQL. Only for the module's own constants."""
+    if isinstance(value, str):
+        assert "'" not in value
+        return literal_column(f"'{value}'")
+    return literal_column(repr(float(value)))
+
+
 def epoch(dialect: str, column: Any) -> ColumnElement:
     """Seconds since 1970 of a stored (naive UTC) timestamp."""
     if dialect == "sqlite":
-        return (func.julianday(column) - 2440587.5) * 86400.0
+        return (func.julianday(column) - const(2440587.5)) * const(86400.0)
     return func.extract("epoch", column)
 
 
@@ -30,8 +39,8 @@ def slot(dialect: str, column: Any) -> ColumnElement:
     """The UTC quarter hour of a timestamp, as a whole number (epoch seconds ÷ 900, rounded down; a
     millisecond is added so that julianday's rounding never moves 12:00:00 into the quarter before)."""
     if dialect == "sqlite":
-        return cast((epoch(dialect, column) + 0.001) / SLOT_SECONDS, Integer)
-    return func.floor(epoch(dialect, column) / SLOT_SECONDS)
+        return cast((epoch(dialect, column) + const(0.001)) / const(SLOT_SECONDS), Integer)
+    return func.floor(epoch(dialect, column) / const(SLOT_SECONDS))
 
 
 def in_range(since: Any, until: Any) -> ColumnElement:

@@ -112,15 +112,13 @@ def ivr_paths(conn: Connection, since: dt.datetime, until: dt.datetime) -> list[
     """Inbound calls that ran a flow, grouped by flow, path (as stored JSON text), exit node and how they left."""
     import json
 
-    how = func.coalesce(I.c.ivr_outcome, "")
     path_text = cast(I.c.ivr_path, String)
     queued = I.c.queue_entered_at.is_not(None)
-    query = (select(I.c.ivr_flow, path_text, I.c.ivr_exit_node, queued.label("queued"),
-                    (how == "transferred").label("transferred"),
-                    (func.coalesce(I.c.hangup_by, "") == "caller").label("caller_hung_up"), func.count())
+    transferred = func.coalesce(I.c.ivr_outcome, k.const("")) == k.const("transferred")
+    hung_up = func.coalesce(I.c.hangup_by, k.const("")) == k.const("caller")
+    query = (select(I.c.ivr_flow, path_text, I.c.ivr_exit_node, queued, transferred, hung_up, func.count())
              .where(k.in_range(_naive(since), _naive(until)), I.c.direction == "inbound", I.c.ivr_flow.is_not(None))
-             .group_by(I.c.ivr_flow, path_text, I.c.ivr_exit_node, queued, how == "transferred",
-                       func.coalesce(I.c.hangup_by, "") == "caller"))
+             .group_by(I.c.ivr_flow, path_text, I.c.ivr_exit_node, queued, transferred, hung_up))
     out = []
     for flow, path, exit_node, is_queued, transferred, hung_up, n in conn.execute(query):
         kind = "queued" if is_queued else "transferred" if transferred else "hung_up" if hung_up else "contained"
