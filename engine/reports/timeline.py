@@ -70,8 +70,9 @@ def raw_seconds(conn: Connection, since: dt.datetime, until: dt.datetime, zone: 
         if row is not None:
             current[agent] = (row[0], row[1] or "", since)
     query = (select(T.c.agent_id, T.c.state, T.c.reason, T.c.at)
-             .where(T.c.at >= _naive(since), T.c.at < _naive(until)).order_by(T.c.agent_id, T.c.at, T.c.id))
-    for agent, state, reason, at in conn.execution_options(stream_results=True, yield_per=20_000).execute(query):
+             .where(T.c.at >= _naive(since), T.c.at < _naive(until)).order_by(T.c.agent_id, T.c.at, T.c.id)
+             .execution_options(stream_results=True, yield_per=20_000))
+    for agent, state, reason, at in conn.execute(query):
         at = _aware(at)
         before = current.get(agent)
         if before is not None:
