@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select
@@ -48,22 +47,31 @@ def local_midnights(since: dt.datetime, until: dt.datetime, zone: Any) -> list[d
         day += dt.timedelta(days=1)
 
 
-def _split(start: dt.datetime, end: dt.datetime, zone: Any) -> Iterator[tuple[dt.date, float]]:
-    """(local day, seconds) pieces of [start, end)."""
-    for cut in local_midnights(start, end, zone) + [end]:
-        if cut > start:
-            yield start.astimezone(zone).date(), (cut - start).total_seconds()
-            start = cut
-
-
 def _agents(conn: Connection) -> list[str]:
     return [a for (a,) in conn.execute(select(AgentRow.__table__.c.id))]
+
+
+class _Days:
+    """Local day of an instant and the next local midnight, cached for the day in hand (most look-ups)."""
+
+    def __init__(self, zone: Any) -> None:
+        self.zone = zone
+        self.start = self.end = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        self.day = dt.date.min
+
+    def of(self, at: dt.datetime) -> tuple[dt.date, dt.datetime]:
+        if not self.start <= at < self.end:
+            self.day = at.astimezone(self.zone).date()
+            self.start = dt.datetime.combine(self.day, dt.time(), self.zone).astimezone(dt.timezone.utc)
+            self.end = dt.datetime.combine(self.day + dt.timedelta(days=1), dt.time(), self.zone).astimezone(dt.timezone.utc)
+        return self.day, self.end
 
 
 def raw_seconds(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any) -> dict[Key, list]:
     """{(local day, agent, state, reason): [seconds, entries]} over [since, until) from the raw timeline."""
     out: dict[Key, list] = defaultdict(lambda: [0.0, 0])
     current: dict[str, tuple[str, str, dt.datetime]] = {}
+    days = _Days(zone)
     for agent in _agents(conn):  # the state each agent was in at `since` (one indexed look-up each)
         row = conn.execute(select(T.c.state, T.c.reason).where(T.c.agent_id == agent, T.c.at < _naive(since))
                            .order_by(T.c.at.desc(), T.c.id.desc()).limit(1)).first()
@@ -76,18 +84,21 @@ def raw_seconds(conn: Connection, since: dt.datetime, until: dt.datetime, zone: 
         at = _aware(at)
         before = current.get(agent)
         if before is not None:
-            _add(out, agent, before, at, zone)
+            _add(out, agent, before, at, days)
         current[agent] = (state, reason or "", at)
-        out[(at.astimezone(zone).date(), agent, state, reason or "")][1] += 1
+        out[(days.of(at)[0], agent, state, reason or "")][1] += 1
     for agent, before in current.items():
-        _add(out, agent, before, until, zone)
+        _add(out, agent, before, until, days)
     return out
 
 
-def _add(out: dict[Key, list], agent: str, before: tuple[str, str, dt.datetime], end: dt.datetime, zone: Any) -> None:
+def _add(out: dict[Key, list], agent: str, before: tuple[str, str, dt.datetime], end: dt.datetime, days: _Days) -> None:
     state, reason, start = before
-    for day, seconds in _split(start, end, zone):
-        out[(day, agent, state, reason)][0] += seconds
+    while start < end:
+        day, midnight = days.of(start)
+        cut = min(end, midnight)
+        out[(day, agent, state, reason)][0] += (cut - start).total_seconds()
+        start = cut
 
 
 def rolled_up_days(conn: Connection, first: dt.date, last: dt.date, zone: Any) -> set[dt.date]:
