@@ -50,7 +50,7 @@ def in_range(since: Any, until: Any) -> ColumnElement:
 
 def is_callback_call() -> ColumnElement:
     """An agent-first callback (call id `cb-…`): the ACD dials the customer; it is not an offered call."""
-    return func.coalesce(I.c.call_id, "").like("cb-%")
+    return func.substr(func.coalesce(I.c.call_id, const("")), 1, 3) == const("cb-")
 
 
 def offered() -> ColumnElement:
@@ -58,30 +58,38 @@ def offered() -> ColumnElement:
     return and_(I.c.direction == "inbound", I.c.queue_entered_at.is_not(None), not_(is_callback_call()))
 
 
-def answered() -> ColumnElement:
+# Each count of an offered call is "offered AND <its own condition>"; the condition alone (`given_offered=True`)
+# is what a query whose WHERE already keeps offered calls evaluates, once per row.
+
+
+def answered(given_offered: bool = False) -> ColumnElement:
     """Offered and bridged to an agent."""
-    return and_(offered(), I.c.bridged_at.is_not(None))
+    own = I.c.bridged_at.is_not(None)
+    return own if given_offered else and_(offered(), own)
 
 
-def abandoned() -> ColumnElement:
+def abandoned(given_offered: bool = False) -> ColumnElement:
     """Offered, never bridged, flagged abandoned and ended by the caller (not by the queue's overflow rule)."""
-    return and_(offered(), I.c.bridged_at.is_(None), I.c.abandoned == true(),
-                func.coalesce(I.c.hangup_by, "caller") == "caller")
+    own = and_(I.c.bridged_at.is_(None), I.c.abandoned == true(),
+               func.coalesce(I.c.hangup_by, const("caller")) == const("caller"))
+    return own if given_offered else and_(offered(), own)
 
 
-def short_abandoned(short_s: float) -> ColumnElement:
+def short_abandoned(short_s: float, given_offered: bool = False) -> ColumnElement:
     """Abandoned with a wait under the short-abandon threshold."""
-    return and_(abandoned(), func.coalesce(I.c.wait_seconds, 0.0) < short_s)
+    return and_(abandoned(given_offered), func.coalesce(I.c.wait_seconds, 0.0) < short_s)
 
 
-def overflowed() -> ColumnElement:
+def overflowed(given_offered: bool = False) -> ColumnElement:
     """Offered, never bridged, not abandoned, and over: the queue's rule moved the caller on (callback,
     voicemail, timeout, queue full) or the flow ended the call."""
-    return and_(offered(), I.c.bridged_at.is_(None), I.c.hangup_at.is_not(None), not_(abandoned()))
+    own = and_(I.c.bridged_at.is_(None), I.c.hangup_at.is_not(None), not_(abandoned(True)))
+    return own if given_offered else and_(offered(), own)
 
 
-def answered_within(threshold_s: float) -> ColumnElement:
-    return and_(answered(), func.coalesce(I.c.wait_seconds, 0.0) <= threshold_s)
+def answered_within(threshold_s: float, given_offered: bool = False) -> ColumnElement:
+    """Answered with a wait (queue entry to bridge) of at most T seconds."""
+    return and_(answered(given_offered), func.coalesce(I.c.wait_seconds, 0.0) <= threshold_s)
 
 
 def handled() -> ColumnElement:

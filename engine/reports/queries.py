@@ -35,13 +35,14 @@ def queue_counts(conn: Connection, since: dt.datetime, until: dt.datetime, limit
                  *group: Any) -> dict[tuple, QueueCounts]:
     """QueueCounts per group key (columns or expressions over interactions), for calls arrived in [since, until)."""
     dialect = conn.dialect.name
-    success = and_(k.answered(), D.c.is_success.is_(True))
+    answered = k.answered(given_offered=True)
+    success = and_(answered, D.c.is_success.is_(True))
     columns = [
-        k.count_if(k.offered()), k.count_if(k.answered()), k.count_if(k.abandoned()),
-        k.count_if(k.short_abandoned(limits.short_abandon_s)), k.count_if(k.answered_within(limits.service_level_s)),
-        k.count_if(k.overflowed()), k.sum_if(k.answered(), func.coalesce(I.c.wait_seconds, 0.0)),
-        k.sum_if(k.answered(), func.coalesce(I.c.talk_seconds, 0.0)),
-        k.sum_if(k.answered(), k.wrap_up_seconds(dialect)), k.count_if(success),
+        func.count(), k.count_if(answered), k.count_if(k.abandoned(True)),
+        k.count_if(k.short_abandoned(limits.short_abandon_s, True)),
+        k.count_if(k.answered_within(limits.service_level_s, True)), k.count_if(k.overflowed(True)),
+        k.sum_if(answered, func.coalesce(I.c.wait_seconds, 0.0)), k.sum_if(answered, func.coalesce(I.c.talk_seconds, 0.0)),
+        k.sum_if(answered, k.wrap_up_seconds(dialect)), k.count_if(success),
     ]
     query = (select(*group, *columns).select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))
              .where(k.in_range(_naive(since), _naive(until)), k.offered()))
