@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy import text  # noqa: E402
 
 from engine.reports import builders  # noqa: E402
-from engine.reports.timeline import rollup  # noqa: E402
+from engine.reports.queries import Thresholds  # noqa: E402
+from engine.reports.rollup import build as rollup  # noqa: E402
 from engine.store.database import open_store  # noqa: E402
 from engine.store.migrate import upgrade  # noqa: E402
 
@@ -267,7 +268,7 @@ def main() -> None:
     now = dt.datetime.combine(start + dt.timedelta(days=args.days + 1), dt.time(), ZONE)
     began = time.perf_counter()
     with store.engine.begin() as conn:
-        days = rollup(conn, start, start + dt.timedelta(days=args.days - 1), ZONE, now)
+        days = rollup(conn, start, start + dt.timedelta(days=args.days - 1), ZONE, now, Thresholds(20.0, 5.0))
     print(f"rollup: {days} days in {time.perf_counter() - began:.1f} s (once; then nightly per day)", flush=True)
     since = dt.datetime.combine(start, dt.time(), ZONE)
     until = dt.datetime.combine(start + dt.timedelta(days=args.days), dt.time(), ZONE)

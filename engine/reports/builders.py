@@ -6,9 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.reports import counting as k
 from engine.reports import metrics as m
 from engine.reports import queries as q
+from engine.reports import sources
+from engine.reports.rollup import Plan, plan
 from engine.reports.timeline import agent_seconds
 
 Row = dict[str, Any]
@@ -50,6 +51,10 @@ class Settings:
         return q.Thresholds(self.service_level_s, self.short_abandon_s)
 
 
+def _plan(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, settings: Settings) -> Plan:
+    return plan(conn, since, until, zone, settings.thresholds, settings.use_rollup)
+
+
 def _r(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -61,7 +66,7 @@ def _pct(value: float | None) -> float | None:
 def agents(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.datetime,
            settings: Settings = Settings()) -> Report:
     """Per agent: calls, talk, wrap-up, not-ready by reason, occupancy, utilisation, conversions."""
-    calls = q.agent_calls(conn, since, until)
+    calls = sources.agent_calls(conn, _plan(conn, since, until, zone, settings))
     times = agent_seconds(conn, since, min(until, now), zone, settings.use_rollup)
     reasons = sorted({r for t in times.values() for r in t.not_ready})
     columns = ["agent", "calls", "inbound", "outbound", "talk_s", "wrap_up_s", "aht_s", "logged_in_s", "available_s",
@@ -111,10 +116,10 @@ def _reconcile(c: m.QueueCounts) -> str:
 def queues(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.datetime,
            settings: Settings = Settings()) -> Report:
     """Per queue: offered, answered, abandoned (with and without short ones), service level, ASA, AHT."""
-    counts = q.queue_counts(conn, since, until, settings.thresholds, k.I.c.queue)
+    counts = sources.queues(conn, _plan(conn, since, until, zone, settings), settings.thresholds)
     table = Table("queues", QUEUE_COLUMNS)
     total = m.QueueCounts()
-    for (queue,), c in sorted(counts.items(), key=lambda kv: str(kv[0][0])):
+    for queue, c in sorted(counts.items()):
         table.rows.append(_queue_row(queue or "-", c))
         total.add(c)
     table.rows.append(_queue_row("(all)", total))
@@ -141,20 +146,21 @@ def campaigns(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now:
               settings: Settings = Settings()) -> Report:
     """Per campaign results, conversion by disposition and by agent, abandon rate per day and per 30 days."""
     names = q.campaign_names(conn)
-    A, I = k.A, k.I
-    per = q.campaign_counts(conn, since, until, A.c.campaign_id)
+    period = _plan(conn, since, until, zone, settings)
+    per = sources.campaigns(conn, period, "campaign")
     main = Table("campaigns", ["campaign", *CAMPAIGN_FIGURES, "worst_day_abandon_pct", "abandon_30d_pct"])
-    slots = q.campaign_counts(conn, since - dt.timedelta(days=30), until, A.c.campaign_id,
-                              k.slot(conn.dialect.name, A.c.at))
-    daily: dict[int, dict[dt.date, m.CampaignCounts]] = defaultdict(lambda: defaultdict(m.CampaignCounts))
-    for (campaign, s), c in slots.items():
-        daily[campaign][_slot_time(s).astimezone(zone).date()].add(c)
+    last_day = (until - dt.timedelta(seconds=1)).astimezone(zone).date()
+    window_start = min(since, dt.datetime.combine(last_day - dt.timedelta(days=29), dt.time(), zone))
+    daily: dict[int, dict[dt.date, m.CampaignCounts]] = defaultdict(dict)
+    for (campaign, day), c in sources.campaigns(conn, _plan(conn, window_start, until, zone, settings), "campaign",
+                                                zone, by_day=True).items():
+        daily[campaign][day] = c
+    first_day = since.astimezone(zone).date()
     total = m.CampaignCounts()
-    for (campaign,), c in sorted(per.items(), key=lambda kv: kv[0][0]):
+    for (campaign,), c in sorted(per.items()):
         days = daily.get(campaign, {})
-        in_range = [d for d in days if since.astimezone(zone).date() <= d <= (until - dt.timedelta(seconds=1)).astimezone(zone).date()]
-        worst = max((m.outbound_abandon_rate(days[d]) or 0.0 for d in in_range), default=None)
-        last_day = (until - dt.timedelta(seconds=1)).astimezone(zone).date()
+        worst = max((m.outbound_abandon_rate(dc) or 0.0 for d, dc in days.items() if first_day <= d <= last_day),
+                    default=None)
         window = m.CampaignCounts()
         for d, dc in days.items():
             if last_day - dt.timedelta(days=29) <= d <= last_day:
@@ -164,8 +170,7 @@ def campaigns(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now:
         main.rows.append(row)
         total.add(c)
     by_disposition = Table("by_disposition", ["campaign", "disposition", "success", "calls", "share_pct"])
-    for (campaign, code, ok), c in sorted(q.campaign_counts(conn, since, until, A.c.campaign_id, I.c.disposition_code,
-                                                               k.D.c.is_success).items(),
+    for (campaign, code, ok), c in sorted(sources.campaigns(conn, period, "camp_disp").items(),
                                           key=lambda kv: (kv[0][0], str(kv[0][1]))):
         if not c.connected:
             continue
@@ -174,7 +179,7 @@ def campaigns(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now:
                                     "success": bool(ok), "calls": c.connected,
                                     "share_pct": _pct(m.ratio(c.connected, whole))})
     by_agent = Table("by_agent", ["campaign", "agent", *CAMPAIGN_FIGURES])
-    for (campaign, agent), c in sorted(q.campaign_counts(conn, since, until, A.c.campaign_id, I.c.agent_id).items(),
+    for (campaign, agent), c in sorted(sources.campaigns(conn, period, "camp_agent").items(),
                                        key=lambda kv: (kv[0][0], str(kv[0][1]))):
         if agent is None:
             continue
@@ -187,19 +192,10 @@ def campaigns(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now:
     return Report("campaigns", since, until, zone, [main, by_disposition, by_agent], footer)
 
 
-def _slot_time(slot: Any) -> dt.datetime:
-    return dt.datetime.fromtimestamp(int(slot) * k.SLOT_SECONDS, dt.timezone.utc)
-
-
 def hourly(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.datetime,
            settings: Settings = Settings()) -> Report:
     """Inbound traffic per local day × hour; each day's busiest hour and the period's busiest cell marked."""
-    cells: dict[tuple[dt.date, int], list] = defaultdict(lambda: [0, m.QueueCounts()])
-    for s, (arrived, counts) in q.traffic_slots(conn, since, until, settings.thresholds).items():
-        local = _slot_time(s).astimezone(zone)
-        cell = cells[(local.date(), local.hour)]
-        cell[0] += arrived
-        cell[1].add(counts)
+    cells = sources.hourly(conn, _plan(conn, since, until, zone, settings), zone, settings.thresholds)
     table = Table("hourly", ["day", "hour", "arrived", "offered", "answered", "abandoned", "sl_pct", "peak"])
     peak_of_day: dict[dt.date, int] = {}
     for (day, hour), (arrived, _) in cells.items():
@@ -223,7 +219,7 @@ def hourly(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt
 def ivr_funnel(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.datetime,
                settings: Settings = Settings()) -> Report:
     """Per flow: calls in, containment; per node: calls that reached it and where they left the flow."""
-    paths = q.ivr_paths(conn, since, until)
+    paths = sources.ivr_paths(conn, _plan(conn, since, until, zone, settings))
     per_flow = q.ivr_counts(paths)
     flows = Table("flows", ["flow", "entered", "contained", "hung_up", "to_queue", "transferred", "containment_pct"])
     for flow, c in sorted(per_flow.items()):

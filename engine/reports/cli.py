@@ -68,10 +68,15 @@ for _name in builders.REPORTS:
 @report.command("rollup")
 @click.option("--from", "start", required=True, metavar="DATE", help="First local day to (re)build.")
 @click.option("--to", "end", metavar="DATE", help="Last local day (default: the --from day); days not over are skipped.")
+@click.option("--sl-seconds", type=click.FloatRange(min=0), default=DEFAULT_SERVICE_LEVEL_S, show_default=True,
+              help="Service-level threshold the day's counts are cut with (reports with another one read raw rows).")
+@click.option("--short-abandon-seconds", type=click.FloatRange(min=0), default=DEFAULT_SHORT_ABANDON_S,
+              show_default=True, help="Short-abandon threshold the day's counts are cut with.")
 @click.pass_context
-def rollup(ctx: click.Context, start: str, end: str | None) -> None:
-    """Rebuild the daily agent-state pre-aggregate from the raw timeline (reports use it for whole days)."""
-    from engine.reports.timeline import rollup as build_rollup
+def rollup(ctx: click.Context, start: str, end: str | None, sl_seconds: float, short_abandon_seconds: float) -> None:
+    """Rebuild the daily pre-aggregates (agent time, call counts) from raw rows; reports use them for whole days."""
+    from engine.reports.queries import Thresholds
+    from engine.reports.rollup import build as build_rollup
 
     zone = center_zone(config_of(ctx))
     try:
@@ -81,5 +86,6 @@ def rollup(ctx: click.Context, start: str, end: str | None) -> None:
         fail("--from/--to: expected dates like 2026-11-25")
     store = open_cli_store(ctx)
     with store_errors(), store.engine.begin() as conn:
-        days = build_rollup(conn, first, last, zone, dt.datetime.now(dt.timezone.utc))
+        days = build_rollup(conn, first, last, zone, dt.datetime.now(dt.timezone.utc),
+                            Thresholds(sl_seconds, short_abandon_seconds))
     click.echo(f"rolled up {days} day(s) ({zone.key})")

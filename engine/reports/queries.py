@@ -71,16 +71,19 @@ class AgentCalls:
     outbound: int = 0
 
 
-def agent_calls(conn: Connection, since: dt.datetime, until: dt.datetime) -> dict[str, AgentCalls]:
+def agent_calls(conn: Connection, since: dt.datetime, until: dt.datetime, *extra: Any) -> dict[Any, AgentCalls]:
+    """AgentCalls per agent (per (agent, *extra) when extra group expressions are given)."""
     dialect = conn.dialect.name
-    query = (select(I.c.agent_id, func.count(), func.sum(func.coalesce(I.c.talk_seconds, 0.0)),
+    query = (select(I.c.agent_id, *extra, func.count(), func.sum(func.coalesce(I.c.talk_seconds, 0.0)),
                     func.sum(k.wrap_up_seconds(dialect)), k.count_if(D.c.is_success.is_(True)),
                     k.count_if(I.c.direction == "inbound"))
              .select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))
-             .where(k.in_range(_naive(since), _naive(until)), k.handled()).group_by(I.c.agent_id))
+             .where(k.in_range(_naive(since), _naive(until)), k.handled()).group_by(I.c.agent_id, *extra))
     out = {}
-    for agent, n, talk, wrap, conversions, inbound in conn.execute(query):
-        out[agent] = AgentCalls(int(n), float(talk or 0), float(wrap or 0), int(conversions or 0), int(inbound or 0),
+    for row in conn.execute(query):
+        key = row[0] if not extra else tuple(row[:1 + len(extra)])
+        n, talk, wrap, conversions, inbound = row[1 + len(extra):]
+        out[key] = AgentCalls(int(n), float(talk or 0), float(wrap or 0), int(conversions or 0), int(inbound or 0),
                                 int(n) - int(inbound or 0))
     return out
 
@@ -107,23 +110,31 @@ class PathCount:
     exit_node: str
     how: str  # contained | hung_up | queued | transferred
     calls: int
+    slot: Any = None  # the UTC quarter hour, when grouped by it
 
 
-def ivr_paths(conn: Connection, since: dt.datetime, until: dt.datetime) -> list[PathCount]:
+def path_text(path: list[str]) -> str:
+    import json
+
+    return json.dumps(list(path), ensure_ascii=False)
+
+
+def ivr_paths(conn: Connection, since: dt.datetime, until: dt.datetime, *extra: Any) -> list[PathCount]:
     """Inbound calls that ran a flow, grouped by flow, path (as stored JSON text), exit node and how they left."""
     import json
 
-    path_text = cast(I.c.ivr_path, String)
+    path = cast(I.c.ivr_path, String)
     queued = I.c.queue_entered_at.is_not(None)
     transferred = func.coalesce(I.c.ivr_outcome, k.const("")) == k.const("transferred")
     hung_up = func.coalesce(I.c.hangup_by, k.const("")) == k.const("caller")
-    query = (select(I.c.ivr_flow, path_text, I.c.ivr_exit_node, queued, transferred, hung_up, func.count())
+    query = (select(I.c.ivr_flow, path, I.c.ivr_exit_node, queued, transferred, hung_up, func.count(), *extra)
              .where(k.in_range(_naive(since), _naive(until)), I.c.direction == "inbound", I.c.ivr_flow.is_not(None))
-             .group_by(I.c.ivr_flow, path_text, I.c.ivr_exit_node, queued, transferred, hung_up))
+             .group_by(I.c.ivr_flow, path, I.c.ivr_exit_node, queued, transferred, hung_up, *extra))
     out = []
-    for flow, path, exit_node, is_queued, transferred, hung_up, n in conn.execute(query):
-        kind = "queued" if is_queued else "transferred" if transferred else "hung_up" if hung_up else "contained"
-        out.append(PathCount(flow, json.loads(path) if path else [], exit_node or "", kind, int(n)))
+    for flow, text, exit_node, is_queued, is_transferred, is_hung_up, n, *slot in conn.execute(query):
+        kind = "queued" if is_queued else "transferred" if is_transferred else "hung_up" if is_hung_up else "contained"
+        out.append(PathCount(flow, json.loads(text) if text else [], exit_node or "", kind, int(n),
+                             slot[0] if slot else None))
     return out
 
 

@@ -2,9 +2,9 @@
 
 How it works: a state lasts from its change until the agent's next change (the last one until the end of
 the period, or now). `raw_seconds` walks the timeline once, in order, cutting every stretch at the
-center's local midnights, so it yields seconds per (local day, agent, state, reason). `rollup` stores
-those figures for whole past days (report_agent_state_days, marked done in report_rollup_days);
-`agent_seconds` reads marked days from the rollup and everything else (partial days, today, days
+center's local midnights, so it yields seconds per (local day, agent, state, reason). The rollup
+(engine.reports.rollup.build) stores those figures for whole past days (report_agent_state_days, marked done
+in report_rollup_days); `agent_seconds` reads marked days from the rollup and everything else (partial days, today, days
 never rolled up) from the raw rows, so a report never depends on the rollup being there.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from engine.reports.metrics import AgentTime
@@ -104,28 +104,6 @@ def _add(out: dict[Key, list], agent: str, before: tuple[str, str, dt.datetime],
 def rolled_up_days(conn: Connection, first: dt.date, last: dt.date, zone: Any) -> set[dt.date]:
     query = select(M.c.day).where(M.c.day >= first, M.c.day <= last, M.c.zone == str(zone))
     return {d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for (d,) in conn.execute(query)}
-
-
-def rollup(conn: Connection, first: dt.date, last: dt.date, zone: Any, now: dt.datetime) -> int:
-    """(Re)build the rollup of local days first..last that are over by `now`; returns how many days."""
-    end_day = min(last, now.astimezone(zone).date() - dt.timedelta(days=1))
-    if end_day < first:
-        return 0
-    since = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.timezone.utc)
-    until = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
-    figures = raw_seconds(conn, since, until, zone)
-    conn.execute(delete(R).where(R.c.day >= first, R.c.day <= end_day))
-    conn.execute(delete(M).where(M.c.day >= first, M.c.day <= end_day))
-    rows = [{"day": d, "agent_id": a, "state": s, "reason": r, "seconds": round(v[0], 3), "entries": v[1]}
-            for (d, a, s, r), v in figures.items() if first <= d <= end_day]
-    for start in range(0, len(rows), 5000):
-        conn.execute(insert(R), rows[start:start + 5000])
-    days = (end_day - first).days + 1
-    built = _naive(now)
-    conn.execute(insert(M), [{"day": first + dt.timedelta(days=i), "zone": str(zone), "built_at": built}
-                             for i in range(days)])
-    log.info("report rollup: %s day(s) from %s, %s row(s)", days, first, len(rows))
-    return days
 
 
 def agent_seconds(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any,

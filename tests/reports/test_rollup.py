@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 
 from engine.reports import builders
-from engine.reports.timeline import agent_seconds, rollup
+from engine.reports.queries import Thresholds
+from engine.reports.rollup import build
+from engine.reports.timeline import agent_seconds
 from engine.store.repos.agents import AgentRepository
 
 ZONE = ZoneInfo("Asia/Shanghai")  # UTC+8: local midnight is 16:00 UTC
 UTC = dt.timezone.utc
+LIMITS = Thresholds(20.0, 5.0)
 
 
 def _timeline(store) -> None:
@@ -43,7 +46,7 @@ def test_rollup_and_raw_give_the_same_agent_time_for_any_period(store) -> None:
     _timeline(store)
     now = dt.datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
     with store.engine.begin() as conn:
-        assert rollup(conn, dt.date(2026, 11, 23), dt.date(2026, 11, 25), ZONE, now) == 3
+        assert build(conn, dt.date(2026, 11, 23), dt.date(2026, 11, 25), ZONE, now, LIMITS) == 3
     periods = [
         (dt.datetime(2026, 11, 23, 0, 0, tzinfo=UTC), dt.datetime(2026, 11, 26, 16, 0, tzinfo=UTC)),
         (dt.datetime(2026, 11, 23, 15, 45, tzinfo=UTC), dt.datetime(2026, 11, 25, 3, 0, tzinfo=UTC)),  # partial ends
@@ -64,13 +67,13 @@ def test_rollup_and_raw_give_the_same_agent_time_for_any_period(store) -> None:
 def test_a_day_not_over_is_not_rolled_up_and_a_rebuild_replaces_the_old_figures(store) -> None:
     _timeline(store)
     with store.engine.begin() as conn:
-        assert rollup(conn, dt.date(2026, 11, 24), dt.date(2026, 11, 30), ZONE,
-                      dt.datetime(2026, 11, 25, 10, 0, tzinfo=UTC)) == 1  # Nov 25 local is not over yet
+        assert build(conn, dt.date(2026, 11, 24), dt.date(2026, 11, 30), ZONE,
+                      dt.datetime(2026, 11, 25, 10, 0, tzinfo=UTC), LIMITS) == 1  # Nov 25 local is not over yet
     # A late write for a rolled-up day: a rebuild of that day picks it up.
     AgentRepository(store).record_state_change("1002", "available", None, dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
     with store.engine.begin() as conn:
-        assert rollup(conn, dt.date(2026, 11, 24), dt.date(2026, 11, 24), ZONE,
-                      dt.datetime(2026, 11, 26, tzinfo=UTC)) == 1
+        assert build(conn, dt.date(2026, 11, 24), dt.date(2026, 11, 24), ZONE,
+                      dt.datetime(2026, 11, 26, tzinfo=UTC), LIMITS) == 1
     since, until = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC), dt.datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
     with store.connection() as conn:
         assert _as_dict(agent_seconds(conn, since, until, ZONE)) == \

@@ -8,11 +8,11 @@ from engine.store.models.outbound import (
     DncEntryRow,
     ImportRunRow,
 )
-from engine.store.models.reports import AgentStateDayRow, RollupDayRow
+from engine.store.models.reports import AgentStateDayRow, ReportDailyCountRow, RollupDayRow
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
     "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
-    "InteractionRow", "RecordingRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
+    "InteractionRow", "RecordingRow", "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
 ]

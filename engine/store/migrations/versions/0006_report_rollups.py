@@ -1,4 +1,4 @@
-"""Report pre-aggregates: agent seconds per state and reason per local day, and which days are rolled up.
+"""Report pre-aggregates per local day: agent seconds per state and reason, call counts, and which days are rolled up.
 
 Revision ID: 0006
 Revises: 0003
@@ -30,12 +30,40 @@ def upgrade() -> None:
     op.create_table('report_rollup_days',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('zone', sa.String(length=64), nullable=False),
+    sa.Column('service_level_s', sa.Float(), nullable=False),
+    sa.Column('short_abandon_s', sa.Float(), nullable=False),
     sa.Column('built_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_report_rollup_days'))
     )
+    op.create_table('report_daily_counts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('k1', sa.String(length=200), nullable=False),
+    sa.Column('k2', sa.Text(), nullable=False),
+    sa.Column('k3', sa.String(length=200), nullable=False),
+    sa.Column('n0', sa.Integer(), nullable=False),
+    sa.Column('n1', sa.Integer(), nullable=False),
+    sa.Column('n2', sa.Integer(), nullable=False),
+    sa.Column('n3', sa.Integer(), nullable=False),
+    sa.Column('n4', sa.Integer(), nullable=False),
+    sa.Column('n5', sa.Integer(), nullable=False),
+    sa.Column('n6', sa.Integer(), nullable=False),
+    sa.Column('n7', sa.Integer(), nullable=False),
+    sa.Column('x0', sa.Float(), nullable=False),
+    sa.Column('x1', sa.Float(), nullable=False),
+    sa.Column('x2', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_daily_counts'))
+    )
+    with op.batch_alter_table('report_daily_counts', schema=None) as batch_op:
+        batch_op.create_index('ix_report_daily_counts_kind_day', ['kind', 'day'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table('report_daily_counts', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_daily_counts_kind_day')
+
+    op.drop_table('report_daily_counts')
     op.drop_table('report_rollup_days')
     op.drop_table('report_agent_state_days')
