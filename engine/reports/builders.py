@@ -63,6 +63,10 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(100.0 * value, 1)
 
 
+def _pct_text(value: float | None) -> str:
+    return "-" if value is None else f"{100.0 * value:.1f} %"
+
+
 def agents(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.datetime,
            settings: Settings = Settings()) -> Report:
     """Per agent: calls, talk, wrap-up, not-ready by reason, occupancy, utilisation, conversions."""
@@ -127,7 +131,7 @@ def queues(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt
     footer = [_reconcile(total),
               f"service level: answered within {settings.service_level_s:g} s; short abandon: under "
               f"{settings.short_abandon_s:g} s",
-              f"callbacks made {made}, kept {kept} ({_pct(m.callbacks_kept(made, kept))} %), kept on time {on_time}"]
+              f"callbacks made {made}, kept {kept} ({_pct_text(m.callbacks_kept(made, kept))}), kept on time {on_time}"]
     return Report("queues", since, until, zone, [table], footer)
 
 
@@ -274,7 +278,7 @@ def csat(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.d
         tables.append(table)
     merged = totals["queue"]
     footer = [f"answers {sum(merged.values())} = " + " + ".join(f"{merged.get(i, 0)}×{i}" for i in range(1, 6))
-              + f"; average {_r(m.csat_average(merged), 2)}, top-2-box {_pct(m.csat_top2_box(merged))} %"]
+              + f"; average {_r(m.csat_average(merged), 2)}, top-2-box {_pct_text(m.csat_top2_box(merged))}"]
     return Report("csat", since, until, zone, tables, footer)
 
 
