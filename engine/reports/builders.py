@@ -263,9 +263,10 @@ def csat(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt.d
          settings: Settings = Settings()) -> Report:
     """Survey answers (1..5) by queue and by agent: count, average, top-2-box, and the distribution."""
     tables, totals = [], {}
+    period = _plan(conn, since, until, zone, settings)
     for by in ("queue", "agent"):
         table = Table(f"by_{by}", [by, "answers", "average", "top2_pct", "s1", "s2", "s3", "s4", "s5"])
-        scores = q.survey_scores(conn, since, until, by)
+        scores = sources.survey_scores(conn, period, by)
         for name, dist in sorted(scores.items()):
             table.rows.append({by: name, "answers": sum(dist.values()), "average": _r(m.csat_average(dist), 2),
                                "top2_pct": _pct(m.csat_top2_box(dist)),

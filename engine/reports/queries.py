@@ -156,13 +156,20 @@ def ivr_counts(paths: list[PathCount]) -> dict[str, IvrCounts]:
 
 def survey_scores(conn: Connection, since: dt.datetime, until: dt.datetime, by: str) -> dict[str, dict[int, int]]:
     """{queue or agent: {score: answers}} for survey answers given in [since, until)."""
-    key = func.coalesce(S.c.agent_id, I.c.agent_id) if by == "agent" else I.c.queue
-    query = (select(key, S.c.score, func.count()).select_from(S.outerjoin(I, I.c.id == S.c.interaction_id))
-             .where(S.c.at >= _naive(since), S.c.at < _naive(until)).group_by(key, S.c.score))
     out: dict[str, dict[int, int]] = defaultdict(dict)
-    for name, score, n in conn.execute(query):
-        out[name or "-"][int(score)] = int(n)
+    for name, score, n, _ in survey_score_rows(conn, since, until, by):
+        out[name][score] = out[name].get(score, 0) + n
     return dict(out)
+
+
+def survey_score_rows(conn: Connection, since: dt.datetime, until: dt.datetime, by: str,
+                      by_slot: bool = False) -> list[tuple[str, int, int, Any]]:
+    """(queue or agent ("-" when unknown), score, answers, UTC quarter hour or None) of answers in [since, until)."""
+    key = func.coalesce(S.c.agent_id, I.c.agent_id) if by == "agent" else I.c.queue
+    slot = [k.slot(conn.dialect.name, S.c.at)] if by_slot else []
+    query = (select(key, S.c.score, func.count(), *slot).select_from(S.outerjoin(I, I.c.id == S.c.interaction_id))
+             .where(S.c.at >= _naive(since), S.c.at < _naive(until)).group_by(key, S.c.score, *slot))
+    return [(name or "-", int(score), int(n), rest[0] if rest else None) for name, score, n, *rest in conn.execute(query)]
 
 
 def callbacks_made_kept(conn: Connection, since: dt.datetime, until: dt.datetime,

@@ -121,6 +121,9 @@ def _counts_rows(conn: Connection, since: dt.datetime, until: dt.datetime, zone:
             [a.talk_s, a.wrap_up_s])
     for p in q.ivr_paths(conn, since, until, islot):
         put((_local(p.slot, zone).date(), "ivr", p.flow, q.path_text(p.path), f"{p.exit_node}|{p.how}"), [p.calls], [])
+    for by in ("queue", "agent"):
+        for name, score, n, s in q.survey_score_rows(conn, since, until, by, by_slot=True):
+            put((_local(s, zone).date(), f"csat_{by}", name, str(score), ""), [n], [])
     groups = {"campaign": (), "camp_disp": (k.I.c.disposition_code, k.D.c.is_success), "camp_agent": (k.I.c.agent_id,)}
     for kind, extra in groups.items():
         for key, c in q.campaign_counts(conn, since, until, k.A.c.campaign_id, aslot, *extra).items():

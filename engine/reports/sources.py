@@ -107,3 +107,15 @@ def _normal(kind: str, rest: tuple) -> tuple:
     if kind == "camp_agent":
         return (rest[0] or None,)
     return ()
+
+
+def survey_scores(conn: Connection, plan: Plan, by: str) -> dict[str, dict[int, int]]:
+    """{queue or agent: {score: answers}}."""
+    out: dict[str, dict[int, int]] = defaultdict(dict)
+    for since, until in plan.pieces:
+        for name, score, n, _ in q.survey_score_rows(conn, since, until, by):
+            out[name][score] = out[name].get(score, 0) + n
+    for row in read(conn, f"csat_{by}", plan.days):
+        name, score = row[0], int(row[1])
+        out[name][score] = out[name].get(score, 0) + int(row[3])
+    return dict(out)
