@@ -44,8 +44,8 @@ class QueueCounts:
         return self.offered - self.answered - self.abandoned - self.overflowed
 
     def add(self, other: "QueueCounts") -> "QueueCounts":
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        for name in _QUEUE_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
 
@@ -165,9 +165,13 @@ class CampaignCounts:
     talk_s: float = 0.0
 
     def add(self, other: "CampaignCounts") -> "CampaignCounts":
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        for name in _CAMPAIGN_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
+
+
+_QUEUE_FIELDS = tuple(f.name for f in fields(QueueCounts))
+_CAMPAIGN_FIELDS = tuple(f.name for f in fields(CampaignCounts))
 
 
 def contact_rate(c: CampaignCounts) -> float | None:

@@ -66,11 +66,12 @@ def plan(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any, li
     return result
 
 
-def read(conn: Connection, kind: str, days: list[dt.date], by_day: bool = False) -> list[tuple]:
-    """Summed rows of one kind over the days: (k1, k2, k3[, day], n0..n7, x0..x2)."""
+def read(conn: Connection, kind: str, days: list[dt.date], by_day: bool = False,
+         keys: tuple[str, ...] = ("k1", "k2", "k3")) -> list[tuple]:
+    """Summed rows of one kind over the days: (*keys[, day], n0..n7, x0..x2); keys left out are summed over."""
     if not days:
         return []
-    keys = [C.c.k1, C.c.k2, C.c.k3] + ([C.c.day] if by_day else [])
+    keys = [C.c[key] for key in keys] + ([C.c.day] if by_day else [])
     query = (select(*keys, *[func.sum(C.c[n]) for n in N], *[func.sum(C.c[x]) for x in X])
              .where(C.c.kind == kind, C.c.day >= min(days), C.c.day <= max(days)).group_by(*keys))
     if len(days) != (max(days) - min(days)).days + 1:

@@ -37,10 +37,10 @@ def hourly(conn: Connection, plan: Plan, zone: Any, limits: q.Thresholds) -> dic
             cell = cells[(local.date(), local.hour)]
             cell[0] += arrived
             cell[1].add(counts)
-    for row in read(conn, "arrived", plan.days, by_day=True):
-        cells[(_day(row[3]), int(row[1]))][0] += int(row[4])
-    for row in read(conn, "queue", plan.days, by_day=True):
-        cells[(_day(row[3]), int(row[1]))][1].add(queue_counts_of(row, offset=4))
+    for row in read(conn, "arrived", plan.days, by_day=True, keys=("k2",)):
+        cells[(_day(row[1]), int(row[0]))][0] += int(row[2])
+    for row in read(conn, "queue", plan.days, by_day=True, keys=("k2",)):  # summed over queues
+        cells[(_day(row[1]), int(row[0]))][1].add(queue_counts_of(row, offset=2))
     return dict(cells)
 
 
