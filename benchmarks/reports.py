@@ -243,28 +243,35 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file (its path is printed)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: keep the year a previous run left in the database (the rollup is rebuilt)")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="jinqiao-reports-bench-")
     if args.db == "sqlite":
         url = f"sqlite:///{folder}/year.db"
     else:
         url = args.url or os.environ.get("JINQIAO_TEST_PG_URL") or sys.exit("reports: --url or JINQIAO_TEST_PG_URL needed")
-        from tests.store.conftest import reset_postgres
+        if not args.reuse:
+            from tests.store.conftest import reset_postgres
 
-        reset_postgres(url)
+            reset_postgres(url)
     store = open_store(url)
     upgrade(store.engine)
     start = dt.date(2025, 1, 1)
     year = Year(start, args.days, args.per_day, args.agents, args.seed)
-    seed_reference(store, year.agents)
-    began = time.perf_counter()
-    loader = Loader(store)
-    for table, row in year.interactions():
-        loader.add(table, row)
-    for row in year.states():
-        loader.add("agent_state_changes", row)
-    loader.close()
-    print(f"loaded {loader.counts} in {time.perf_counter() - began:.1f} s", flush=True)
+    with store.connection() as conn:
+        interactions = int(conn.execute(text("SELECT count(*) FROM interactions")).scalar() or 0)
+    if not (args.reuse and interactions):
+        seed_reference(store, year.agents)
+        began = time.perf_counter()
+        loader = Loader(store)
+        for table, row in year.interactions():
+            loader.add(table, row)
+        for row in year.states():
+            loader.add("agent_state_changes", row)
+        loader.close()
+        interactions = loader.counts["interactions"]
+        print(f"loaded {loader.counts} in {time.perf_counter() - began:.1f} s", flush=True)
     now = dt.datetime.combine(start + dt.timedelta(days=args.days + 1), dt.time(), ZONE)
     began = time.perf_counter()
     with store.engine.begin() as conn:
@@ -288,7 +295,6 @@ def main() -> None:
         builders.agents(conn, month, until, ZONE, now, builders.Settings(use_rollup=False))
     print(f"baseline: month agents report from the raw timeline (no rollup) {time.perf_counter() - began:.2f} s",
           flush=True)
-    interactions = loader.counts["interactions"]
     store.dispose()
     if args.db == "sqlite" and args.keep:
         print(f"kept {url}")
