@@ -113,17 +113,16 @@ def sum_if(condition: ColumnElement, value: ColumnElement) -> ColumnElement:
 
 
 def attempt_live() -> ColumnElement:
-    """A person answered the attempt: the dialer's `live` flag where the store has it, else the outcome."""
-    if "live" in A.c:
-        return A.c.live == true()
-    return A.c.outcome.not_in(NO_CONTACT_OUTCOMES)
+    """A person answered the attempt: the dialer's `live` flag where the store has it, or an outcome that says so
+    (anything but busy, no answer, machine, failed, invalid, interrupted: rows written before the flag existed)."""
+    by_outcome = A.c.outcome.not_in(NO_CONTACT_OUTCOMES)
+    return or_(A.c.live == true(), by_outcome) if "live" in A.c else by_outcome
 
 
 def attempt_abandoned() -> ColumnElement:
-    """A live answer that no agent took."""
-    if "abandoned" in A.c:
-        return A.c.abandoned == true()
-    return A.c.outcome.in_(ABANDONED_OUTCOMES)
+    """A live answer that no agent took: the dialer's `abandoned` flag where the store has it, or outcome dropped."""
+    by_outcome = A.c.outcome.in_(ABANDONED_OUTCOMES)
+    return or_(A.c.abandoned == true(), by_outcome) if "abandoned" in A.c else by_outcome
 
 
 def attempt_finished() -> ColumnElement:
