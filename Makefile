@@ -20,7 +20,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 demo: install
-	$(BIN)/jinqiao demo
+	$(BIN)/jinqiao demo --serve
 
 test: install
 	bash scripts/run-tests.sh

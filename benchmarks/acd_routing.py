@@ -4,8 +4,10 @@ Full size: 5,000 agents, 500 queues, 50 skills, 100 enqueues/s and 500 agent sta
 size divides agents, queues and both rates by 10 (agents per queue and skills stay the same). Every call
 into the distributor (enqueue, answer, no-answer, hang-up, call end, ready/not-ready, timer tick) is one
 event, and so is each timer run when it falls due; its wall time is measured. The cost ratio compares the mean cost per event of the full size with
-the tenth size: near 1 means the cost does not grow with queues x members.
-Last line: `acd_routing: p99_decision_ms=<x> events_per_s=<y> cost_ratio_full_vs_tenth=<z>`.
+the tenth size: near 1 means the cost does not grow with queues x members. The full size runs again with
+`preserve_scarce_agents` off in every queue, and `sparing_cost_ratio` compares the mean cost per event with
+sparing on (the default) to that baseline.
+Last line: `acd_routing: p99_decision_ms=<x> events_per_s=<y> cost_ratio_full_vs_tenth=<z> sparing_cost_ratio=<s>`.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from engine.acd.models import Agent, AgentState, QueueConfig, Strategy, WaitingC
 SKILLS = [f"skill{n:02d}" for n in range(50)]
 
 
-def build(agents: int, queues: int, rng: random.Random) -> Distributor:
+def build(agents: int, queues: int, rng: random.Random, sparing: bool = True) -> Distributor:
     strategies = list(Strategy)
     configs = {}
     queue_skills = {}
@@ -37,7 +39,7 @@ def build(agents: int, queues: int, rng: random.Random) -> Distributor:
         queue_skills[name] = skills
         configs[name] = QueueConfig(name, strategy=strategies[q % len(strategies)],
                                     skills={skills[0]: rng.randint(1, 3)}, wrap_up_seconds=5, offer_timeout=15,
-                                    max_wait=300, random_seed=q)
+                                    max_wait=300, random_seed=q, preserve_scarce_agents=sparing)
     names = list(configs)
     people = []
     for a in range(agents):
@@ -52,10 +54,11 @@ def build(agents: int, queues: int, rng: random.Random) -> Distributor:
     return d
 
 
-def run(agents: int, queues: int, enqueue_rate: float, change_rate: float, seconds: float, seed: int = 1):
+def run(agents: int, queues: int, enqueue_rate: float, change_rate: float, seconds: float, seed: int = 1,
+        sparing: bool = True):
     """Simulate `seconds` of traffic; return the per-event wall times in seconds."""
     rng = random.Random(seed)
-    d = build(agents, queues, rng)
+    d = build(agents, queues, rng, sparing)
     timings: list[float] = []
     schedule: list[tuple[float, int, str, tuple]] = []
     seq = itertools.count()
@@ -146,10 +149,13 @@ def main() -> None:
         print(f"{label}: agents={5000 // scale} queues={500 // scale} events={len(timings)} "
               f"mean_us={total / len(timings) * 1e6:.1f} p99_ms={p99(timings) * 1e3:.3f} "
               f"events_per_s={len(timings) / total:.0f}")
+    plain = run(5000, 500, 100, 500, opts.seconds, sparing=False)
+    print(f"full without sparing: events={len(plain)} mean_us={sum(plain) / len(plain) * 1e6:.1f} "
+          f"p99_ms={p99(plain) * 1e3:.3f} events_per_s={len(plain) / sum(plain):.0f}")
     full, mean_full = results["full"]
     ratio = mean_full / results["tenth"][1]
     print(f"acd_routing: p99_decision_ms={p99(full) * 1e3:.3f} events_per_s={len(full) / sum(full):.0f} "
-          f"cost_ratio_full_vs_tenth={ratio:.2f}")
+          f"cost_ratio_full_vs_tenth={ratio:.2f} sparing_cost_ratio={mean_full / (sum(plain) / len(plain)):.2f}")
 
 
 if __name__ == "__main__":

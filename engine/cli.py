@@ -24,7 +24,10 @@ PLUGIN_GROUPS = (
     "engine.ivr.cli:flows",
     "tts.cli:tts",
     "engine.acd.cli:agent",
+    "engine.dialer.campaign_cli:campaign",
     "engine.fsconf:fs",
+    "engine.web.cli:users",
+    "engine.dialer.sim_cli:dialer",
     "engine.reports.cli:report",
 )
 
@@ -105,9 +108,14 @@ def serve(app: AppContext, check: bool) -> None:
     """Run the engine: connect to FreeSWITCH and serve calls until stopped."""
     config = app.config
     if check:
-        from engine.daemon import preflight
+        from engine.daemon import check_switch_login, preflight
 
         problems = preflight(config)
+        refused, warning = check_switch_login(config)
+        if refused:
+            problems.append(refused)
+        if warning:
+            click.echo(f"jinqiao: warning: {warning}", err=True)
         for problem in problems:
             click.echo(f"jinqiao: {problem}", err=True)
         if problems:
@@ -124,15 +132,20 @@ def serve(app: AppContext, check: bool) -> None:
 @main.command()
 @click.option("--calls", default=4, show_default=True, type=click.IntRange(min=1),
               help="How many simulated callers to run.")
-@click.option("--time-scale", default=0.05, show_default=True, type=click.FloatRange(min=0.001),
-              help="Simulated-time factor (1 = real time).")
+@click.option("--time-scale", default=None, type=click.FloatRange(min=0.001),
+              help="Simulated-time factor of the scripted batch (1 = real time; default 0.05).")
 @click.option("--data-dir", default=None, help="Where the demo keeps its SQLite store and audio (default: a temp dir).")
+@click.option("--serve", is_flag=True, help="Serve the agent console and wallboard (demo logins printed) and keep "
+              "simulated callers coming in real time until Ctrl-C, after the scripted batch.")
+@click.option("--web-port", type=click.IntRange(0, 65535), default=None, help="Web port for --serve (default web.port).")
 @click.pass_obj
-def demo(app: AppContext, calls: int, time_scale: float, data_dir: str | None) -> None:
+def demo(app: AppContext, calls: int, time_scale: float | None, data_dir: str | None, serve: bool,
+         web_port: int | None) -> None:
     """Start the simulated FreeSWITCH and the engine, run a few calls through a flow, print what happened."""
     from engine.demo import run_demo
 
-    sys.exit(run_demo(app.config, calls=calls, time_scale=time_scale, data_dir=data_dir))
+    scale = time_scale if time_scale is not None else 0.05
+    sys.exit(run_demo(app.config, calls=calls, time_scale=scale, data_dir=data_dir, serve=serve, web_port=web_port))
 
 
 def _register_plugins(group: click.Group) -> None:

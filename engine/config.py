@@ -10,8 +10,11 @@ validated by that package.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -49,7 +52,9 @@ class FreeswitchSection:
     connect_timeout: float = 5.0
     heartbeat_timeout: float = 60.0  # FreeSWITCH sends HEARTBEAT every 20 s; silence this long = dead socket
     reconnect_min_delay: float = 0.2
-    reconnect_max_delay: float = 30.0
+    reconnect_max_delay: float = 2.0  # backoff cap: back within ~2 s of FreeSWITCH accepting again
+    handshake_timeout: float = 10.0  # auth/request, auth reply and subscription replies, each
+    event_queue_mb: int = 32  # events received but not yet handled; when full, reading pauses
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,10 @@ class OutboundSection:
     host: str = "127.0.0.1"
     port: int = 8084
     linger_seconds: int = 10
-    max_calls: int = 5000
+    max_calls: int = 5000  # lowered to what the open-file limit allows
+    connect_timeout: float = 5.0  # a connection must deliver its channel data (and take myevents) this fast
+    execute_timeout: float = 3600.0  # an application that has not completed after this hangs the call up
+    bridge_timeout: float = 86400.0  # the same for bridge, which lasts as long as the conversation
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,20 @@ class DatabaseSection:
 
 @dataclass(frozen=True)
 class WebSection:
-    """The agent console, wallboard and REST API."""
+    """The agent console and supervisor wallboard (engine/web), served in the engine process."""
 
-    host: str = "127.0.0.1"
+    enabled: bool = True
+    host: str = "127.0.0.1"  # localhost only unless configured
     port: int = 8080
-    secret: str = ""
+    secret_key_file: str = ""  # signs session cookies; empty: <data_dir>/web-secret (created 0600)
+    cookie_secure: bool = True  # set false only for plain-http on localhost
+    cookie_samesite: str = "Strict"  # Strict | Lax
+    session_hours: float = 12.0
+    login_attempts: int = 5  # failed logins per user id and per address ...
+    login_window: float = 300.0  # ... within this many seconds before logins are refused for the window
+    max_push_clients: int = 5000  # open server-sent-event streams
+    disposition_queues: str = "*"  # queues whose calls need a disposition before ready: "*", "" or "a,b"
+    sla_seconds: float = 20.0  # service level: answered within this many seconds
 
 
 @dataclass(frozen=True)
@@ -187,19 +204,63 @@ _CHOICES = {
     ("freeswitch", "event_format"): ("json", "plain"),
     ("tts", "backend"): ("espeak", "freeswitch"),
     ("tts", "sample_rate"): (8000, 16000),
+    ("web", "cookie_samesite"): ("Strict", "Lax"),
 }
+
+
+_FINITE_SECONDS = {("freeswitch", "reconnect_min_delay"), ("freeswitch", "reconnect_max_delay"),
+                   ("freeswitch", "handshake_timeout"), ("outbound", "connect_timeout"),
+                   ("outbound", "execute_timeout"), ("outbound", "bridge_timeout")}
+
+
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.\-]{1,253})$")
+PATH_SETTINGS = (("engine", "data_dir"), ("ivr", "flows_dir"), ("tts", "cache_dir"))  # relative to the config file
+RAW_PATH_SETTINGS = (("acd", "recordings_dir"),)
+
+
+def check_password(value: str) -> str:
+    """Why an ESL password is not usable ("" when it is): it is written into event_socket.conf.xml, where
+    FreeSWITCH expands `$${…}`, and sent on the one-line `auth` command."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters (CR, LF, tab, NUL): FreeSWITCH would never accept it"
+    if "$" in value:
+        return "must not contain '$' (FreeSWITCH expands $${...} in its config files)"
+    if value != value.strip():
+        return "must not start or end with a blank"
+    if len(value) > 128:
+        return "must be at most 128 characters"
+    return ""
 
 
 def _check_value(section: str, key: str, value: Any) -> str:
     """Why a converted value is not acceptable ("" when it is)."""
+    if (section, key) in _FINITE_SECONDS and not (math.isfinite(value) and value > 0):
+        return f"must be a finite number of seconds above 0, got {value}"
+    if (section, key) == ("freeswitch", "event_queue_mb") and value < 1:
+        return f"must be at least 1, got {value}"
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
-    if key == "port" and not 0 <= value <= 65535:
-        return f"must be a TCP port 0..65535, got {value}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if key == "port" and not 1 <= value <= 65535:
+        return f"must be a TCP port 1..65535, got {value}"
+    if key == "host" and not _HOST_RE.match(value):
+        return f"must be a host name or IP address, got {value[:60]!r}"
+    if key == "password" and value:
+        return check_password(value)
     if key.endswith(("_timeout", "_delay")) and value <= 0:
         return f"must be more than 0 seconds, got {value}"
+    if key == "linger_seconds" and not 0 <= value <= 3600:
+        return f"must be 0..3600 seconds, got {value}"
     if key in ("cache_max_mb", "max_calls") and value < 1:
+        return f"must be at least 1, got {value}"
+    if isinstance(value, str) and key.endswith(("_dir", "url")) and any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters"
+    if section == "web" and key in ("session_hours", "login_window", "sla_seconds") and not (
+            math.isfinite(value) and value > 0):
+        return f"must be a finite number above 0, got {value}"
+    if section == "web" and key in ("login_attempts", "max_push_clients") and value < 1:
         return f"must be at least 1, got {value}"
     if (section, key) == ("engine", "timezone") and not _is_time_zone(value):
         return f"must be an IANA time zone such as Asia/Shanghai, got {value!r}"
@@ -214,6 +275,23 @@ def _is_time_zone(name: str) -> bool:
     except Exception:  # ZoneInfoNotFoundError, or a malformed key (ValueError)
         return False
     return True
+
+
+def _resolve_paths(source: LocatedYaml, sections: dict[str, Any]) -> None:
+    """Relative paths written in a config file are relative to that file, not to the working directory."""
+    if source.file.startswith("<"):
+        return
+    base = Path(source.file).resolve().parent
+    data = source.data if isinstance(source.data, dict) else {}
+    for name, key in PATH_SETTINGS:
+        written = (data.get(name) or {}).get(key) if isinstance(data.get(name), dict) else None
+        value = getattr(sections[name], key)
+        if written is not None and value and str(value) == str(written) and not Path(value).is_absolute():
+            sections[name] = dataclasses.replace(sections[name], **{key: str(base / value)})
+    for name, key in RAW_PATH_SETTINGS:
+        raw = sections.get(name)
+        if isinstance(raw, dict) and isinstance(raw.get(key), str) and raw[key] and not Path(raw[key]).is_absolute():
+            sections[name] = {**raw, key: str(base / raw[key])}
 
 
 def _section_types(cls: type) -> dict[str, Any]:
@@ -265,6 +343,7 @@ def build_config(source: LocatedYaml, environ: Mapping[str, str] | None = None) 
                     raise EnvironmentConfigError(from_env[key], problem)
                 raise _error(source, (name, key), problem)
         sections[name] = kind(**values)
+    _resolve_paths(source, sections)
     return Config(**sections, source=source)
 
 

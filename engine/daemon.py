@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import gevent
 
+from engine.acd.agent_control import AgentControl, control_key
 from engine.acd.assembly import start_acd
 from engine.acd.bus import Bus
 from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
+from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
 from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
 from engine.logs import setup_logging
-from engine.store.database import Store, open_store
+from engine.store.database import DATA_DIR_MODE, Store, open_store
 from engine.store.migrate import SchemaOutdated, check_schema_current
 from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
@@ -79,7 +82,7 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
         problems.append(str(exc))
     flows = FlowRegistry.from_config(config)
     if not flows.flows_dir.is_dir():
-        problems.append(f"ivr.flows_dir: {flows.flows_dir} is not a directory")
+        problems.append(located(config, ("ivr", "flows_dir"), f"{flows.flows_dir} is not a directory"))
     else:
         report = flows.reload()
         problems.extend(str(error) for error in report.errors)
@@ -100,9 +103,38 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
     return problems
 
 
+def located(config: Config, path: tuple[str, ...], message: str) -> str:
+    """`file:line:column: a.b: message` when the setting comes from the config file, else `a.b: message`."""
+    source = config.source
+    if source is not None and not source.file.startswith("<") and source.where(path) != source.where(()):
+        return str(source.error(path, message))
+    return f"{'.'.join(path)}: {message}"
+
+
+def check_switch_login(config: Config, timeout: float | None = None) -> tuple[str, str]:
+    """Log in to FreeSWITCH's event socket once: (problem, warning), each "" when there is none.
+
+    A refused password is a problem; a switch that cannot be reached is only a warning (the engine
+    reconnects until it is up)."""
+    from engine.esl.probe import LoginResult, try_login
+
+    fs = config.freeswitch
+    if not fs.password:
+        return "", ""
+    where = f"FreeSWITCH event socket {fs.host}:{fs.port}"
+    result, detail = try_login(fs.host, fs.port, fs.password, fs.connect_timeout if timeout is None else timeout)
+    if result is LoginResult.REFUSED:
+        return f"{where} refused the ESL password (freeswitch.password / JINQIAO_FREESWITCH_PASSWORD): {detail}", ""
+    if result is LoginResult.REJECTED:
+        return f"{where} refused this host (event_socket.conf.xml apply-inbound-acl): {detail}", ""
+    if result is LoginResult.UNREACHABLE:
+        return "", f"{where} not reachable ({detail}); the password was not checked"
+    return "", ""
+
+
 def open_checked_store(config: Config) -> Store:
     """Open the store and refuse an outdated schema with the command that fixes it."""
-    Path(config.engine.data_dir).mkdir(parents=True, exist_ok=True)
+    Path(config.engine.data_dir).mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
     store = open_store(config.database_url, echo=config.database.echo, region=config.database.phone_region)
     check_schema_current(store.engine)
     return store
@@ -126,11 +158,13 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         inbound = InboundConnection(fs.host, fs.port, fs.password, event_format=fs.event_format,
                                     heartbeat_timeout=fs.heartbeat_timeout, connect_timeout=fs.connect_timeout,
                                     reconnect_min_delay=fs.reconnect_min_delay,
-                                    reconnect_max_delay=fs.reconnect_max_delay)
+                                    reconnect_max_delay=fs.reconnect_max_delay,
+                                    handshake_timeout=fs.handshake_timeout, max_queued_bytes=fs.event_queue_mb << 20)
     bus = Bus()
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)
+        inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
     customers = CustomerRepository(store)
     runner = FlowRunner(
         flows, tts,
@@ -141,10 +175,20 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         # Absolute: FreeSWITCH resolves a relative path against its own sounds dir, not ours.
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
-    outbound = OutboundServer(config.outbound.host, config.outbound.port, call_handler or runner.run,
-                              linger=config.outbound.linger_seconds, max_calls=config.outbound.max_calls)
+    ob = config.outbound
+    outbound = OutboundServer(ob.host, ob.port, call_handler or runner.run, linger=ob.linger_seconds,
+                              max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
+                              execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
                   acd=acd, bus=bus)
+
+
+def agent_control_handler(service: Any, inbound: InboundConnection, password: str) -> AgentControl:
+    """The authenticated agent-control handler; its acknowledgements leave the dispatcher greenlet."""
+    def send_ack(headers: dict[str, str], body: str) -> None:
+        gevent.spawn(inbound.sendevent, commands.EV_CUSTOM, headers, body or None)
+
+    return AgentControl(service, control_key(password), send_ack, clock=time.time)
 
 
 def _utc_now():
@@ -171,7 +215,14 @@ def run_forever(config: Config) -> int:
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
     engine.start()
+    web = None
+    if config.web.enabled:
+        from engine.web.server import start_web
+
+        web = start_web(engine)
     stop.wait()
     log.info("stopping")
+    if web is not None:
+        web.stop()
     engine.stop()
     return 0

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages Jinqiao needs, only those that are missing (espeak-ng and sox for TTS,
-# PostgreSQL for the store tests). Extra package names may be passed as arguments.
+# PostgreSQL for the store tests,
+# Chromium, its WebDriver and a CJK font for the browser tests of the web console). Extra package names may be passed as arguments.
 set -eu
-wanted=(espeak-ng sox postgresql "$@")
+wanted=(espeak-ng sox postgresql chromium chromium-driver fonts-wqy-microhei "$@")
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

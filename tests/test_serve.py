@@ -84,3 +84,27 @@ def test_serve_handles_calls_and_stops_cleanly_on_sigterm(tmp_path, sim) -> None
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert '"msg": "stopping"' in err  # structured (JSON) logs, as configured
+
+
+def test_serve_check_logs_in_and_reports_a_refused_password(tmp_path, sim) -> None:
+    config = write_config(tmp_path, sim.address[1], free_port())
+    env = {**os.environ, "JINQIAO_FREESWITCH_PASSWORD": "not-the-password"}
+    assert run(["--config", str(config), "db", "upgrade"], env).wait(timeout=60) == 0
+    proc = run(["--config", str(config), "serve", "--check"], env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "config OK" not in out
+    assert f"FreeSWITCH event socket 127.0.0.1:{sim.address[1]} refused the ESL password" in err
+    env["JINQIAO_FREESWITCH_PASSWORD"] = "serve-test"
+    proc = run(["--config", str(config), "serve", "--check"], env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "config OK" in out and "warning" not in err
+
+
+def test_serve_check_warns_when_the_switch_is_not_reachable(tmp_path) -> None:
+    config = write_config(tmp_path, free_port(), free_port())
+    env = {**os.environ, "JINQIAO_FREESWITCH_PASSWORD": "whatever"}
+    assert run(["--config", str(config), "db", "upgrade"], env).wait(timeout=60) == 0
+    proc = run(["--config", str(config), "serve", "--check"], env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "config OK" in out
+    assert "jinqiao: warning: FreeSWITCH event socket" in err and "not reachable" in err

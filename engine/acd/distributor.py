@@ -31,7 +31,7 @@ class Distributor(CallerRouting):
         self.queues: dict[str, QueueConfig] = dict(queues)
         self.agents: dict[str, Agent] = {}
         self.waiting: dict[str, WaitingCaller] = {}
-        self._available = AvailableAgents()
+        self._available = AvailableAgents(fits=self._fits_queue)
         self._line = WaitingLine()
         self._sticky_line: dict[str, WaitingLine] = {}
         self._timers = Timers()
@@ -58,8 +58,9 @@ class Distributor(CallerRouting):
             raise AcdError(f"unknown agent {agent_id!r}") from None
 
     def login(self, agent_id: str, now: float, queues: Mapping[str, Mapping[str, int]] | None = None,
-              *, ready: bool = True) -> list[Intent]:
-        """Log an agent in (optionally into these queues with per-queue skill levels)."""
+              *, ready: bool = True, reason: str | None = None) -> list[Intent]:
+        """Log an agent in (optionally into these queues with per-queue skill levels); `reason` replaces the
+        default one on the agent's timeline (e.g. the not-ready reason restored after a restart)."""
         agent = self.agent(agent_id)
         if queues is not None:
             for name in queues:
@@ -73,7 +74,7 @@ class Distributor(CallerRouting):
         if agent.state is not AgentState.LOGGED_OUT:
             return []
         return self._set_state(agent, AgentState.AVAILABLE if ready else AgentState.NOT_READY, now,
-                               "login" if ready else "login: not ready")
+                               reason or ("login" if ready else "login: not ready"))
 
     def logout(self, agent_id: str, now: float) -> list[Intent]:
         return self._leave_service(agent_id, AgentState.LOGGED_OUT, "logout", now)
@@ -304,6 +305,21 @@ class Distributor(CallerRouting):
             self._timers.schedule(agent.wrap_up_until, "wrap_up", agent_id)
             return self._set_state(agent, AgentState.WRAP_UP, now, "call ended", call_id)
         return self._end_wrap_up(agent, now)
+
+    def resume_wrap_up(self, agent_id: str, until: float, now: float,
+                       queues: Mapping[str, Mapping[str, int]] | None = None, reason: str = "restored") -> list[Intent]:
+        """Log an agent in straight into the wrap-up it was in before a restart, ending at `until`."""
+        agent = self.agent(agent_id)
+        if agent.state is not AgentState.LOGGED_OUT or until <= now:
+            return []
+        if queues is not None:
+            for name in queues:
+                if name not in self.queues:
+                    raise AcdError(f"unknown queue {name!r} (known: {', '.join(sorted(self.queues))})")
+            agent.queues = {name: dict(levels) for name, levels in queues.items()}
+        agent.wrap_up_until = until
+        self._timers.schedule(until, "wrap_up", agent_id)
+        return self._set_state(agent, AgentState.WRAP_UP, now, reason)
 
     def end_wrap_up(self, agent_id: str, now: float) -> list[Intent]:
         """The agent finished wrap-up early."""

@@ -1,7 +1,10 @@
 """Carrying out the distributor's intents on the switch and in the store, and settling agent legs.
 
-Each agent leg is settled once: by its answer (CHANNEL_ANSWER or a `+OK` job result) or by its failure
-(a `-ERR` job result or CHANNEL_HANGUP before answer), whichever arrives first. Blocking switch commands
+A leg's fate is decided once, by the first conclusive fact: its answer (CHANNEL_ANSWER or a `+OK` job
+result) or its failure (a `-ERR` job result or CHANNEL_HANGUP before answer). A later contradicting fact
+is logged and ignored: on the real switch the answer event comes before the job result, and a leg that
+the engine bridged while FreeSWITCH was still inside the originate ends `-ERR ORIGINATOR_CANCEL` although
+it is up and bridged; it stays in the table so its hang-up still ends the conversation. Blocking switch commands
 (`api`) run in their own greenlets so the event dispatcher is never blocked.
 """
 from __future__ import annotations
@@ -21,7 +24,9 @@ from engine.esl import commands
 from engine.esl.commands import (SIP_HEADER_CALL_ID, SIP_HEADER_CUSTOMER, SIP_HEADER_CUSTOMER_NAME, SIP_HEADER_QUEUE,
                                  SIP_HEADER_SEGMENT)
 from engine.esl.commands import HangupCause
+from engine.esl.hangup import HangupFacts
 from engine.acd.whisper import Whisper, whisper_context
+from engine.ivr.ports import QueueOutcome, QueueResult
 from engine.recording.files import describe, recording_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,15 +70,51 @@ class IntentExecution:
             display = (customer.name if customer and customer.name else
                        getattr(call.channel, "caller_name", "") if call else "")
             log.info("call %s: offering to agent %s (leg %s)", offer.call_id, agent_id, leg.uuid)
+            extension = agent.extension or agent.agent_id
             try:
-                future = self.legs.ring_agent(leg.uuid, agent.extension or agent.agent_id, call_id=offer.call_id,
-                                              queue=offer.queue, caller_number=call.caller_number if call else "",
-                                              display_name=display, timeout=offer.timeout, headers=headers)
-            except ValueError as exc:  # e.g. an extension FreeSWITCH cannot dial: no offers until it registers
+                self.legs.agent_endpoint(extension)
+            except ValueError as exc:  # the agent's own extension: no offers until its phone registers again
                 log.warning("call %s: agent %s cannot be rung: %s", offer.call_id, agent_id, exc)
                 gevent.spawn(self.leg_failed, leg.uuid, UNDIALLABLE)
                 continue
+            leg.bridges_on_answer = self._bridges_on_answer(call, offer)
+            try:
+                future = self.legs.ring_agent(leg.uuid, extension, call_id=offer.call_id,
+                                              queue=offer.queue, caller_number=call.caller_number if call else "",
+                                              display_name=display, timeout=offer.timeout, headers=headers,
+                                              bridge_to=call.channel.uuid if leg.bridges_on_answer else None)
+            except ValueError as exc:  # the call's data: that call's failure, never the agent's
+                self.agent_legs.pop(leg.uuid, None)
+                unbuildable = str(exc)
+                break
             future.rawlink(lambda done, leg=leg: gevent.spawn(self._ring_done, leg, done))
+        else:
+            return
+        self._offer_not_built(offer.call_id, unbuildable)
+
+    def _bridges_on_answer(self: "QueueService", call: QueuedCall | None, offer: Offer) -> bool:
+        """Let FreeSWITCH bridge on the agent's answer when nothing must happen in between: one agent rung
+        (ring-all would let a second answer steal the caller), no whisper, a real caller (not a callback)."""
+        if not self.bridge_on_answer or call is None or call.callback or len(offer.agent_ids) != 1:
+            return False
+        queue = self.distributor.queues.get(offer.queue)
+        return queue is not None and not queue.whisper
+
+    def _offer_not_built(self: "QueueService", call_id: str, why: str) -> None:
+        """No command can be built for this call (its data breaks it): it leaves the queue, logged once; the
+        agents it was offered to go back to service without a miss."""
+        log.warning("call %s: cannot offer the call to an agent (%s); it leaves the queue", call_id, why)
+        now = self.clock()
+        for leg in [leg for leg in self.agent_legs.values() if leg.call_id == call_id and not leg.answered]:
+            leg.settled = True  # the legs already rung are cancelled by the withdraw below
+        self.execute(self.distributor.withdraw(call_id, now, "offer not built"))
+        call = self.calls.get(call_id)
+        if call is None or call.decided.is_set():
+            return
+        call.status, call.result = "left", QueueResult(QueueOutcome.FAILED, "offer not built")
+        self.interactions.queue_event(call_id, now, ivr_outcome="queue_failed")
+        call.decided.set()
+        self.legs.stop_music(call.channel.uuid)
 
     def _screen_pop(self: "QueueService", call: QueuedCall | None, offer: Offer, agent_id: str) -> dict[str, Any]:
         customer = call.customer if call else None
@@ -81,6 +122,7 @@ class IntentExecution:
                 "transferred_from": call.transferred_from if call else None,
                 "caller_number": call.caller_number if call else "",
                 "waited": round(self.clock() - call.enqueued_at, 1) if call else 0.0,
+                "ivr_path": list(call.ivr_path) if call else [], "ivr_digits": list(call.ivr_digits) if call else [],
                 "customer": None if customer is None else {
                     "id": customer.customer_id, "name": customer.name, "segment": customer.segment,
                     "value_tier": customer.value_tier, "tags": list(customer.tags), **dict(customer.details)}}
@@ -122,9 +164,16 @@ class IntentExecution:
         self.execute(self.distributor.offer_answered(leg.call_id, leg.agent_id, self.clock()))
 
     def leg_failed(self: "QueueService", leg_uuid: str, cause: str) -> None:
-        leg = self.agent_legs.pop(leg_uuid, None)
+        """The leg did not (or no longer can) answer. A leg already answered keeps its fate: the real switch
+        ends an originate `-ERR ORIGINATOR_CANCEL` when the leg was bridged before the originate returned."""
+        leg = self.agent_legs.get(leg_uuid)
         if leg is None:
             return
+        if leg.answered:
+            log.info("call %s: agent %s leg %s: %s reported after its answer; ignored (the leg is up)",
+                     leg.call_id, leg.agent_id, leg_uuid, cause)
+            return
+        del self.agent_legs[leg_uuid]
         leg.gone = True
         leg.played.set()
         if leg.settled:
@@ -140,8 +189,9 @@ class IntentExecution:
         elif cause not in _WE_CANCELLED:
             self.execute(self.distributor.offer_failed(leg.call_id, leg.agent_id, self.clock(), reason=cause.lower()))
 
-    def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str) -> None:
-        """The agent leg hung up: an unanswered offer failed, or the agent's conversation ended."""
+    def leg_hung_up(self: "QueueService", leg_uuid: str, cause: str, sip_status: int | None = None) -> None:
+        """The agent leg hung up: an unanswered offer failed, or the agent's conversation ended (its cause and
+        SIP status, as FreeSWITCH reported them, go on the interaction)."""
         leg = self.agent_legs.get(leg_uuid)
         if leg is None:
             return
@@ -167,9 +217,10 @@ class IntentExecution:
                     and not getattr(call.channel, "hung_up", False):
                 call.transfer = ("queue", call.queue)  # the agent left before meeting the caller: back in line
             by = f"transfer:{call.transfer[0]}" if call.transfer is not None and call.bridged else "agent"
-            self._conversation_over(call, by, now, cause=cause)
+            self._conversation_over(call, by, now, cause=cause, sip_status=sip_status)
 
-    def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "") -> None:
+    def _conversation_over(self: "QueueService", call: QueuedCall, by: str, now: float, cause: str = "",
+                           sip_status: int | None = None) -> None:
         """The agent conversation ended (once): talk time and who hung up on the interaction, the recording
         catalogued, the caller's greenlet released."""
         if call.finished.is_set():
@@ -179,6 +230,8 @@ class IntentExecution:
             fields["talk_seconds"] = round(max(0.0, now - call.answered_at), 3)
         if cause:
             fields["hangup_cause"] = cause
+        if sip_status is not None:
+            fields["sip_status"] = sip_status
         if by == "caller":
             fields["hangup_at"] = now
         self.interactions.queue_event(call.call_id, now, **fields)
@@ -228,38 +281,50 @@ class IntentExecution:
         if call.callback:  # the customer is dialled now (callbacks.py), then bridged to this agent
             self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now)
             return
-        self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now, bridged_at=now,
+        self.interactions.queue_event(call.call_id, now, agent_id=connect.agent_id, answered_at=now,
                                       wait_seconds=round(connect.waited, 3))
+        if leg.bridges_on_answer:  # FreeSWITCH bridged it on the answer already
+            call.bridged = True
+            self.interactions.queue_event(call.call_id, now, bridged_at=now)
         self.bus.publish(TOPIC_CALL, {"event": "connected", "call_id": call.call_id, "agent_id": connect.agent_id,
                                       "queue": connect.queue, "waited": connect.waited})
         gevent.spawn(self._connect_legs, call, leg.uuid, queue.record.stereo)
 
     def _connect_legs(self: "QueueService", call: QueuedCall, leg_uuid: str, stereo: bool) -> None:
-        """In order: stop the music, bridge, start recording (blocking api calls, in their own greenlet)."""
+        """In order: bridge (which stops the music), start recording (blocking api calls, in their own greenlet).
+        A leg FreeSWITCH bridged on its answer (`bridges_on_answer`) needs no bridge command."""
         caller_uuid = call.channel.uuid
         control = self.legs.control
+        leg = self.agent_legs.get(leg_uuid)
         try:
+            if call.bridged and leg is not None and leg.bridges_on_answer:
+                self._after_bridge(call, caller_uuid, stereo)
+                return
             self._whisper_to_agent(call, leg_uuid)  # the caller still hears hold music meanwhile
-            control.api(commands.uuid_break(caller_uuid))
-            reply = control.api(commands.uuid_bridge(caller_uuid, leg_uuid))
+            reply = self.legs.bridge_now(caller_uuid, leg_uuid)
             if reply.startswith(commands.REPLY_ERR):
                 log.warning("call %s: bridge to agent leg %s failed: %s", call.call_id, leg_uuid, reply.strip())
                 if getattr(call.channel, "hung_up", False):
                     self.caller_gone(call.call_id)
                 else:  # the caller is still here: back in line at its old place once the agent leg is gone
                     call.transfer = ("queue", call.queue)
+                    self.legs.stop_music(caller_uuid)  # the failed bridge left the music on: end this round
                     self.legs.hang_up(leg_uuid)
                 return
             call.bridged = True
-            if call.recording:
-                self.recordings_closing[call.recording] = Flag()
-                self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
-                announce = self.distributor.queues[call.queue].record.announce
-                if announce:  # "this call is recorded", heard by both sides
-                    control.api(commands.uuid_broadcast(caller_uuid, announce, "both"))
+            self.interactions.queue_event(call.call_id, self.clock(), bridged_at=self.clock())
+            self._after_bridge(call, caller_uuid, stereo)
         except Exception:
             log.exception("call %s: connecting to agent leg %s failed", call.call_id, leg_uuid)
             self.legs.hang_up(leg_uuid)
+
+    def _after_bridge(self: "QueueService", call: QueuedCall, caller_uuid: str, stereo: bool) -> None:
+        if call.recording:
+            self.recordings_closing[call.recording] = Flag()
+            self.legs.start_recording(caller_uuid, call.recording, stereo=stereo)
+            announce = self.distributor.queues[call.queue].record.announce
+            if announce:  # "this call is recorded", heard by both sides
+                self.legs.control.api(commands.uuid_broadcast(caller_uuid, announce, "both"))
 
     def _whisper_to_agent(self: "QueueService", call: QueuedCall, leg_uuid: str) -> None:
         """Play the queue's whisper on the agent leg only (`aleg`), and wait until it has been heard."""
@@ -321,11 +386,15 @@ class IntentExecution:
 
     def _do_Abandoned(self: "QueueService", abandoned: Abandoned) -> None:
         now = self.clock()
+        call = self.calls.get(abandoned.call_id)
+        facts = call.hangup if call is not None and call.hangup is not None else HangupFacts()
+        end = {"hangup_cause": facts.cause} if facts.cause else {}
+        if facts.sip_status is not None:
+            end["sip_status"] = facts.sip_status
         self.interactions.queue_event(abandoned.call_id, now, abandoned=True, wait_seconds=round(abandoned.waited, 3),
-                                      hangup_at=now, hangup_by="caller", talk_seconds=0.0)
+                                      hangup_at=now, hangup_by="caller", talk_seconds=0.0, **end)
         log.info("call %s: abandoned %s after %.0fs", abandoned.call_id, abandoned.queue, abandoned.waited)
         queue = self.distributor.queues.get(abandoned.queue)
-        call = self.calls.get(abandoned.call_id)
         if call is not None and queue is not None and queue.abandon_callback:
             self._request_callback(call, f"abandoned after {abandoned.waited:.0f}s in {abandoned.queue}", now,
                                    "abandoned")

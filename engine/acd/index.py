@@ -1,8 +1,10 @@
 """Indexes that keep a routing decision proportional to the candidates, not to queues x members.
 
 How it works:
-- `AvailableAgents` keeps, per queue, the set of member agents who can take an offer right now. An agent
-  state change touches only that agent's own queues.
+- `AvailableAgents` keeps, per queue, the set of member agents who can take an offer right now, and the
+  subset of them who meet the queue's own skills (`fits`, checked when the agent is added; an agent's
+  skills and memberships change only while it is out of the index). An agent state change touches only
+  that agent's own queues.
 - `WaitingLine` keeps, per queue, one heap per *requirement* (the exact skill levels a caller needs).
   Priority ages linearly with waiting time at a per-queue rate r, so a caller's effective priority
   `p + r*(now - t0)` orders the same as the time-independent key `p - r*t0`: heaps never need
@@ -14,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 Requirement = frozenset  # frozenset of (skill, min_level) pairs
 
@@ -26,21 +28,32 @@ def requirement_key(requirement: Mapping[str, int]) -> Requirement:
 class AvailableAgents:
     """Per-queue sets of agents who may be offered a call now."""
 
-    def __init__(self) -> None:
+    def __init__(self, fits: Callable[[str, str], bool] | None = None) -> None:
         self._by_queue: dict[str, set[str]] = {}
+        self._fitting: dict[str, set[str]] = {}
+        self._fits = fits  # (agent_id, queue) -> the agent meets the queue's own skills
 
     def add(self, agent_id: str, queues: Iterator[str] | list[str]) -> None:
         for queue in queues:
             self._by_queue.setdefault(queue, set()).add(agent_id)
+            if self._fits is not None and self._fits(agent_id, queue):
+                self._fitting.setdefault(queue, set()).add(agent_id)
 
     def remove(self, agent_id: str, queues: Iterator[str] | list[str]) -> None:
         for queue in queues:
             members = self._by_queue.get(queue)
             if members is not None:
                 members.discard(agent_id)
+            fitting = self._fitting.get(queue)
+            if fitting is not None:
+                fitting.discard(agent_id)
 
     def in_queue(self, queue: str) -> set[str]:
         return self._by_queue.get(queue, set())
+
+    def fitting(self, queue: str) -> set[str]:
+        """Available members who meet the queue's own skills (empty when built without `fits`)."""
+        return self._fitting.get(queue, set())
 
 
 @dataclass(order=True)

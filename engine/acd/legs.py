@@ -46,6 +46,17 @@ def parse_job_body(body: str) -> RingResult:
     return RingResult(False, HangupCause.parse(cause.split()[0] if cause else "").name if cause else "UNKNOWN")
 
 
+_CONTROL = {c: " " for c in range(0x20)} | {0x7F: " "}
+MAX_TEXT = 80
+
+
+def clean_text(value: object, limit: int = MAX_TEXT) -> str:
+    """Call data (names, numbers, CRM fields) made fit for a command: control bytes (CR, LF, TAB...) become
+    spaces, runs of spaces one, and the text is cut at `limit` characters. The command builders escape the rest."""
+    text = " ".join(str(value or "").translate(_CONTROL).split())
+    return text[:limit]
+
+
 def sip_header(name: str) -> str:
     return commands.VAR_SIP_HEADER_PREFIX + name
 
@@ -58,8 +69,13 @@ class SwitchLegs:
         self.domain = domain
 
     def ring_agent(self, leg_uuid: str, extension: str, *, call_id: str, queue: str, caller_number: str,
-                   display_name: str, timeout: float, headers: Mapping[str, str]) -> Any:
-        """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body."""
+                   display_name: str, timeout: float, headers: Mapping[str, str], bridge_to: str | None = None) -> Any:
+        """Originate the agent leg (parked on answer); the future resolves to the BACKGROUND_JOB body.
+
+        `bridge_to`: the caller's uuid; FreeSWITCH then bridges the caller to the leg itself the moment the
+        agent answers (`api_on_answer`), without waiting for the engine to hear of the answer. The originate
+        then ends `-ERR ORIGINATOR_CANCEL` (the leg was bridged inside it) while the leg is up and bridged."""
+        caller_number, display_name = clean_text(caller_number), clean_text(display_name)
         variables: dict[str, object] = {
             commands.VAR_ORIGINATION_CID_NUMBER: caller_number or "anonymous",
             commands.VAR_ORIGINATION_CID_NAME: display_name or caller_number or "anonymous",
@@ -68,11 +84,37 @@ class SwitchLegs:
             commands.VAR_IGNORE_EARLY_MEDIA: "true",
             commands.VAR_HANGUP_AFTER_BRIDGE: "true",
         }
+        if bridge_to:
+            variables[commands.VAR_API_ON_ANSWER] = commands.uuid_bridge(bridge_to, leg_uuid)
         for name, value in headers.items():
+            value = clean_text(value)
             if value:
                 variables[sip_header(name)] = value
-        command = commands.originate(commands.user_endpoint(extension, self.domain), app=commands.APP_PARK,
+        command = commands.originate(self.agent_endpoint(extension), app=commands.APP_PARK,
                                      variables=variables, uuid=leg_uuid, timeout=max(1, int(round(timeout))))
+        return self.control.bgapi(command)
+
+    def agent_endpoint(self, extension: str) -> str:
+        """`user/<ext>[@domain]`; raises ValueError when the agent's extension cannot be dialled."""
+        return commands.user_endpoint(extension, self.domain)
+
+    def ring_monitor(self, leg_uuid: str, extension: str, target_uuid: str, mode: str, *, call_id: str,
+                     timeout: float = 30.0) -> Any:
+        """Ring a supervisor's phone; on answer it eavesdrops on `target_uuid` (an agent leg): `listen` hears
+        both sides, `whisper` is heard by the agent only, `barge` by both. DTMF mode switching is off so a
+        listener cannot start talking without the permission for it."""
+        whisper_agent, whisper_caller = {"listen": (False, False), "whisper": (True, False),
+                                         "barge": (True, True)}[mode]
+        variables: dict[str, object] = {
+            commands.VAR_ORIGINATION_CID_NUMBER: "monitor", commands.VAR_ORIGINATION_CID_NAME: f"{mode}",
+            commands.VAR_CALL_ID: call_id,
+            commands.VAR_EAVESDROP_WHISPER_ALEG: str(whisper_agent).lower(),
+            commands.VAR_EAVESDROP_WHISPER_BLEG: str(whisper_caller).lower(),
+            commands.VAR_EAVESDROP_ENABLE_DTMF: "false",
+        }
+        command = commands.originate(commands.user_endpoint(extension, self.domain), app=commands.APP_EAVESDROP,
+                                     app_arg=commands.check_uuid(target_uuid), variables=variables, uuid=leg_uuid,
+                                     timeout=max(1, int(round(timeout))))
         return self.control.bgapi(command)
 
     def ring_customer(self, leg_uuid: str, endpoint: str, *, call_id: str, queue: str, timeout: float) -> Any:
@@ -109,6 +151,11 @@ class SwitchLegs:
             except Exception as exc:
                 log.warning("leg %s: uuid_exists not answered (%s); retrying", uuid, exc)
         return None
+
+    def bridge_now(self, caller_uuid: str, agent_leg: str) -> str:
+        """Bridge the caller to the agent leg; one step: uuid_bridge itself takes the caller off hold music
+        (no uuid_break round trip first). Blocking; returns FreeSWITCH's reply."""
+        return self.control.api(commands.uuid_bridge(caller_uuid, agent_leg))
 
     def stop_music(self, caller_uuid: str) -> Any:
         # Not `all`: that would also drop a playback the caller's greenlet just queued, whose completion

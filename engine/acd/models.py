@@ -161,6 +161,7 @@ class QueueConfig:
     abandon_callback: bool = True
     random_seed: int = 0
     whisper: str = ""  # said or played to the agent after answering, before the bridge (see whisper.py)
+    preserve_scarce_agents: bool = True  # spare agents other queues depend on (see routing.py)
 
     def base_priority(self, features: Mapping[str, object]) -> int:
         """The highest priority of any matching rule (0 when none match)."""

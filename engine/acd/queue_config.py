@@ -13,6 +13,7 @@ Example:
           exit_keys: {"1": callback}
           record: always            # or {policy: always, stereo: true, path: "{date}/{call_id}.wav"}
           whisper: "VIP 客户 {{ customer.name }}"   # or an audio file; heard by the agent only
+          preserve_scarce_agents: true  # default: of several free agents, offer the one other queues need least
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ _QUEUE_KEYS = {
     "strategy", "skills", "priority_rules", "aging_per_minute", "sticky", "overflow", "max_wait",
     "max_wait_action", "max_length", "moh", "announce_every", "exit_keys", "wrap_up_seconds",
     "offer_timeout", "max_no_answer", "record", "abandon_callback", "random_seed", "whisper",
+    "preserve_scarce_agents",
 }
 _TOP_KEYS = {"queues", "recordings_dir", "reconcile_every", "callback_gateway", "screen_pop_webhooks",
              "agent_domain"}
@@ -170,10 +172,11 @@ def _queue(check: _Checker, name: str, raw: Any, path: tuple) -> QueueConfig:
         if not isinstance(raw["moh"], str):
             raise check.fail(path + ("moh",), "expected a music-on-hold source (text)")
         kw["moh"] = raw["moh"]
-    if "abandon_callback" in raw:
-        if not isinstance(raw["abandon_callback"], bool):
-            raise check.fail(path + ("abandon_callback",), "expected true or false")
-        kw["abandon_callback"] = raw["abandon_callback"]
+    for key in ("abandon_callback", "preserve_scarce_agents"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise check.fail(path + (key,), "expected true or false")
+            kw[key] = raw[key]
     if "sticky" in raw:
         kw["sticky"] = _sticky(check, raw["sticky"], path + ("sticky",))
     if "overflow" in raw:

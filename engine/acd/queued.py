@@ -7,6 +7,7 @@ from typing import Any
 from gevent.event import Event as Flag
 
 from engine.acd.ports import CustomerInfo
+from engine.esl.hangup import HangupFacts
 from engine.ivr.ports import QueueResult
 
 
@@ -40,6 +41,9 @@ class QueuedCall:
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
+    hangup: HangupFacts | None = None  # how the caller's channel ended, as FreeSWITCH reported it
+    ivr_path: tuple[str, ...] = ()  # from the IVR, shown on the screen-pop
+    ivr_digits: tuple[str, ...] = ()
 
 
 @dataclass
@@ -55,6 +59,7 @@ class AgentLeg:
     settled: bool = False
     gone: bool = False
     recovering: bool = False  # its originate result was lost; being reconciled by uuid (executor._recover_leg)
+    bridges_on_answer: bool = False  # FreeSWITCH bridges the caller to it when it answers (api_on_answer)
     played: Flag = field(default_factory=Flag)  # a playback on the leg (the whisper) ended, or the leg is gone
 
 

@@ -41,6 +41,7 @@ class Reconciler:
         self.interval = interval
         self.grace = grace
         self._loop: gevent.Greenlet | None = None
+        self.paused = False  # the switch was unreachable at the last round (logged once, not every round)
 
     def start(self) -> "Reconciler":
         self._loop = gevent.spawn(self._run)
@@ -53,10 +54,34 @@ class Reconciler:
     def _run(self) -> None:
         while True:
             gevent.sleep(self.interval)
-            try:
-                self.reconcile()
-            except Exception:
-                log.exception("reconciliation failed; will retry in %.0fs", self.interval)
+            self.run_once()
+
+    def _switch_connected(self) -> bool:
+        control = getattr(self.service.legs, "control", None)
+        return bool(getattr(control, "connected", True))
+
+    def run_once(self) -> Repairs | None:
+        """One scheduled round: reconcile, or say once that the switch is unreachable and wait for it."""
+        if not self._switch_connected():
+            self._pause("FreeSWITCH is not connected")
+            return None
+        try:
+            repairs = self.reconcile()
+        except Exception as exc:
+            if not self._switch_connected():  # the connection dropped during the round
+                self._pause(f"FreeSWITCH is not connected ({exc})")
+                return None
+            log.exception("reconciliation failed; will retry in %.0fs", self.interval)
+            return None
+        if self.paused:
+            log.info("reconciliation resumed: FreeSWITCH is connected again")
+            self.paused = False
+        return repairs
+
+    def _pause(self, why: str) -> None:
+        if not self.paused:
+            log.warning("reconciliation paused: %s; it resumes when the connection is back", why)
+            self.paused = True
 
     def _customer_dialled(self, call: "QueuedCall", now: float) -> bool:
         dialled_at = getattr(call.channel, "dialled_at", None)

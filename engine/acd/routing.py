@@ -3,22 +3,31 @@
 The distributor's half that decides *who* gets *whom*. An offer always reserves its agents (RINGING) in
 the same step, and a caller leaves the waiting line (its version is bumped, so index entries go stale)
 whenever it is offered or its requirement changes.
+
+Scarce agents are spared (queue option `preserve_scarce_agents`, on by default): when several agents
+could take a caller, each is priced by what its absence would cost its *other* queues. For every other
+queue whose own skills it has, the agent costs 1 / (1 + the other available agents who could serve that
+queue), or nothing once `SCARCE_BELOW` others could. The cheapest candidates are kept and the queue's
+strategy chooses among them. So the only VIP-skilled agent is not given to a general caller while a
+general agent is idle. Waiting callers need no term of their own: a caller waits only while no available
+agent qualifies for it (or every one has refused it), so no candidate could take a waiting caller now.
+The index keeps, per queue, the available members who meet its skills, so pricing costs O(the
+candidates' memberships).
 """
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.acd.index import AvailableAgents, Timers, WaitingLine, requirement_key
 from engine.acd.intents import CallerExit, CancelOffer, Intent, Offer
 from engine.acd.models import Agent, AgentState, QueueConfig, WaitingCaller
-from engine.acd.strategies import choose_agents
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
+from engine.acd.strategies import choose_agents, choose_sparing
 
 AUTO_PAUSE_REASON = "auto-pause: unanswered offers"
 OFFER_GRACE_SECONDS = 5.0
+SCARCE_BELOW = 3  # a queue that fewer than this many other available agents can serve depends on a candidate
 
 
 class AcdError(ValueError):
@@ -109,15 +118,41 @@ class CallerRouting:
                 if agent.can_take_offer and agent.qualifies(name, need):
                     candidates[agent_id] = agent
         if candidates:
-            chosen = choose_agents(queue.strategy, list(candidates.values()), queue=caller.queue,
-                                   requirement=requirements[caller.queue],
-                                   last_agent=self._last_offered.get(caller.queue), rng=self._rng.get(caller.queue))
+            kw = {"queue": caller.queue, "requirement": requirements[caller.queue],
+                  "last_agent": self._last_offered.get(caller.queue), "rng": self._rng.get(caller.queue)}
+            if queue.preserve_scarce_agents and len(candidates) > 1:
+                chosen = choose_sparing(queue.strategy, list(candidates.values()), self._absence_cost(caller.queue),
+                                        **kw)
+            else:
+                chosen = choose_agents(queue.strategy, list(candidates.values()), **kw)
             return self._offer(caller, chosen, now)
         for name, need in requirements.items():
             self._line.push(name, requirement_key(need), caller.call_id, caller.version, priority=caller.priority,
                             enqueued_at=caller.enqueued_at,
                             aging_per_second=self.queues[name].aging_per_minute / 60.0)
         return []
+
+    def _fits_queue(self, agent_id: str, queue: str) -> bool:
+        """The agent meets `queue`'s own skills (kept per queue by the available-agents index)."""
+        config = self.queues.get(queue)
+        if config is None:
+            return False
+        return not config.skills or self.agents[agent_id].qualifies(queue, config.skills)
+
+    def _absence_cost(self, serving: str) -> Callable[[Agent], float]:
+        """How much the agent's other queues would miss it if it took a caller of `serving` (see module doc)."""
+        fitting_of = self._available.fitting
+
+        def cost(agent: Agent) -> float:
+            total = 0.0
+            for name in agent.queues:
+                if name != serving:
+                    fitting = fitting_of(name)
+                    serving_it = len(fitting)  # the agent and serving_it - 1 others could serve that queue
+                    if serving_it <= SCARCE_BELOW and agent.agent_id in fitting:
+                        total += 1.0 / serving_it
+            return total
+        return cost
 
     def _offer(self, caller: WaitingCaller, agents: list[Agent], now: float) -> list[Intent]:
         caller.version += 1
@@ -277,3 +312,4 @@ class CallerRouting:
             intents.append(CancelOffer(call_id, agent_id, "offer expired"))
             intents += self.offer_failed(call_id, agent_id, now, reason="offer expired")
         return intents
+

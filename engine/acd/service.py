@@ -25,17 +25,30 @@ from engine.acd.executor import IntentExecution
 from engine.acd.transfers import Transfers
 from engine.acd.intents import Intent
 from engine.acd.legs import SwitchLegs
-from engine.acd.models import Agent, ExitAction, QueueConfig, WaitingCaller
+from engine.acd.models import Agent, AgentState, ExitAction, QueueConfig, WaitingCaller
 from engine.acd.ports import (AgentLog, CallbackBook, CustomerLookup, InteractionLog, MemoryRecords, NoCustomers,
                               RecordingCatalog)
 from engine.acd.queued import AgentLeg, QueuedCall, mask
 from engine.acd.reconciler import Reconciler
+from engine.acd.restore import LastState, restore_agents
 from engine.acd.switch_events import SwitchEvents
 from engine.esl import commands
+from engine.esl.hangup import HangupFacts, hangup_facts
 from engine.ivr.ports import QueueOutcome, QueueRequest, QueueResult
 
 log = logging.getLogger(__name__)
+
+
+def arrival_time(channel: Any, default: float) -> float:
+    """When the call reached the switch (its channel's creation time), for the interaction's `arrived_at`;
+    `default` when the channel does not say (a virtual callback caller, a test double)."""
+    data = getattr(channel, "data", None)
+    raw = data.get(commands.H_CALLER_CREATED_TIME, "") if isinstance(data, dict) else ""
+    return int(raw) / 1e6 if raw.isdigit() and int(raw) > 0 else default
+
+
 DIRECT_TRANSFER_SECONDS = 60.0
+ON_ANSWER_GRACE_SECONDS = 1.0  # music cut while an agent leg bridges on answer: wait this long for the answer event
 QUICK_MUSIC_SECONDS = 0.2  # hold music that ends faster than this (file missing) three times is replaced
 HOLD_SILENCE = commands.silence(-1)  # endless silence, interrupted by uuid_break like music  # a call transferred to one agent waits this long for them, then for anyone
 
@@ -49,7 +62,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                  recordings: RecordingCatalog | None = None, customers: CustomerLookup | None = None,
                  announcer: Announcer | None = None, recording_root: str = "var/recordings",
                  music: str = commands.MUSIC_ON_HOLD, agent_directory: Callable[[str], Agent | None] | None = None,
-                 dial_customer: Callable[[str], str] | None = None) -> None:
+                 dial_customer: Callable[[str], str] | None = None, bridge_on_answer: bool = False) -> None:
         memory = MemoryRecords()
         self.distributor = Distributor(queues, agents)
         self.legs = legs
@@ -65,6 +78,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.music = music
         self.agent_directory = agent_directory  # finds agents created after start (e.g. in the store)
         self.dial_customer = dial_customer  # number -> dial string, for agent-first callbacks
+        self.bridge_on_answer = bridge_on_answer  # FreeSWITCH bridges on the agent's answer (executor.py)
         self.handle_times = HandleTimes()
         self.calls: dict[str, QueuedCall] = {}  # by call id
         self.by_caller_uuid: dict[str, QueuedCall] = {}
@@ -112,6 +126,13 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         return reconciler.start()
 
     # ----- agents -------------------------------------------------------------------------------
+    def restore_agents(self, last: Mapping[str, LastState]) -> list[Intent]:
+        """After a restart: every agent back in the state the store last saw (see `restore.py`)."""
+        intents = self.execute(restore_agents(self.distributor, last, self.clock()))
+        restored = sum(1 for a in self.distributor.agents.values() if a.state is not AgentState.LOGGED_OUT)
+        log.info("restored %d agents' state from the store", restored)
+        return intents
+
     def login(self, agent_id: str, queues: Iterable[str] | Mapping[str, Mapping[str, int]] | None = None,
               ready: bool = True) -> list[Intent]:
         if agent_id not in self.distributor.agents and self.agent_directory is not None:
@@ -148,6 +169,22 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         return {"agent_id": agent.agent_id, "state": agent.state.value, "reason": agent.not_ready_reason,
                 "registered": agent.registered, "queues": sorted(agent.queues), "call_id": agent.current_call,
                 "calls_handled": agent.calls_handled, "no_answers": agent.consecutive_no_answers}
+
+    def monitor(self, agent_id: str, supervisor_extension: str, mode: str) -> str:
+        """Ring the supervisor's phone, then listen to / whisper to / barge into the agent's connected call
+        (FreeSWITCH eavesdrop on the agent's leg). Returns the supervisor leg's UUID."""
+        if mode not in ("listen", "whisper", "barge"):
+            raise AcdError(f"monitor mode must be listen, whisper or barge, not {mode!r}")
+        if not supervisor_extension:
+            raise AcdError("the supervisor's extension is needed: their phone rings first")
+        agent = self.distributor.agent(agent_id)
+        call = self.calls.get(agent.current_call or "")
+        if call is None or call.status != "connected" or not call.agent_leg or call.agent_id != agent_id:
+            raise AcdError(f"agent {agent_id} has no connected call")
+        leg = commands.new_uuid()
+        log.info("call %s: supervisor phone %s rung to %s agent %s", call.call_id, supervisor_extension, mode, agent_id)
+        self.legs.ring_monitor(leg, supervisor_extension, call.agent_leg, mode, call_id=call.call_id)
+        return leg
 
     def snapshot(self) -> dict[str, Any]:
         """Queues and agents right now, for the wallboard and `jinqiao` status pages."""
@@ -196,12 +233,14 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         customer = self.customers.lookup(number, request.customer_id)
         call = QueuedCall(call_id, channel, queue.name, number, customer, request.language, now,
                           transferred_from=transferred_from)
+        call.ivr_path, call.ivr_digits = request.ivr_path, request.ivr_digits
         self.calls[call_id] = call
         self.by_caller_uuid[channel.uuid] = call
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
             channel.add_handler(lambda event: self._caller_event(call, event))
         self.legs.keep_caller_after_bridge(channel.uuid)
-        self.interactions.queue_event(call_id, now, caller=number or None, queue=queue.name, queue_entered_at=now)
+        self.interactions.queue_event(call_id, now, caller=number or None, arrived_at=arrival_time(channel, now),
+                                      queue=queue.name, queue_entered_at=now)
         sticky = None
         if customer is not None and queue.sticky is not None:
             sticky = customer.owner_agent if queue.sticky.mode == "owner" else customer.last_agent
@@ -234,6 +273,11 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                     continue
                 started = time.monotonic()
                 digit = call.channel.play(music, terminators=keys)
+                if not digit and not call.announce_due and self._bridging_on_answer(call):
+                    # FreeSWITCH may have bridged the caller on an agent's answer before that answer event
+                    # reached us: don't start the music again over the agent, wait for the answer event.
+                    call.decided.wait(ON_ANSWER_GRACE_SECONDS)
+                    continue
                 if digit and digit in queue.exit_keys and not call.decided.is_set():
                     self._exit_key(call, queue, digit)
                 elif not digit and time.monotonic() - started < QUICK_MUSIC_SECONDS and not call.announce_due:
@@ -246,6 +290,10 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         finally:
             if announcer is not None:
                 announcer.kill(block=False)
+
+    def _bridging_on_answer(self, call: QueuedCall) -> bool:
+        return any(leg.call_id == call.call_id and leg.bridges_on_answer and not leg.gone
+                   for leg in self.agent_legs.values())
 
     def _announce_clock(self, call: QueuedCall, every: float) -> None:
         while not call.decided.is_set():
@@ -300,14 +348,15 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.by_caller_uuid.pop(call.channel.uuid, None)
         self.calls.pop(call.call_id, None)
         again = QueueRequest(queue=queue, priority=request.priority, skills=request.skills, call_uuid=call.call_id,
-                             flow=request.flow, customer_id=request.customer_id, language=request.language)
+                             flow=request.flow, customer_id=request.customer_id, language=request.language,
+                             ivr_path=request.ivr_path, ivr_digits=request.ivr_digits)
         if queue == call.queue and direct is None:  # re-queued after a failed bridge: keep the place in line
             return self.enqueue(call.channel, again, since=call.enqueued_at)
         return self.enqueue(call.channel, again, direct_agent=direct, transferred_from=call.agent_id)
 
     def _caller_event(self, call: QueuedCall, event: Any) -> None:
         if event.name == commands.EV_CHANNEL_HANGUP and self.calls.get(call.call_id) is call:
-            self.caller_gone(call.call_id)
+            self.caller_gone(call.call_id, hangup_facts(event))
 
     # ----- leaving ------------------------------------------------------------------------------
     def _leave(self, call: QueuedCall, action: ExitAction, reason: str, now: float, due_in: float = 0.0) -> None:
@@ -334,11 +383,14 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             log.exception("call %s: could not store a callback", call.call_id)
             return None
 
-    def caller_gone(self, call_id: str) -> None:
-        """The caller hung up (event or failed channel command): cancel offers at once, end the conversation."""
+    def caller_gone(self, call_id: str, facts: HangupFacts | None = None) -> None:
+        """The caller hung up (event or failed channel command): cancel offers at once, end the conversation.
+        `facts`: the cause and SIP status FreeSWITCH reported, stored on the interaction."""
         call = self.calls.get(call_id)
         if call is None:
             return
+        if facts is not None:
+            call.hangup = facts if call.hangup is None else call.hangup.merge(facts)
         if call.status == "waiting":
             call.status = "left"
             call.result = QueueResult(QueueOutcome.FAILED, "caller hung up")
@@ -346,7 +398,8 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             call.decided.set()
         elif call.status == "connected" and call.agent_leg and not call.finished.is_set():
             self.legs.hang_up(call.agent_leg)
-            self._conversation_over(call, "caller", self.clock())
+            known = call.hangup or HangupFacts()
+            self._conversation_over(call, "caller", self.clock(), cause=known.cause, sip_status=known.sip_status)
 
     # ----- intents ------------------------------------------------------------------------------
     def execute(self, intents: list[Intent]) -> list[Intent]:

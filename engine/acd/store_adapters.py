@@ -72,8 +72,11 @@ class StoreInteractions:
         return interaction_id
 
     def queue_event(self, call_id: str, at: float, **fields: Any) -> None:
+        """Update the call's interaction; `caller` and `arrived_at` only open it (an interaction the IVR
+        opened keeps its own arrival, so the time spent in the IVR is not lost)."""
         caller = fields.pop("caller", None)
-        interaction = self.interaction_id(call_id, at, caller)
+        arrived = fields.pop("arrived_at", None)
+        interaction = self.interaction_id(call_id, at if arrived is None else arrived, caller)
         if interaction is not None and fields:
             self.interactions.update(interaction, **fields)
 

@@ -2,7 +2,9 @@
 
 Every function takes the candidate agents (already filtered: available, registered, qualified) and
 returns them in offer order; the distributor offers to the first (or to all, for ring-all). Ties are
-broken by agent id so results are deterministic.
+broken by agent id so results are deterministic. `choose_sparing` puts scarce agents last: among the
+candidates it keeps those whose absence hurts other queues least (a cost the caller passes in), and
+the queue's strategy chooses among them.
 """
 from __future__ import annotations
 
@@ -75,3 +77,24 @@ def choose_agents(strategy: Strategy, agents: Sequence[Agent], *, queue: str, re
                   last_agent: str | None = None, rng: random.Random | None = None) -> list[Agent]:
     """Apply the queue's strategy to the candidates."""
     return STRATEGIES[strategy](agents, queue=queue, requirement=requirement, last_agent=last_agent, rng=rng)
+
+
+def choose_sparing(strategy: Strategy, agents: Sequence[Agent], cost: Callable[[Agent], float], *, queue: str,
+                   requirement: Mapping[str, int], last_agent: str | None = None,
+                   rng: random.Random | None = None) -> list[Agent]:
+    """The queue's strategy applied to the candidates whose `cost` (how much other work needs them) is least.
+
+    Costs are never negative, so when the strategy's own choice costs nothing it is kept without pricing
+    the others (the common case in a large pool, where no queue depends on a few agents).
+    """
+    kw = {"queue": queue, "requirement": requirement, "last_agent": last_agent}
+    if len(agents) < 2:
+        return choose_agents(strategy, agents, rng=rng, **kw)
+    if strategy is not Strategy.RING_ALL and strategy is not Strategy.RANDOM:
+        first = choose_agents(strategy, agents, **kw)
+        if cost(first[0]) <= 0.0:
+            return first
+    costs = [(cost(a), a) for a in agents]
+    least = min(c for c, _ in costs)
+    spared = [a for c, a in costs if c <= least + 1e-9]
+    return choose_agents(strategy, spared, rng=rng, **kw)

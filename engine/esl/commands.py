@@ -7,6 +7,7 @@ name, CR/LF anywhere) raises `ValueError` instead of reaching the switch.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid as _uuid
 from typing import Iterable, Mapping
 
@@ -49,6 +50,10 @@ SUBCLASS_SOFIA_REGISTER = "sofia::register"
 SUBCLASS_SOFIA_UNREGISTER = "sofia::unregister"
 SUBCLASS_SOFIA_EXPIRE = "sofia::expire"
 
+# mod_avmd (beep detection on an answered outbound leg): CUSTOM events with Unique-ID, Call-command: avmd
+SUBCLASS_AVMD_START = "avmd::start"  # Start-time (us)
+SUBCLASS_AVMD_BEEP = "avmd::beep"  # Beep-Status: DETECTED, Frequency, Frequency-variance, Amplitude, Detection-time
+SUBCLASS_AVMD_STOP = "avmd::stop"  # Beep-Status: DETECTED|NOTDETECTED, Total-time (the `avmd` API's is unreliable)
 SUBCLASS_AGENT_CONTROL = "jinqiao::agent"  # the engine's own agent-control event (CLI, phone feature codes)
 
 # --- header names ----------------------------------------------------------------------------------------
@@ -63,6 +68,7 @@ H_ANSWER_STATE = "Answer-State"
 H_CHANNEL_STATE = "Channel-State"
 H_CALLER_NUMBER = "Caller-Caller-ID-Number"
 H_CALLER_NAME = "Caller-Caller-ID-Name"
+H_CALLER_CREATED_TIME = "Caller-Channel-Created-Time"  # epoch microseconds: when the call arrived
 H_DESTINATION_NUMBER = "Caller-Destination-Number"
 H_CHANNEL_NAME = "Channel-Name"
 H_DTMF_DIGIT = "DTMF-Digit"
@@ -96,6 +102,7 @@ VAR_ORIGINATION_CID_NUMBER = "origination_caller_id_number"
 VAR_ORIGINATION_CID_NAME = "origination_caller_id_name"
 VAR_ORIGINATE_TIMEOUT = "originate_timeout"
 VAR_IGNORE_EARLY_MEDIA = "ignore_early_media"
+VAR_API_ON_ANSWER = "api_on_answer"  # an API command FreeSWITCH runs itself when the leg is answered
 VAR_CONTINUE_ON_FAIL = "continue_on_fail"
 VAR_HANGUP_AFTER_BRIDGE = "hangup_after_bridge"
 VAR_PARK_AFTER_BRIDGE = "park_after_bridge"
@@ -117,6 +124,14 @@ VAR_SIP_HEADER_PREFIX = "sip_h_"
 VAR_EFFECTIVE_CID_NAME = "effective_caller_id_name"
 VAR_EFFECTIVE_CID_NUMBER = "effective_caller_id_number"
 VAR_RECORD_STEREO = "RECORD_STEREO"
+VAR_AVMD_DETECT = "avmd_detect"  # "TRUE" once mod_avmd heard a beep (set before avmd::beep fires)
+VAR_AVMD_TOTAL_TIME = "avmd_total_time"  # "[ms]" from avmd start to the beep
+H_BEEP_STATUS = "Beep-Status"
+# read by eavesdrop on the listening channel (switch_ivr_eavesdrop_session): mux the listener's audio into
+# the target's read (aleg: the target hears it) / write (bleg: the target's peer hears it); DTMF mode switching.
+VAR_EAVESDROP_WHISPER_ALEG = "eavesdrop_whisper_aleg"
+VAR_EAVESDROP_WHISPER_BLEG = "eavesdrop_whisper_bleg"
+VAR_EAVESDROP_ENABLE_DTMF = "eavesdrop_enable_dtmf"
 
 SAY_PREFIX = "say:"  # playback of TTS text with the channel's tts_engine/tts_voice
 
@@ -140,6 +155,11 @@ APP_SLEEP = "sleep"
 APP_TRANSFER = "transfer"
 APP_SOCKET = "socket"
 APP_EAVESDROP = "eavesdrop"
+APP_AVMD_START = "avmd_start"  # mod_avmd: start beep detection (outbound legs, after answer)
+APP_AVMD_STOP = "avmd_stop"  # fires avmd::stop with the real Beep-Status and Total-time
+API_AVMD = "avmd"  # `avmd <uuid> start|stop`; replies "+OK\n [<uuid>] [<channel name>] started!\n\n"
+AVMD_CMD_START = "start"
+AVMD_CMD_STOP = "stop"
 
 # --- call-commands for sendmsg ----------------------------------------------------------------------------
 CALL_COMMAND_EXECUTE = "execute"
@@ -157,26 +177,68 @@ UNDEF = "_undef_"
 
 # --- validation helpers --------------------------------------------------------------------------------------
 _UUID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_VAR_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_EXT_RE = re.compile(r"^[A-Za-z0-9_.+*#@-]+$")
+_VAR_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_EXT_RE = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")  # dialplan, context, app, gateway, profile names
+_APP_RE = re.compile(r"^[a-z0-9_]{1,64}$")
+# A dial target (`user/1001@dom`, `sofia/gateway/gw/138…`, `sofia/internal/sip:a@b:5060;transport=tcp`):
+# no blank, quote, backslash, bracket, `,` `|` `$` or control byte, and never the enterprise delimiter `:_:`.
+_TARGET_RE = re.compile(r"^[A-Za-z0-9_.+*#@/:;=%-]{1,256}$")
+ENTERPRISE_DELIM = ":_:"
+# One word of an API command or app argument (file paths): what FreeSWITCH's blank splitter and variable
+# expansion leave alone.
+_WORD_FORBIDDEN = frozenset("'\"\\$")
+MAX_DIAL_VALUE = 256
+
+
+def _control(value: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" or c in "\u2028\u2029" for c in value)
+
+
+def check_text(value: object, what: str) -> str:
+    """Any text that goes into a FreeSWITCH command: refused when it holds NUL, CR, LF, tab or any control byte."""
+    text = str(value)
+    if _control(text):
+        raise ValueError(f"{what} must not contain control characters (NUL, CR, LF, tab, ...): {text[:40]!r}")
+    return text
+
+
+def check_word(value: object, what: str) -> str:
+    """One blank-separated field of an API command or app argument (e.g. a file path): non-empty, no blank,
+    quote, backslash, `$` or control character, so FreeSWITCH's splitter and expander see exactly this word."""
+    text = check_text(value, what)
+    if not text or " " in text or any(c in _WORD_FORBIDDEN for c in text) or "^^" in text:
+        raise ValueError(f"{what} must be one word without spaces, quotes, backslashes, '^^' or '$': {text[:40]!r}")
+    return text
 
 
 def check_uuid(value: str) -> str:
-    if not _UUID_RE.match(value or ""):
+    if not isinstance(value, str) or not _UUID_RE.match(value):
         raise ValueError(f"not a channel UUID: {value!r}")
     return value
 
 
 def check_var_name(name: str) -> str:
-    if not _VAR_NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not _VAR_NAME_RE.match(name):
         raise ValueError(f"not a channel variable name: {name!r}")
     return name
 
 
+def check_name(name: str, what: str) -> str:
+    """A dialplan, context, gateway or profile name: letters, digits, `_`, `.`, `-`."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"not a {what} name: {name!r}")
+    return name
+
+
+def check_extension(extension: str) -> str:
+    if not isinstance(extension, str) or not _EXT_RE.match(extension):
+        raise ValueError(f"not an extension: {extension!r}")
+    return extension
+
+
 def _no_newlines(value: str, what: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ValueError(f"{what} must not contain CR or LF")
-    return value
+    return check_text(value, what)
 
 
 def new_uuid() -> str:
@@ -190,79 +252,97 @@ def no_expansion(text: str) -> str:
     return text.replace("$", "\\$")
 
 
-def escape_dial_value(value: object) -> str:
-    """Make a value safe inside `{a=b,c=d}` / `[a=b]`.
+_DIAL_PUNCTUATION = frozenset("._-+@#*/()")
 
-    FreeSWITCH finds the end of the block without honouring backslashes and turns `\\n`-style sequences into
-    control characters, so brackets and backslashes cannot be escaped: they are replaced by look-alikes
-    (`(` `)` `/`). Commas become `\\,`, `$` is escaped against expansion, and a value with spaces or
-    quotes is single-quoted.
+
+def dial_value(value: object) -> str:
+    """A value as FreeSWITCH will store it from a `{…}`/`[…]` block: built from an allow-list.
+
+    Letters, marks and digits of any script, blanks and `. _ - + @ # * / ( )` are kept; every other character
+    (`,` `|` `:` quotes, brackets, `$`, `=`, `^`, backslash, control bytes, …) becomes a blank, blanks are
+    collapsed, and the result is cut to MAX_DIAL_VALUE characters. No ASCII separator FreeSWITCH's originate
+    parser knows (`:_:`, `|`, `,`, `{}[]<>`, quotes, `\\`, `^^`, `${`) can survive, and non-ASCII letters
+    encode to bytes >= 0x80, which no parser treats as syntax.
     """
-    text = _no_newlines(str(value), "dial-string variable")
-    text = text.translate(_DIAL_UNSAFE).replace(",", "\\,")
-    text = no_expansion(text)
-    if " " in text or "'" in text:
-        text = "'" + text.replace("'", "") + "'"
-    return text
+    kept = [c if (c in _DIAL_PUNCTUATION or unicodedata.category(c)[0] in "LMN") else " " for c in str(value)]
+    return " ".join("".join(kept).split())[:MAX_DIAL_VALUE].strip()
 
 
-_DIAL_UNSAFE = str.maketrans({"{": "(", "}": ")", "[": "(", "]": ")", "<": "(", ">": ")", "\\": "/"})
+def escape_dial_value(value: object) -> str:
+    """`dial_value(value)`, single-quoted when it has blanks (the API's blank splitter removes the quotes)."""
+    text = dial_value(value)
+    return f"'{text}'" if " " in text else text
 
 
 def variables_block(variables: Mapping[str, object], brackets: str = "{}") -> str:
-    """`{a=b,c=d}` (or `[a=b]` with brackets="[]") with names checked and values escaped."""
-    if not variables:
-        return ""
-    inner = ",".join(f"{check_var_name(k)}={escape_dial_value(v)}" for k, v in variables.items())
-    return f"{brackets[0]}{inner}{brackets[1]}"
+    """`{a=b,c=d}` (or `[a=b]` with brackets="[]") with names checked and values from the allow-list.
+
+    A value that is empty once cleaned is left out (FreeSWITCH ignores `a=` anyway)."""
+    if brackets not in ("{}", "[]", "<>"):
+        raise ValueError(f"bad variable block brackets {brackets!r}")
+    pairs = [(check_var_name(k), escape_dial_value(v)) for k, v in variables.items()]
+    inner = ",".join(f"{k}={v}" for k, v in pairs if v)
+    return f"{brackets[0]}{inner}{brackets[1]}" if inner else ""
+
+
+def check_dial_target(target: str) -> str:
+    """A single dial target (one leg, one endpoint): refused if it could start another leg or block."""
+    if not isinstance(target, str) or not _TARGET_RE.match(target) or ENTERPRISE_DELIM in target:
+        raise ValueError(f"not a single dial target: {str(target)[:60]!r}")
+    return target
 
 
 def user_endpoint(extension: str, domain: str | None = None) -> str:
     """`user/<ext>[@domain]` for a registered SIP user."""
-    if not _EXT_RE.match(extension or ""):
-        raise ValueError(f"not an extension: {extension!r}")
+    check_extension(extension)
+    if domain and not re.match(r"^[A-Za-z0-9.\-]{1,253}$", domain):
+        raise ValueError(f"not a SIP domain: {domain!r}")
     return f"user/{extension}@{domain}" if domain else f"user/{extension}"
 
 
 def sofia_gateway_endpoint(gateway: str, number: str) -> str:
     """`sofia/gateway/<gw>/<number>` for a PSTN destination through a configured gateway."""
-    if not _EXT_RE.match(number or "") or not _VAR_NAME_RE.match(gateway or ""):
+    if not isinstance(number, str) or not re.match(r"^\+?[0-9*#]{1,32}$", number) \
+            or not isinstance(gateway, str) or not _NAME_RE.match(gateway):
         raise ValueError(f"bad gateway destination: {gateway!r} {number!r}")
     return f"sofia/gateway/{gateway}/{number}"
 
 
 def sip_uri_endpoint(uri: str, profile: str = "internal") -> str:
     """`sofia/<profile>/<uri>` for a SIP URI transfer target."""
-    if not re.match(r"^(sips?:)?[A-Za-z0-9_.+\-]+@[A-Za-z0-9_.\-]+(:\d+)?$", uri or ""):
+    if not isinstance(uri, str) or not re.match(r"^(sips?:)?[A-Za-z0-9_.+\-]+@[A-Za-z0-9_.\-]+(:\d{1,5})?$", uri):
         raise ValueError(f"not a SIP URI: {uri!r}")
-    return f"sofia/{profile}/{uri}"
+    return f"sofia/{check_name(profile, 'SIP profile')}/{uri}"
 
 
 def dial_string(target: str, variables: Mapping[str, object] | None = None,
                 leg_variables: Mapping[str, object] | None = None) -> str:
-    """`{global vars}[leg vars]target`."""
-    _no_newlines(target, "dial target")
-    if " " in target:
-        raise ValueError(f"dial target must not contain spaces: {target!r}")
+    """`{global vars}[leg vars]target`: one leg to one target, whatever the values hold."""
+    check_dial_target(target)
     return variables_block(variables or {}) + variables_block(leg_variables or {}, "[]") + target
+
+
+_APP_ARG_RE = re.compile(r"^[A-Za-z0-9_.+*#@/:=%,-]{0,256}$")
 
 
 def originate(target: str, *, app: str = APP_PARK, app_arg: str = "", variables: Mapping[str, object] | None = None,
               uuid: str | None = None, timeout: int | None = None, extension: str | None = None,
-              dialplan: str = "XML", context: str = "default") -> str:
+              dialplan: str = "XML", context: str = "default",
+              leg_variables: Mapping[str, object] | None = None) -> str:
     """`originate {vars,origination_uuid=..}target &app(arg)` (or an extension in dialplan/context)."""
     merged: dict[str, object] = dict(variables or {})
     if uuid:
         merged[VAR_ORIGINATION_UUID] = check_uuid(uuid)
     if timeout is not None:
         merged[VAR_ORIGINATE_TIMEOUT] = int(timeout)
-    dial = dial_string(target, merged)
+    dial = dial_string(target, merged, leg_variables)
     if extension is not None:
-        if not _EXT_RE.match(extension):
-            raise ValueError(f"not an extension: {extension!r}")
-        return f"originate {dial} {extension} {dialplan} {context}"
-    if ")" in app_arg or "\n" in app_arg or " " in app_arg:
-        raise ValueError("an &app() argument cannot contain ')', spaces or a newline")
+        check_extension(extension)
+        return f"originate {dial} {extension} {check_name(dialplan, 'dialplan')} {check_name(context, 'context')}"
+    if not isinstance(app, str) or not _APP_RE.match(app):
+        raise ValueError(f"not an application name: {app!r}")
+    if not _APP_ARG_RE.match(app_arg):
+        raise ValueError("an &app() argument must be one word without ')', quotes, '$' or control characters")
     return f"originate {dial} &{app}({app_arg})"
 
 
@@ -281,16 +361,16 @@ def uuid_break(uuid: str, all: bool = False) -> str:  # noqa: A002 - FreeSWITCH'
 
 
 def uuid_transfer(uuid: str, extension: str, dialplan: str = "XML", context: str = "default", leg: str = "") -> str:
-    if not _EXT_RE.match(extension):
-        raise ValueError(f"not an extension: {extension!r}")
+    check_extension(extension)
+    if leg not in ("", "bleg", "both"):
+        raise ValueError(f"bad transfer leg {leg!r}")
     flag = {"": "", "bleg": "-bleg ", "both": "-both "}[leg]
-    return f"uuid_transfer {check_uuid(uuid)} {flag}{extension} {dialplan} {context}"
+    return (f"uuid_transfer {check_uuid(uuid)} {flag}{extension} {check_name(dialplan, 'dialplan')} "
+            f"{check_name(context, 'context')}")
 
 
 def uuid_broadcast(uuid: str, path: str, leg: str = "aleg") -> str:
-    _no_newlines(path, "broadcast path")
-    if " " in path or not path:
-        raise ValueError(f"broadcast path must be one word: {path!r}")
+    check_word(path, "broadcast path")
     if leg not in ("aleg", "bleg", "both", "holdb"):
         raise ValueError(f"bad broadcast leg {leg!r}")
     return f"uuid_broadcast {check_uuid(uuid)} {path} {leg}"
@@ -299,14 +379,13 @@ def uuid_broadcast(uuid: str, path: str, leg: str = "aleg") -> str:
 def uuid_record(uuid: str, action: str, path: str, limit_seconds: int | None = None) -> str:
     if action not in ("start", "stop", "pause", "resume", "mask", "unmask"):
         raise ValueError(f"bad record action {action!r}")
-    _no_newlines(path, "record path")
-    if " " in path:
-        raise ValueError("record path must not contain spaces")
+    check_word(path, "record path")
     return f"uuid_record {check_uuid(uuid)} {action} {path}" + (f" {int(limit_seconds)}" if limit_seconds else "")
 
 
 def uuid_setvar(uuid: str, name: str, value: str) -> str:
-    return f"uuid_setvar {check_uuid(uuid)} {check_var_name(name)} {_no_newlines(str(value), 'variable value')}"
+    """`uuid_setvar <uuid> <name> <value>`; the value is one word (FreeSWITCH strips quotes and escapes)."""
+    return f"uuid_setvar {check_uuid(uuid)} {check_var_name(name)} {check_word(value, 'variable value')}"
 
 
 def uuid_getvar(uuid: str, name: str) -> str:
@@ -343,36 +422,47 @@ def status() -> str:
 
 # --- inbound session commands -----------------------------------------------------------------------------------
 def auth(password: str) -> str:
-    return "auth " + _no_newlines(password, "password")
+    return "auth " + check_text(password, "password")
+
+
+_EVENT_WORD_RE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
 
 
 def subscribe(event_format: str, names: Iterable[str]) -> str:
     names = list(names)
-    plain = [n for n in names if "::" not in n]
+    for name in names:
+        if not _EVENT_WORD_RE.match(name or ""):
+            raise ValueError(f"not an event name: {name!r}")
+    # FreeSWITCH reads every word after CUSTOM as a subclass name, so CUSTOM and its subclasses go last.
+    plain = [n for n in names if "::" not in n and n != "CUSTOM"]
     custom = [n for n in names if "::" in n]
-    words = plain + (["CUSTOM", *custom] if custom else [])
+    words = plain + (["CUSTOM", *custom] if custom or "CUSTOM" in names else [])
     if event_format not in ("plain", "json", "xml"):
         raise ValueError(f"bad event format {event_format!r}")
     return f"event {event_format} " + " ".join(words)
 
 
 def sendevent(name: str) -> str:
-    if not re.match(r"^[A-Z_]+$", name):
+    if not isinstance(name, str) or not re.match(r"^[A-Z_]{1,64}$", name):
         raise ValueError(f"not an event name: {name!r}")
     return f"sendevent {name}"
 
 
 def filter_add(header: str, value: str) -> str:
-    return f"filter {_no_newlines(header, 'filter header')} {_no_newlines(value, 'filter value')}"
+    if not _EVENT_WORD_RE.match(header or ""):
+        raise ValueError(f"not a filter header: {header!r}")
+    return f"filter {header} {check_text(value, 'filter value')}"
 
 
 def execute_headers(app: str, event_uuid: str, *, event_lock: bool = True, loops: int = 1) -> dict[str, str]:
     """Headers for `sendmsg` call-command execute (the app argument travels as the text/plain body)."""
-    headers = {"execute-app-name": app, "Event-UUID": event_uuid}
+    if not isinstance(app, str) or not _APP_RE.match(app):
+        raise ValueError(f"not an application name: {app!r}")
+    headers = {"execute-app-name": app, "Event-UUID": check_uuid(event_uuid)}
     if event_lock:
         headers["event-lock"] = "true"
     if loops != 1:
-        headers["loops"] = str(loops)
+        headers["loops"] = str(int(loops))
     return headers
 
 
@@ -386,14 +476,17 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
                             prompt: str, invalid_prompt: str, variable: str, regexp: str,
                             digit_timeout_ms: int | None = None) -> str:
     """The argument of play_and_get_digits (ESL.md §5.2); file names must not contain spaces."""
-    if not regexp or " " in regexp or "\n" in regexp:
-        raise ValueError(f"regexp must be one non-empty word: {regexp!r}")
+    check_text(regexp, "regexp")
+    if not regexp or " " in regexp or "'" in regexp:
+        raise ValueError(f"regexp must be one non-empty word without quotes: {regexp!r}")
     prompt, invalid_prompt = _one_argument(prompt, "prompt"), _one_argument(invalid_prompt, "invalid prompt")
     for escape in ("\\s", "\\t", "\\n"):  # FreeSWITCH's argument splitter turns these into whitespace
         if escape in regexp:
             raise ValueError(f"regexp must not use {escape} (write [ ] or [\\t] instead): {regexp!r}")
     check_var_name(variable)
     terminators = terminators or "none"
+    if not re.match(r"^(none|[0-9*#]{1,12})$", terminators):
+        raise ValueError(f"terminators must be DTMF keys or 'none': {terminators!r}")
     arg = (f"{int(min_digits)} {int(max_digits)} {int(tries)} {int(timeout_ms)} {terminators} {prompt} "
            f"{invalid_prompt} {variable} {regexp}")
     if digit_timeout_ms is not None:
@@ -404,41 +497,48 @@ def play_and_get_digits_arg(*, min_digits: int, max_digits: int, tries: int, tim
 def _one_argument(text: str, what: str) -> str:
     """A file or `say:` text as one field of a space-split argument: single-quoted when it has spaces
     (switch_separate_string groups '…' and drops the quotes); quotes and backslashes cannot be carried."""
-    if not text or any(c in text for c in "'\\\n\r"):
-        raise ValueError(f"{what} must be non-empty, without quotes, backslashes or line breaks: {text!r}")
+    if not text.strip() or text != text.strip(" ") or any(c in text for c in "'\\") or _control(text):
+        raise ValueError(f"{what} must be non-empty, without quotes, backslashes, control characters or "
+                         f"blanks at the ends: {text!r}")
     return f"'{text}'" if " " in text else text
 
 
 def record_arg(path: str, max_seconds: int, silence_threshold: int = 200, silence_seconds: int = 3) -> str:
-    if " " in path or "\n" in path:
-        raise ValueError(f"record path must not contain spaces: {path!r}")
+    check_word(path, "record path")
     return f"{path} {int(max_seconds)} {int(silence_threshold)} {int(silence_seconds)}"
 
 
 def set_arg(name: str, value: str) -> str:
     """`name=value` for the set app. FreeSWITCH expands `${...}` twice on this path (app data, then
     `set` itself), so no escape survives: a value with `$` is refused rather than ever evaluated."""
-    value = _no_newlines(str(value), "variable value")
+    value = check_text(value, "variable value")
     if "$" in value:
         raise ValueError(f"a set value must not contain '$' (FreeSWITCH would expand it): {value[:40]!r}")
     return f"{check_var_name(name)}={value}"
 
 
+def _spoken(text: str) -> str:
+    """Text to speak as one line: control characters become blanks, blanks collapse, `$` is escaped."""
+    cleaned = "".join(" " if (unicodedata.category(c) == "Cc" or c in "\u2028\u2029") else c for c in str(text))
+    return no_expansion(" ".join(cleaned.split()))
+
+
 def say_path(text: str) -> str:
     """A playback path that speaks `text` with the channel's tts_engine/tts_voice: one line, `$` escaped so
     caller data inside it is never expanded."""
-    return SAY_PREFIX + no_expansion(" ".join(text.split()))
+    return SAY_PREFIX + _spoken(text)
 
 
 def speak_arg(engine: str, voice: str, text: str) -> str:
     """`engine|voice|text` for the speak app; `$` escaped so caller-supplied data is never expanded."""
-    return f"{engine}|{voice}|{no_expansion(_no_newlines(text, 'speak text'))}"
+    check_name(engine, "TTS engine")
+    check_name(voice, "TTS voice")
+    return f"{engine}|{voice}|{_spoken(text)}"
 
 
 def transfer_arg(extension: str, dialplan: str = "XML", context: str = "default") -> str:
-    if not _EXT_RE.match(extension):
-        raise ValueError(f"not an extension: {extension!r}")
-    return f"{extension} {dialplan} {context}"
+    check_extension(extension)
+    return f"{extension} {check_name(dialplan, 'dialplan')} {check_name(context, 'context')}"
 
 
 def silence(ms: int) -> str:
@@ -446,4 +546,8 @@ def silence(ms: int) -> str:
 
 
 def socket_arg(host: str, port: int) -> str:
+    if not isinstance(host, str) or not re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]{1,253})$", host):
+        raise ValueError(f"not a host name or address: {host!r}")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"not a TCP port: {port!r}")
     return f"{host}:{int(port)} async full"

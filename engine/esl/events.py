@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Union
 from xml.etree import ElementTree
 
-from engine.esl.protocol import Frame, decode_value, parse_header_lines
+from engine.esl.protocol import Frame, ascii_int, decode_value, parse_header_lines
 
 try:  # orjson is a C JSON decoder, 3-4x faster than the stdlib on FreeSWITCH's 4 KB events
     from orjson import loads as _json_loads
@@ -83,8 +83,7 @@ class Event:
 
     @property
     def sequence(self) -> int:
-        value = self.headers.get("Event-Sequence", "")
-        return int(value) if value.isdigit() else 0
+        return ascii_int(self.headers.get("Event-Sequence")) or 0
 
     def variable(self, name: str) -> str | None:
         """A channel variable carried on this event (`variable_<name>`), or None."""
@@ -300,10 +299,10 @@ def decode_plain_event(body: bytes) -> Event:
     headers = PlainHeaders(head.decode("utf-8", "replace"))
     event_body: str | None = None
     if split != -1:
-        length = headers.get("Content-Length")
-        if length is not None and length.isdigit():
+        length = ascii_int(headers.get("Content-Length"))
+        if length is not None:
             start = split + 2
-            event_body = body[start:start + int(length)].decode("utf-8", "replace")
+            event_body = body[start:start + length].decode("utf-8", "replace")
     return Event(headers.get("Event-Name") or "", headers, event_body)
 
 
@@ -349,7 +348,7 @@ def classify(frame: Frame) -> Message:
     if kind == "text/rude-rejection":
         return RudeRejection(frame.text())
     if kind == "log/data":
-        level = frame.headers.get("Log-Level", "7")
-        return LogLine(int(level) if level.isdigit() else 7, frame.text(), frame.headers.get("User-Data", ""),
+        level = ascii_int(frame.headers.get("Log-Level"))
+        return LogLine(7 if level is None else level, frame.text(), frame.headers.get("User-Data", ""),
                        frame.headers)
     return UnknownFrame(kind, frame)

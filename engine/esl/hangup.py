@@ -9,9 +9,12 @@ recv_cancel, recv_refuse, send_cancel...). A leg the engine hung up itself has n
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from engine.esl import commands
-from engine.esl.events import Event
+
+if TYPE_CHECKING:  # pragma: no cover - a type only: the ACD reads hang-ups without loading the wire protocol
+    from engine.esl.events import Event
 
 HANGUP_EVENTS = frozenset({commands.EV_CHANNEL_HANGUP, commands.EV_CHANNEL_HANGUP_COMPLETE})
 

@@ -6,11 +6,19 @@ How it works: for each connection the server sends `connect`, reads the channel 
 CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` equals the `Event-UUID` we sent (never by application
 name). CHANNEL_HANGUP, a disconnect notice or a closed socket fail every pending future with `CallHungUp`.
 Every execute is sent with `event-lock: true`, so commands run one after another, never nested.
+
+A peer that is not (or no longer) a working FreeSWITCH cannot hold a call greenlet: setup (`connect` data,
+`myevents`, `linger`) must finish within `connect_timeout`, and every application must complete within its
+execute timeout (generous, per application: a bridge lasts as long as the conversation), after which the
+call is hung up and its socket closed. The pool of concurrent calls is sized to the file descriptors the
+process may open (the soft limit is raised towards the hard one first), so a wave of connections waits
+in the listen backlog instead of failing with EMFILE.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable
+import resource
+from typing import Callable, Mapping
 
 import gevent
 from gevent import socket as gsocket
@@ -19,11 +27,35 @@ from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from engine.esl import commands
-from engine.esl.events import CommandReply, DisconnectNotice, Event
-from engine.esl.protocol import ProtocolError, encode_command, encode_sendmsg
+from engine.esl.events import CommandReply, DisconnectNotice, Event, EventDecodeError
+from engine.esl.protocol import ProtocolError, ascii_int, encode_command, encode_sendmsg
 from engine.esl.wire import CommandError, ConnectionLost, EslError, Wire, enable_keepalive
+from engine.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
+
+DEFAULT_EXECUTE_TIMEOUT = 3600.0  # an hour: far longer than any prompt, digit collection or recording
+DEFAULT_BRIDGE_TIMEOUT = 86400.0  # a bridge completes when the conversation ends
+FD_RESERVE_MIN = 128  # descriptors kept for the store, the control connection, web clients, TTS, logs
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `wanted` (never above the hard limit); return the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:  # e.g. a container that forbids it: size to what we have
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, target, exc)
+    return soft
+
+
+def call_capacity(max_calls: int, fd_limit: int) -> int:
+    """How many calls may run at once: `max_calls`, unless the descriptors (one per call) cannot hold them."""
+    reserve = max(FD_RESERVE_MIN, fd_limit // 8)
+    return max(1, min(max_calls, fd_limit - reserve))
 
 
 class CallHungUp(EslError):
@@ -40,8 +72,9 @@ def mask_number(number: str) -> str:
 class CallChannel:
     """One call controlled over its own outbound socket; blocking methods for flow code."""
 
-    def __init__(self, wire: Wire, channel_data: dict[str, str], *, execute_timeout: float | None = None,
-                 reply_timeout: float = 30.0) -> None:
+    def __init__(self, wire: Wire, channel_data: dict[str, str], *,
+                 execute_timeout: float = DEFAULT_EXECUTE_TIMEOUT,
+                 execute_timeouts: Mapping[str, float] | None = None, reply_timeout: float = 30.0) -> None:
         self._wire = wire
         self.data = channel_data
         self.uuid = channel_data.get(commands.H_UNIQUE_ID) or channel_data.get("Channel-Unique-ID", "")
@@ -58,6 +91,8 @@ class CallChannel:
         self._handlers: list[Callable[[Event], None]] = []
         self._reader: gevent.Greenlet | None = None
         self._execute_timeout = execute_timeout
+        self._execute_timeouts = ({commands.APP_BRIDGE: DEFAULT_BRIDGE_TIMEOUT} if execute_timeouts is None
+                                  else dict(execute_timeouts))
         self._reply_timeout = reply_timeout
         self.last_execute_at = 0.0  # monotonic time the last command was sent (for node-gap metrics)
 
@@ -71,6 +106,26 @@ class CallChannel:
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
 
     def _on_event(self, event: Event) -> None:
+        try:
+            self._track(event)
+        except EventDecodeError as exc:
+            self._wire.peer_log.warning("undecodable event", "call %s: dropping an undecodable event: %s",
+                                        self.uuid, exc)
+            return
+        for handler in self._handlers:
+            try:
+                handler(event)
+            except EventDecodeError as exc:
+                self._wire.peer_log.warning("undecodable event", "call %s: dropping an undecodable event: %s",
+                                            self.uuid, exc)
+                return
+            except Exception:
+                self._wire.peer_log.log(logging.ERROR, f"handler {id(handler)}",
+                                        "call %s: channel event handler failed on %s", self.uuid, event.name,
+                                        exc_info=True)
+
+    def _track(self, event: Event) -> None:
+        """Settle executes and note the hang-up from one event (decodes the headers it needs)."""
         name = event.name
         if name == commands.EV_CHANNEL_EXECUTE_COMPLETE:
             pending = self._executing.pop(event.headers.get(commands.H_APPLICATION_UUID, ""), None)
@@ -82,11 +137,6 @@ class CallChannel:
             self._mark_hung_up(event.headers.get(commands.H_HANGUP_CAUSE, "NORMAL_CLEARING"))
             self.hangup_complete = event
             self._hangup_complete_flag.set()
-        for handler in self._handlers:
-            try:
-                handler(event)
-            except Exception:
-                log.exception("call %s: channel event handler failed on %s", self.uuid, name)
 
     def _mark_hung_up(self, cause: str) -> None:
         """The caller is gone: refuse new commands. A running app still completes: FreeSWITCH sends its
@@ -164,13 +214,36 @@ class CallChannel:
             raise CommandError(f"{app}: {reply.text}")
         return done
 
-    def execute(self, app: str, arg: str = "") -> Event:
+    def execute(self, app: str, arg: str = "", *, timeout: float | None = None) -> Event:
         """Run a dialplan application and block until it completes; returns its CHANNEL_EXECUTE_COMPLETE.
 
         If the caller hangs up while it runs, the completion (which FreeSWITCH still sends) is returned
-        and `hung_up` is set; the next command raises CallHungUp.
+        and `hung_up` is set; the next command raises CallHungUp. An application that does not complete
+        within its execute timeout (`timeout`, else the one configured for `app`) hangs the call up (the
+        switch is not doing its job) and raises CallHungUp.
         """
-        return self.execute_async(app, arg).get(timeout=self._execute_timeout)
+        timeout = self.execute_timeout_for(app) if timeout is None else timeout
+        try:
+            return self.execute_async(app, arg).get(timeout=timeout)
+        except gevent.Timeout:
+            self.give_up(f"{app} did not complete within {timeout:g}s")
+            raise CallHungUp(f"call {self.uuid}: {app} did not complete within {timeout:g}s") from None
+
+    def execute_timeout_for(self, app: str) -> float:
+        """Seconds `app` may run before the call is given up."""
+        return self._execute_timeouts.get(app, self._execute_timeout)
+
+    def give_up(self, why: str) -> None:
+        """Ask FreeSWITCH to hang the call up (without waiting) and close its socket; logs one line."""
+        log.warning("call %s: %s; hanging up and closing the call socket", self.uuid, why)
+        cause = commands.HangupCause.RECOVERY_ON_TIMER_EXPIRE
+        if not self.hung_up and not self._wire.closed:
+            try:
+                self._wire.request(encode_sendmsg(None, commands.CALL_COMMAND_HANGUP, commands.hangup_headers(cause)))
+            except (ConnectionLost, EslError):
+                pass
+        self._mark_hung_up(self.hangup_cause or cause.name)
+        self._wire.close(why)
 
     def answer(self) -> None:
         self.execute(commands.APP_ANSWER)
@@ -213,12 +286,13 @@ class CallChannel:
         """
         self._ensure_variable(commands.VAR_PLAYBACK_TERMINATORS, terminators)
         event = self.execute(commands.APP_RECORD,
-                             commands.record_arg(path, max_seconds, silence_threshold, silence_seconds))
-        ms = event.variable(commands.VAR_RECORD_MS)
-        if ms and ms.isdigit():
-            return int(ms) / 1000.0
+                             commands.record_arg(path, max_seconds, silence_threshold, silence_seconds),
+                             timeout=max(self.execute_timeout_for(commands.APP_RECORD), max_seconds + 60.0))
+        ms = ascii_int(event.variable(commands.VAR_RECORD_MS))
+        if ms is not None:
+            return ms / 1000.0
         seconds = event.variable(commands.VAR_RECORD_SECONDS) or "0"
-        return float(seconds) if seconds.replace(".", "", 1).isdigit() else 0.0
+        return float(seconds) if seconds.isascii() and seconds.replace(".", "", 1).isdigit() else 0.0
 
     def bridge(self, dial_string: str) -> str:
         """Bridge to a dial string; returns the originate disposition ("SUCCESS" or a cause name).
@@ -272,15 +346,26 @@ class OutboundServer:
     """Accepts FreeSWITCH `socket` connections and runs `handler(channel)` in one greenlet per call."""
 
     def __init__(self, host: str, port: int, handler: CallHandler, *, linger: int = 10, event_format: str = "json",
-                 max_calls: int = 5000, first_reply_timeout: float = 10.0) -> None:
+                 max_calls: int = 5000, connect_timeout: float = 5.0,
+                 execute_timeout: float = DEFAULT_EXECUTE_TIMEOUT, bridge_timeout: float = DEFAULT_BRIDGE_TIMEOUT,
+                 fd_limit: int | None = None) -> None:
         self.handler = handler
         self.linger = linger
         self.event_format = event_format
-        self.first_reply_timeout = first_reply_timeout
+        self.connect_timeout = connect_timeout
+        self.execute_timeout = execute_timeout
+        self.execute_timeouts = {commands.APP_BRIDGE: bridge_timeout}
         self.active_calls = 0
         self.completed_calls = 0
         self.failed_calls = 0
-        self._server = StreamServer((host, port), self._handle, spawn=Pool(max_calls), backlog=4096)
+        self._peer_log = RateLimitedLog(log)
+        if fd_limit is None:
+            fd_limit = raise_fd_limit(max_calls + max(FD_RESERVE_MIN, max_calls // 7))
+        self.capacity = call_capacity(max_calls, fd_limit)
+        if self.capacity < max_calls:
+            log.warning("outbound.max_calls %d is more than the open-file limit (%d) allows: at most %d calls at "
+                        "once (raise LimitNOFILE / ulimit -n)", max_calls, fd_limit, self.capacity)
+        self._server = StreamServer((host, port), self._handle, spawn=Pool(self.capacity), backlog=4096)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -296,30 +381,37 @@ class OutboundServer:
     def _connect(self, sock: gsocket.socket) -> CallChannel:
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         enable_keepalive(sock)  # a FreeSWITCH host that dies without closing TCP ends its calls here
-        wire = Wire(sock)
-        pending = wire.request(encode_command("connect"))
-        with gevent.Timeout(self.first_reply_timeout, ConnectionLost("no reply to connect")):
-            while not pending.ready():
-                for message in wire.read_messages():
-                    log.debug("event before connect reply ignored: %r", message)
-        reply = pending.get()
-        channel = CallChannel(wire, dict(reply.headers))
-        channel._start_reader()
-        replies = [wire.request(encode_command(f"myevents {self.event_format}"))]
-        if self.linger:
-            replies.append(wire.request(encode_command(f"linger {int(self.linger)}")))
-        for future in replies:
-            answer = future.get(timeout=self.first_reply_timeout)
-            if not answer.ok:
-                log.warning("call %s: %s refused: %s (is the socket app missing 'full'?)", channel.uuid,
-                            "linger" if future is not replies[0] else "myevents", answer.text)
+        wire = Wire(sock, peer_log=self._peer_log)
+        try:
+            with gevent.Timeout(self.connect_timeout,
+                                ConnectionLost(f"call setup not done within {self.connect_timeout:g}s")):
+                pending = wire.request(encode_command("connect"))
+                while not pending.ready():
+                    for message in wire.read_messages():
+                        log.debug("event before connect reply ignored: %r", message)
+                reply = pending.get()
+                channel = CallChannel(wire, dict(reply.headers), execute_timeout=self.execute_timeout,
+                                      execute_timeouts=self.execute_timeouts)
+                channel._start_reader()
+                replies = [wire.request(encode_command(f"myevents {self.event_format}"))]
+                if self.linger:
+                    replies.append(wire.request(encode_command(f"linger {int(self.linger)}")))
+                for future in replies:
+                    answer = future.get()
+                    if not answer.ok:
+                        log.warning("call %s: %s refused: %s (is the socket app missing 'full'?)", channel.uuid,
+                                    "linger" if future is not replies[0] else "myevents", answer.text)
+        except BaseException:
+            wire.close("call setup failed")
+            raise
         return channel
 
     def _handle(self, sock: gsocket.socket, address: tuple) -> None:
         try:
             channel = self._connect(sock)
         except (ConnectionLost, EslError, ProtocolError, OSError, gevent.Timeout) as exc:
-            log.warning("outbound connection from %s failed during setup: %s", address, exc)
+            self._peer_log.warning("setup failed", "outbound connection from %s failed during setup: %s",
+                                   address[0] if address else "?", exc)
             self.failed_calls += 1
             sock.close()
             return

@@ -4,7 +4,8 @@ How it works: FreeSWITCH answers every command on a connection exactly once and 
 so `request()` appends a future to a FIFO and writes the command under one lock; the reader pops the
 FIFO for each `command/reply` or `api/response`. Every other frame is handed back to the caller of
 `read_messages()`. A send that cannot complete within `send_timeout` (a peer that stopped reading) closes
-the socket, which the reader then reports as `ConnectionLost`.
+the socket, which the reader then reports as `ConnectionLost`. Lines a broken peer can repeat at will
+(unsolicited replies, undecodable events) go through a rate-limited log.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gevent.lock import Semaphore
 
 from engine.esl.events import ApiResponse, CommandReply, EventDecodeError, Message, classify
 from engine.esl.protocol import Frame, Parser
+from engine.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +57,23 @@ class CommandTimeout(EslError):
 class Wire:
     """A connected ESL socket with a reply FIFO; used by the inbound client and by each outbound call."""
 
-    def __init__(self, sock: gsocket.socket, *, send_timeout: float = 10.0, parser: Parser | None = None) -> None:
+    def __init__(self, sock: gsocket.socket, *, send_timeout: float = 10.0, parser: Parser | None = None,
+                 peer_log: RateLimitedLog | None = None) -> None:
         self.sock = sock
         self.parser = parser or Parser()
         self.send_timeout = send_timeout
+        self.peer_log = peer_log or RateLimitedLog(log)  # pass one in to share the limit across connections
         self._replies: deque[AsyncResult] = deque()
         self._send_lock = Semaphore()
         self.closed = False
+        self.close_reason = ""
+        self.bytes_received = 0
+        self.last_read_bytes = 0  # bytes of the frames the last read completed: what its messages cost, roughly
 
     def request(self, data: bytes) -> AsyncResult:
         """Send one command; the returned future resolves to its CommandReply or ApiResponse."""
         if self.closed:
-            raise ConnectionLost("connection is closed")
+            raise ConnectionLost(self.close_reason or "connection is closed")
         result = AsyncResult()
         with self._send_lock:
             self._replies.append(result)
@@ -82,20 +89,27 @@ class Wire:
 
     def read_frames(self) -> list[Frame]:
         """Block until at least one byte arrives; return the frames it completed. Raises ConnectionLost."""
+        if self.closed:
+            raise ConnectionLost(self.close_reason or "connection is closed")
         try:
             data = self.sock.recv(RECV_BYTES)
         except gsocket.timeout:
             raise ConnectionLost("no data within the heartbeat timeout") from None
         except OSError as exc:
-            raise ConnectionLost(f"receive failed: {exc}") from None
+            raise ConnectionLost(self.close_reason or f"receive failed: {exc}") from None
         if not data:
-            raise ConnectionLost("closed by peer")
-        return self.parser.feed(data)
+            raise ConnectionLost(self.close_reason or "closed by peer")
+        self.bytes_received += len(data)
+        before = self.parser.buffered
+        frames = self.parser.feed(data)
+        self.last_read_bytes = before + len(data) - self.parser.buffered
+        return frames
 
     def settle_reply(self, message: CommandReply | ApiResponse) -> None:
         """Hand a reply to the oldest waiting command."""
         if not self._replies:
-            log.warning("reply with no command waiting: %s", getattr(message, "text", "api/response"))
+            self.peer_log.warning("unsolicited reply", "reply with no command waiting (ignored): %.80r",
+                                  getattr(message, "text", "api/response"))
             return
         self._replies.popleft().set(message)
 
@@ -106,7 +120,7 @@ class Wire:
             try:
                 message = classify(frame)
             except EventDecodeError as exc:
-                log.warning("dropping one undecodable event: %s", exc)
+                self.peer_log.warning("undecodable event", "dropping an undecodable event: %s", exc)
                 continue
             if isinstance(message, (CommandReply, ApiResponse)):
                 self.settle_reply(message)
@@ -121,10 +135,12 @@ class Wire:
             if not pending.ready():
                 pending.set_exception(exc)
 
-    def close(self) -> None:
+    def close(self, reason: str = "") -> None:
+        """Close the socket; `reason` becomes the message of the reader's ConnectionLost."""
         if self.closed:
             return
         self.closed = True
+        self.close_reason = reason
         try:
             self.sock.close()
         except OSError:

@@ -19,6 +19,7 @@ from engine.yamlsrc import LocatedYaml, SourceError, load_file
 
 NODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
 FLOW_SUFFIXES = (".yaml", ".yml")
+MAX_FLOW_BYTES = 256 * 1024  # the largest shipped flow is under 10 KiB
 
 FLOW_FIELDS = {
     "name": Field(Kind.STR, "The flow's name; must match the file name (without .yaml)."),
@@ -63,7 +64,7 @@ def load_flow(path: str | Path, templates: TemplateEngine | None = None) -> tupl
     path = Path(path)
     try:
         mtime = path.stat().st_mtime
-        source = load_file(path)
+        source = load_file(path, MAX_FLOW_BYTES)
     except SourceError as exc:
         return None, [exc]
     except OSError as exc:

@@ -19,7 +19,8 @@ from typing import Any
 
 import gevent
 import gevent.monkey
-import yaml
+
+from engine.yamlsrc import SourceError, load_file
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,10 @@ def read_table(path: Path) -> dict[str, dict[str, Any]]:
                 reader = csv.DictReader(fh)
                 key_field = (reader.fieldnames or [""])[0]
                 return {row[key_field]: dict(row) for row in reader if row.get(key_field)}
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, csv.Error, UnicodeDecodeError) as exc:
+        data = load_file(path).data  # bounded: no aliases, size and depth limits, located errors
+    except SourceError as exc:
+        raise LookupError_(str(exc)) from None
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise LookupError_(f"cannot read {path}: {exc}") from None
     if isinstance(data, dict):
         return {str(k): dict(v) if isinstance(v, dict) else {"value": v} for k, v in data.items()}

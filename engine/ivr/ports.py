@@ -33,6 +33,8 @@ class QueueRequest:
     customer_id: str | None = None
     language: str = "zh"
     timeout_s: float | None = None
+    ivr_path: tuple[str, ...] = ()  # nodes visited so far, for the agent's screen-pop
+    ivr_digits: tuple[str, ...] = ()  # "node:digits", masked where the flow masks them
 
 
 class QueueOutcome(enum.Enum):

@@ -1,6 +1,7 @@
 """Check flow files together: each file on its own, then subflow names and ACD queue names across them."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -9,6 +10,8 @@ from engine.ivr.fields import Kind
 from engine.ivr.flow import FLOW_SUFFIXES, Flow, edges, flow_name, load_flow, silent_cycles
 from engine.ivr.templates import TemplateEngine
 from engine.yamlsrc import SourceError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,7 +85,7 @@ class SubflowInput:
     def flow(self, name: str) -> Flow | None:
         if name not in self.loaded:
             path = self.paths.get(name)
-            self.loaded[name] = load_flow(path, self.templates)[0] if path else None
+            self.loaded[name] = _load_guarded(path, self.templates)[0] if path else None
         return self.loaded[name]
 
     def waits(self, name: str, calling: frozenset[str] = frozenset()) -> bool:
@@ -124,6 +127,15 @@ def check_subflow_loops(flow: Flow, subflows: SubflowInput) -> list[SourceError]
     return errors
 
 
+def _load_guarded(path: Path, templates: TemplateEngine) -> tuple[Flow | None, list[SourceError]]:
+    """load_flow, with any unforeseen failure turned into a located error for that file."""
+    try:
+        return load_flow(path, templates)
+    except Exception as exc:
+        log.exception("unexpected error loading the flow %s", path)
+        return None, [SourceError(str(path), 1, 1, "", f"cannot load this flow ({type(exc).__name__}: {exc})"[:300])]
+
+
 def validate_paths(paths: Iterable[str | Path], queues: set[str] | None = None,
                    templates: TemplateEngine | None = None, *, strict_queues: bool = True) -> ValidationReport:
     """Load and check every flow file under `paths`; queue names are checked when `queues` is given.
@@ -136,7 +148,7 @@ def validate_paths(paths: Iterable[str | Path], queues: set[str] | None = None,
     names = known_flow_names(report.files)
     subflows = SubflowInput(report.files, templates)
     for file in report.files:
-        flow, errors = load_flow(file, templates)
+        flow, errors = _load_guarded(file, templates)
         if flow is not None:
             subflows.loaded.setdefault(flow.name, flow)
             missing_flows, unknown_queues = check_references(flow, names, queues)

@@ -238,9 +238,7 @@ def _uuid_break(sw: Switch, arg: str) -> str:
         return NO_CHANNEL
     if "all" in a[1:]:
         ch.private.clear()
-    if ch.current_app and ch.current_app != "park":
-        ch.break_pending = True
-    ch.poke()
+    ch.interrupt_media()
     return "+OK\n"
 
 

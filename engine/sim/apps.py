@@ -210,15 +210,41 @@ def _speak(ch: Channel, arg: str) -> None:
 
 @app("event")
 def _event(ch: Channel, arg: str) -> None:
-    """mod_dptools event: `Name=value,…` headers (Event-Name and Event-Subclass pick the event) plus the
-    channel data."""
-    pairs = [part.split("=", 1) for part in arg.split(",") if "=" in part]
-    fields = {k.strip(): v for k, v in pairs}
-    name = fields.pop("Event-Name", "CUSTOM").upper()
-    subclass = fields.pop("Event-Subclass", "")
+    """mod_dptools event: `Name=value,…` split like switch_separate_string (a `'` quotes, a backslash
+    escapes, both are removed), blanks around names and values trimmed; every pair becomes a header (repeats
+    kept), Event-Name and Event-Subclass pick the event, and the channel data is added after them."""
+    headers: list[tuple[str, str]] = []
+    for part in _separate_commas(arg):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            headers.append((key.strip(" "), value.strip(" ")))
+    name = next((v for k, v in headers if k.lower() == "event-name"), "CUSTOM").upper()
+    subclass = next((v for k, v in headers if k.lower() == "event-subclass"), "")
     if name == "CUSTOM" and not subclass:
         return
-    ch.fire(name, list(fields.items()), subclass=subclass)
+    headers = [(k, v) for k, v in headers if k.lower() not in ("event-name", "event-subclass")]
+    ch.fire(name, None, before=headers, subclass=subclass)
+
+
+def _separate_commas(text: str) -> list[str]:
+    """switch_separate_string(text, ',') for app data: quote-aware fields with quotes and escapes removed."""
+    fields, word, quoted, i = [], [], False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            word.append(text[i + 1])
+            i += 2
+            continue
+        if c == "'":
+            quoted = not quoted
+        elif c == "," and not quoted:
+            fields.append("".join(word))
+            word = []
+        else:
+            word.append(c)
+        i += 1
+    fields.append("".join(word))
+    return fields
 
 
 @app("record")
@@ -356,8 +382,17 @@ def _bridge(ch: Channel, arg: str) -> None:
 
 @app("eavesdrop")
 def _eavesdrop(ch: Channel, arg: str) -> None:
+    """switch_ivr_eavesdrop_session on one uuid: returns at once when there is no such channel; else listens
+    (whisper flags come from this channel's eavesdrop_whisper_aleg/bleg) until the target or this channel
+    hangs up, or '*' is pressed while eavesdrop_enable_dtmf allows DTMF (the default)."""
+    target = ch.switch.channels.get(arg.strip())
+    if target is None or not target.up:
+        return
     _media_ready(ch)
-    media_wait(ch, float("inf"), lambda d: d == "*")
+    dtmf = ch.get_var("eavesdrop_enable_dtmf") or "true"
+    on_digit = (lambda d: d == "*") if dtmf.lower() in ("true", "yes", "on", "1", "enabled", "active") else None
+    while target.up and media_wait(ch, 0.2, on_digit) == "timeout":
+        pass
 
 
 @app("info")
@@ -371,3 +406,4 @@ def _log(ch: Channel, arg: str) -> None:
 
 
 from engine.sim import digits  # noqa: E402,F401  (registers read and play_and_get_digits)
+from engine.sim import avmd  # noqa: E402,F401  (registers avmd_start, avmd_stop and the avmd API)

@@ -37,6 +37,7 @@ def link(a: Channel, b: Channel, keep_profiles: bool = False) -> None:
         if b.other_profile is None:
             b.other_type, b.other_profile = "originator", a.profile.snapshot()
     now = usec()
+    a.bridged_at = b.bridged_at = time.monotonic()
     a.profile.set_time("Channel-Bridged-Time", now)
     b.profile.set_time("Channel-Bridged-Time", now)
     a.set_var("bridge_uuid", b.uuid)
@@ -205,5 +206,4 @@ def uuid_bridge_start(a: Channel, b: Channel) -> None:
         ch.target("CS_HIBERNATE")
         ch.uuid_bridge_to = job
         ch.break_park = True
-        ch.break_pending = True
-        ch.poke()
+        ch.interrupt_media()  # a caller on hold music joins once the music has stopped

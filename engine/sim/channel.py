@@ -117,6 +117,9 @@ class Channel:
         self.dest: Any = None
         self.machine_greeting_until = 0.0
         self.machine = False                 # an answering machine: answers, then talks for a while
+        self.ok_at = 0.0                     # monotonic time the far end answered (its 200 OK), for benchmarks
+        self.bridged_at = 0.0                # monotonic time of its last CHANNEL_BRIDGE, for benchmarks
+        self.bridged_in_originate = False    # uuid_bridged while its originate was still running
 
     # -- data ---------------------------------------------------------------------------------
     @property
@@ -284,6 +287,15 @@ class Channel:
         self.fire("CHANNEL_CALLSTATE", before=[("Original-Channel-Call-State", old),
                                               ("Channel-Call-State-Number", str(CALLSTATE_NUMBERS[callstate]))])
 
+    def _api_on(self, prefix: str) -> None:
+        """switch_channel_api_on: run every `<prefix>*` variable as an API command (`cmd args`), right after
+        the event, in the thread that marked the channel (switch_channel_perform_mark_answered)."""
+        from engine.sim.api import run_api
+        for name, value in list(self.variables.items()):
+            if name.lower().startswith(prefix) and value:
+                command, _, arg = value.partition(" ")
+                run_api(self.switch, command, arg.strip(), None)
+
     def presence(self) -> None:
         if not self.presence_id:
             return
@@ -346,6 +358,7 @@ class Channel:
         self.set_var("answer_epoch", str(int(time.time())))
         self.touch()
         self.fire("CHANNEL_ANSWER")
+        self._api_on("api_on_answer")
         self.presence()
         self.set_callstate("ACTIVE")
         self.poke()
@@ -431,6 +444,20 @@ class Channel:
         self.held_by = max(0, self.held_by - 1)
         if self.held_by == 0:
             self._released.set()
+
+    def interrupt_media(self) -> None:
+        """uuid_break / uuid_bridge: a playing app stops after the host's media-break latency; park at once."""
+        latency = getattr(self.switch, "latency", None)
+        delay = latency.media_break if latency is not None and self.current_app not in ("", "park") else 0.0
+        if delay > 0:
+            gevent.spawn_later(delay, self._break_now)
+        else:
+            self._break_now()
+
+    def _break_now(self) -> None:
+        if self.current_app and self.current_app != "park":
+            self.break_pending = True
+        self.poke()
 
     # -- waking and waiting -------------------------------------------------------------------
     def poke(self) -> None:

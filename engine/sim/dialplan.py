@@ -110,7 +110,7 @@ class Originator:
         number = target_number(target)
         if target.startswith("error/"):
             return target[6:].upper() or "NORMAL_CLEARING"
-        ep = None
+        ep = dest = None
         if target.startswith("user/"):
             ep = directory.endpoints.get(number)
             if ep is None:
@@ -152,7 +152,7 @@ class Originator:
         leg = Channel(sw, name, "outbound", profile, uuid=uuid, variables={k: v for k, v in vars_out.items() if v})
         leg.hit_dialplan = False
         leg.endpoint = ep
-        leg.dest = None if ep else directory.destination(number)
+        leg.dest = dest  # one directory look-up per leg: a population counts each as one attempt
         if ep:
             leg.presence_id = "%s@127.0.0.1" % number
             leg.set_var("presence_id", leg.presence_id)
@@ -207,15 +207,33 @@ class Originator:
             self._wait(leg, target, winner)
             if leg.up and answer_after is not None and time.monotonic() >= start + sw.scaled(answer_after) - 1e-4 \
                     and not winner.ready():
-                self._answer(leg)
-                winner.set(leg)
-                return
+                leg.ok_at = time.monotonic()  # the phone's 200 OK
+                latency = getattr(sw, "latency", None)
+                if latency is not None and latency.answer_signal > 0:
+                    gevent.sleep(latency.answer_signal)
+                if leg.up and not winner.ready():
+                    self._answer(leg)
+                    winner.set(leg)  # the first answer wins at once; the originate itself goes on a while
+                    return
+                cause = leg.hangup_cause
             if leg.up:
                 cause = "NO_ANSWER"
         if leg.up:
             leg.hangup(cause or "NORMAL_CLEARING")
         leg.report()
         gevent.spawn(leg.destroy)
+
+    def _finish_originate(self, leg: Channel, seconds: float) -> None:
+        """The originate goes on for a while after the answer; a uuid_bridge of the leg meanwhile cancels it
+        (the real switch ends it `-ERR ORIGINATOR_CANCEL` while the leg stays up and bridged)."""
+        until = time.monotonic() + seconds
+        while leg.up and leg.uuid_bridge_to is None:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return
+            leg.wait(remaining)
+        if leg.up and leg.uuid_bridge_to is not None:
+            leg.bridged_in_originate = True
 
     def _wait(self, leg: Channel, until: float, winner: AsyncResult) -> None:
         while leg.up and not winner.ready():
@@ -226,16 +244,6 @@ class Originator:
 
     def _answer(self, leg: Channel) -> None:
         leg.answer()
-        if leg.endpoint is not None and leg.other_profile is None:
-            leg.fire("CHANNEL_OUTGOING")
-        if leg.other_profile is None:
-            # originate without an A-leg: sofia flips the caller id on answer (switch_channel_flip_cid)
-            p = leg.profile
-            p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
-            p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
-            leg.hit_dialplan = True
-            leg.touch()
-            leg.fire("CALL_UPDATE", before=[("Direction", "RECV")])
         ep, dest = leg.endpoint, leg.dest
         hangup_after = ep.hangup_after if ep is not None else dest.hangup_after
         if dest is not None and dest.outcome == "machine":
@@ -246,6 +254,38 @@ class Originator:
                 self.switch.sleep(hangup_after)
                 leg.hangup("NORMAL_CLEARING", remote=True)  # the phone sends BYE
             gevent.spawn(_bye)
+
+    def _answered(self, leg: Channel) -> None:
+        """The end of a successful originate, after its post-answer work (capture 04f: ~20 ms later)."""
+        if leg.endpoint is not None and leg.other_profile is None:
+            leg.fire("CHANNEL_OUTGOING")
+        if leg.other_profile is None:
+            # originate without an A-leg: sofia flips the caller id on answer (switch_channel_flip_cid)
+            p = leg.profile
+            p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
+            p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
+            leg.hit_dialplan = True
+            leg.touch()
+            leg.fire("CALL_UPDATE", before=[("Direction", "RECV")])
+
+    def _bridged_during_originate(self, leg: Channel) -> None:
+        """The leg was taken by uuid_bridge before its originate returned: the originate reports a failure,
+        the leg lives on in the bridge (and hangs up or parks after it, as any uuid_bridged leg)."""
+        kind = leg.get_var("originate_endpoint") or "sofia"
+        self.switch.log(3, "switch_ivr_originate.c", "switch_ivr_originate", 2768,
+                        "Cannot create outgoing channel of type [%s] cause: [ORIGINATOR_CANCEL]" % kind, leg.uuid)
+
+        def _thread() -> None:
+            from engine.sim.bridge import do_uuid_bridge
+            from engine.sim.session import park_loop
+            while leg.up and leg.uuid_bridge_to is not None:
+                leg.break_park = False
+                if do_uuid_bridge(leg) and leg.uuid_bridge_to is None:
+                    park_loop(leg)
+            if leg.up:
+                leg.hangup("NORMAL_CLEARING")
+            leg.hangup_tail()
+        leg.greenlet = gevent.spawn(_thread)
 
     def originate(self, dial: str, timeout: float = 60.0, a_leg: Channel | None = None,
                   extra: dict[str, str] | None = None) -> tuple[Channel | None, str]:
@@ -289,6 +329,12 @@ class Originator:
                 for leg in legs:
                     if leg is not won:
                         leg.hangup("LOSE_RACE")
+                latency = getattr(self.switch, "latency", None)
+                self._finish_originate(won, latency.originate_return if latency is not None else 0.0)
+                if won.bridged_in_originate:
+                    self._bridged_during_originate(won)
+                    return None, "ORIGINATOR_CANCEL"
+                self._answered(won)
                 return won, "SUCCESS"
             causes = [leg.hangup_cause for leg in legs]
             cause = causes[-1] if causes else cause

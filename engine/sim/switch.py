@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
+from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 import gevent
@@ -96,6 +97,8 @@ class Switch:
         self.peak_sessions = 0
         self._date_cache: tuple[int, str, str] = (0, "", "")
         self.on_channel_destroy: list[Callable[[Channel], None]] = []
+        self._outbox: deque[tuple[float, Event]] = deque()  # events waiting out the delivery latency
+        self._deliverer: gevent.Greenlet | None = None
 
     # -- time ---------------------------------------------------------------------------------
     def scaled(self, seconds: float) -> float:
@@ -131,8 +134,28 @@ class Switch:
     def fire(self, event: Event) -> None:
         """Deliver an event to every listener whose subscription and filters accept it.
 
-        Listeners bound to a channel (myevents) are indexed by uuid, so fan-out stays O(interested).
+        Listeners bound to a channel (myevents) are indexed by uuid, so fan-out stays O(interested). With a
+        latency model (`engine.sim.endpoints.Latency.event_delivery`) events reach the sockets that much
+        later, in the order they were fired, as through FreeSWITCH's event thread.
         """
+        latency = getattr(self, "latency", None)
+        if latency is not None and latency.event_delivery > 0:
+            self._outbox.append((time.monotonic() + latency.event_delivery, event))
+            if self._deliverer is None or self._deliverer.dead:
+                self._deliverer = gevent.spawn(self._deliver_later)
+            return
+        self._fan_out(event)
+
+    def _deliver_later(self) -> None:
+        while self._outbox:
+            due, event = self._outbox[0]
+            wait = due - time.monotonic()
+            if wait > 0:
+                gevent.sleep(wait)
+            self._outbox.popleft()
+            self._fan_out(event)
+
+    def _fan_out(self, event: Event) -> None:
         for listener in tuple(self.global_listeners):
             listener.offer(event)
         if event.uuid:

@@ -1,7 +1,6 @@
 """The store's command groups: `jinqiao db`, `jinqiao customers`, and (from cli_admin) dnc, agents, dispositions."""
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 import click
 
 from engine.store.cli_admin import agents, dispositions, dnc
+from engine.store.database import open_private
 from engine.store.cliutil import database_url, fail, open_cli_store, store_errors
 
 log = logging.getLogger(__name__)
@@ -180,17 +180,21 @@ def show_customer(ctx: click.Context, number: str, as_json: bool) -> None:
 @click.option("--output", "-o", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               help="CSV file to write (default: standard output).")
 @click.option("--encoding", default="utf-8-sig", show_default=True, help="utf-8-sig opens cleanly in Excel.")
+@click.option("--raw", is_flag=True,
+              help="Write cells unchanged, for a file that goes back into `customers import`. Without it, a cell "
+                   "starting with = + - @ (which Excel/WPS would run as a formula) gets a leading apostrophe.")
 @click.pass_context
-def export_customers(ctx: click.Context, output: str, encoding: str) -> None:
+def export_customers(ctx: click.Context, output: str, encoding: str, raw: bool) -> None:
     """Export every customer as CSV (the same columns `customers import` reads back)."""
+    from engine.store.csvexport import CsvExport
     from engine.store.repos.customers import CustomerRepository
 
     repo = CustomerRepository(open_cli_store(ctx))
     attribute_keys = sorted({key for c in repo.iter_all() for key in c.attributes})
-    out = sys.stdout if output == "-" else open(output, "w", encoding=encoding, newline="")
+    out = sys.stdout if output == "-" else open_private(output, encoding=encoding, newline="")
     count = 0
     try:
-        writer = csv.writer(out)
+        writer = CsvExport(out, raw=raw)
         writer.writerow(["name", "phone", "segment", "value_tier", "arpu", "tags", "language", "timezone", "account_no",
                          "owner_agent_id", "marketing_consent", "do_not_disturb", *(f"attr.{k}" for k in attribute_keys)])
         for c in repo.iter_all():

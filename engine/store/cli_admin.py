@@ -1,16 +1,13 @@
 """Admin command groups: `jinqiao dnc`, `jinqiao agents`, `jinqiao dispositions`."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import re
 import sys
-from pathlib import Path
 
 import click
 
 from engine.store.cliutil import fail, open_cli_store, store_errors
-
-DNC_BATCH = 5000
 
 
 def _parse_when(text: str, where: str) -> dt.datetime | None:
@@ -127,84 +124,29 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
     """Import numbers from FILE: one per line, or a CSV with a number column (and optional list, reason,
     expires columns). Bad rows go to FILE.errors.csv; good rows are kept."""
     from engine.store.csvsource import inspect
-    from engine.store.errors import ImportFileError, InvalidPhoneNumber
-    from engine.store.phones import normalize
-    from engine.store.repos.dnc import DncRepository
+    from engine.store.dncimport import import_dnc
+    from engine.store.errors import ImportFileError
 
     store = open_cli_store(ctx)
-    repo = DncRepository(store)
     try:
         facts = inspect(file, encoding)
+        with click.progressbar(length=max(facts.lines, 1), label="importing", file=sys.stderr) as bar:
+            summary = import_dnc(store, facts, grey=grey, source=source, parse_when=_parse_when, progress=bar.update)
     except ImportFileError as exc:
         fail(str(exc))
-    default_kind = "grey" if grey else "black"
-    errors_path = Path(f"{facts.path}.errors.csv")
-    errors_path.unlink(missing_ok=True)
-    rejects: list[list[str]] = []
-    batch: list[tuple] = []
-    seen: dict[str, int] = {}
-    added = replaced = 0
-    with open(facts.path, encoding=facts.encoding, newline="") as fh:
-        first = fh.readline()
-        delimiter = max((",", "\t", ";"), key=first.count) if any(c in first for c in ",\t;") else ","
-        head = [h.strip().lower().lstrip("\ufeff") for h in next(csv.reader([first], delimiter=delimiter))]
-        columns = {"number": next((i for i, h in enumerate(head) if h in ("number", "phone", "电话", "号码", "手机")), None),
-                   "list": next((i for i, h in enumerate(head) if h in ("list", "list_kind", "名单")), None),
-                   "reason": next((i for i, h in enumerate(head) if h in ("reason", "原因")), None),
-                   "expires": next((i for i, h in enumerate(head) if h in ("expires", "expires_at", "到期")), None)}
-        has_header = columns["number"] is not None
-        if not has_header and len(head) > 1:
-            fail(f"{facts.path}:1: number: no number/phone column in the header ({', '.join(head)})")
-        if not has_header:
-            columns["number"] = 0
-        rows = csv.reader(fh, delimiter=delimiter)
-        lines = rows if has_header else _chain([first], rows, delimiter)
-        with click.progressbar(length=max(facts.lines, 1), label="importing", file=sys.stderr) as bar:
-            for offset, fields in enumerate(lines):
-                line = offset + 2 if has_header else offset + 1
-                bar.update(1)
-                if not fields or not any(f.strip() for f in fields):
-                    continue
-                try:
-                    raw = fields[columns["number"]]
-                    e164 = normalize(raw, store.region)
-                    kind = (fields[columns["list"]].strip().lower() if columns["list"] is not None else "") or default_kind
-                    if kind not in ("black", "grey"):
-                        raise ValueError(f"list must be black or grey, got {kind!r}")
-                    reason = fields[columns["reason"]] if columns["reason"] is not None else ""
-                    expires = _parse_when(fields[columns["expires"]], "expires") if columns["expires"] is not None else None
-                    if e164 in seen:
-                        raise ValueError(f"duplicate of line {seen[e164]}")
-                except IndexError:
-                    rejects.append([str(line), "", f"expected {len(head)} fields, found {len(fields)}", *fields])
-                    continue
-                except (InvalidPhoneNumber, ValueError) as exc:
-                    rejects.append([str(line), "number", str(exc), *fields])
-                    continue
-                seen[e164] = line
-                batch.append((e164, kind, reason, expires))
-                if len(batch) >= DNC_BATCH:
-                    a, r = repo.add_many(batch, source)
-                    added, replaced, batch = added + a, replaced + r, []
-        if batch:
-            a, r = repo.add_many(batch, source)
-            added, replaced = added + a, replaced + r
-    if rejects:
-        with open(errors_path, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["line", "field", "error", *(head if has_header else ["number"])])
-            writer.writerows(rejects)
-    click.echo(f"{facts.path}: {added} added, {replaced} replaced, {len(rejects)} rejected")
-    if rejects:
-        click.echo(f"rejected rows with line numbers and reasons: {errors_path}")
-        if not added and not replaced:
+    except LookupError as exc:  # unknown --encoding name
+        fail(f"{file}: {exc}")
+    click.echo(f"{facts.path}: {summary.added} added, {summary.replaced} replaced, {summary.rejected} rejected")
+    if summary.errors_file:
+        click.echo(f"rejected rows with line numbers and reasons: {summary.errors_file}")
+        if not summary.added and not summary.replaced:
             fail(f"{facts.path}: no valid row: is this a do-not-call list (a number per row, optional list and "
                  "reason columns)?")
 
 
-def _chain(first: list[str], rest, delimiter: str):  # type: ignore[no-untyped-def]
-    yield from csv.reader(first, delimiter=delimiter)
-    yield from rest
+AGENT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")  # the ids `jinqiao agent` and the engine accept
+EXTENSION = re.compile(r"^[A-Za-z0-9_.+*#@-]{1,64}$")
+SKILL = re.compile(r"^[\w.-]{1,64}$")
 
 
 @click.group()
@@ -225,11 +167,17 @@ def agents_add(ctx: click.Context, agent_id: str, name: str, extension: str | No
     """Add (or update and re-activate) agent AGENT_ID."""
     from engine.store.repos.agents import AgentRepository
 
+    if not AGENT_ID.match(agent_id):
+        fail(f"not an agent id: {agent_id[:40]!r} (letters, digits, . _ @ + -; up to 64)")
+    if extension is not None and not EXTENSION.match(extension):
+        fail(f"--extension {extension[:40]!r}: expected a SIP user or extension (letters, digits, . _ @ + * # -)")
     parsed = []
     for item in skills:
         skill, sep, level = item.partition("=")
-        if not sep or not level.strip().isdigit():
-            fail(f"--skill {item!r}: expected NAME=LEVEL with LEVEL 1..10")
+        level = level.strip()
+        if not sep or not SKILL.match(skill.strip()) or not re.fullmatch(r"[0-9]{1,2}", level) \
+                or not 1 <= int(level) <= 10:
+            fail(f"--skill {item[:40]!r}: expected NAME=LEVEL with LEVEL 1..10")
         parsed.append((skill.strip(), int(level)))
     repo = AgentRepository(open_cli_store(ctx))
     with store_errors():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -97,7 +98,7 @@ def open_store(url: str, echo: bool = False, region: str = DEFAULT_REGION) -> St
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(database).expanduser())
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
     else:
         # Many greenlets (IVR lookups, ACD writes) share the pool; pg8000 yields to gevent while waiting.
@@ -110,6 +111,27 @@ def open_store(url: str, echo: bool = False, region: str = DEFAULT_REGION) -> St
         # INSERT ... VALUES statements instead (what it does for psycopg2 by default).
         engine.dialect.use_insertmanyvalues_wo_returning = True
     return Store(engine, region)
+
+
+PRIVATE_FILE_MODE = 0o600
+DATA_DIR_MODE = 0o750  # FreeSWITCH (in the engine's group) reads TTS prompts and writes recordings below it
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600; missing parent dirs 0750). SQLite gives its
+    -wal and -shm files the database file's mode. An existing file is left as it is."""
+    path.parent.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+
+
+def open_private(path: str | Path, encoding: str = "utf-8", newline: str | None = None) -> Any:
+    """Open a file for writing that only its owner can read (0600), e.g. an export holding customer data."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing file keeps its old mode through O_CREAT
+    return os.fdopen(fd, "w", encoding=encoding, newline=newline)
 
 
 def _diagnose(error: object) -> tuple[str, str]:

@@ -6,11 +6,14 @@ go on. Accepted rows are written in batches: one query finds which numbers alrea
 customers and their numbers are inserted with executemany, existing ones are updated only when
 something changed. Each batch commits together with the import's progress row (import_runs), so a
 crash leaves whole batches only, and running the same import again resumes after the last committed
-batch. A number that appears twice in one file is rejected on its second line.
+batch. A number that appears twice in one file is rejected on its second line (the first lines of
+numbers are kept on disk by `FirstSeen`, so memory stays that of one batch however long the file).
+Lines that do not decode, or hold binary or control characters, are rejected rows like any other.
+`.errors.csv` is written through `ErrorsFile` (cells that a spreadsheet would run as formulas are
+defused). A phone cell may start with an apostrophe (as the safe export writes `'+86...`).
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -24,9 +27,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, text, update
 
 from engine.store.bulk import postgres_copy, sqlite_executemany
+from engine.store.csvexport import ErrorsFile
 from engine.store.csvsource import Columns, FileFacts, inspect, map_columns, open_rows
 from engine.store.database import Store
 from engine.store.errors import InvalidPhoneNumber
+from engine.store.firstseen import FirstSeen
 from engine.store.models import CustomerPhoneRow, CustomerRow, ImportRunRow
 from engine.store.phones import mask, normalize_with_zone
 from engine.store.customer_fields import clean_field
@@ -64,6 +69,7 @@ class _Row:
     phones: list[str]
     values: dict[str, Any]
     zone: str | None
+    fields: list[str]
 
 
 @dataclass
@@ -111,26 +117,40 @@ class CustomerImport:
         errors_path = Path(f"{facts.path}.errors.csv")
         if resume_after is None and errors_path.exists():
             errors_path.unlink()
-        seen: dict[str, int] = {}
         batch: list[_Row] = []
+        skipped: list[_Row] = []
         rejects: list[list[str]] = []
         last_line = resume_after or 1
+        first_seen = FirstSeen()
+        errors = ErrorsFile(errors_path, self._header, append=True)
         try:
             for line, fields in rows:
-                row = self._prepare(line, fields, columns, seen, rejects)
+                row = self._prepare(line, fields, columns, rejects)
                 if resume_after is not None and line <= resume_after:
                     rejects.clear()  # already reported by the interrupted run
+                    if row is not None:  # its numbers still count as seen
+                        skipped.append(row)
+                        if len(skipped) >= self.options.batch_rows:
+                            first_seen.claim([(r.line, r.phones) for r in skipped])
+                            skipped = []
                     self.progress(1)
                     continue
+                if skipped:
+                    first_seen.claim([(r.line, r.phones) for r in skipped])
+                    skipped = []
                 last_line = line
                 if row is not None:
                     batch.append(row)
                 if len(batch) + len(rejects) >= self.options.batch_rows:
-                    self._commit(batch, rejects, run_id, last_line, summary, errors_path)
+                    self._commit(batch, rejects, run_id, last_line, summary, errors, first_seen)
                     batch, rejects = [], []
+            if skipped:
+                first_seen.claim([(r.line, r.phones) for r in skipped])
+            self._commit(batch, rejects, run_id, last_line, summary, errors, first_seen, finished=True)
         finally:
             rows.close()
-        self._commit(batch, rejects, run_id, last_line, summary, errors_path, finished=True)
+            first_seen.close()
+            errors.close()
         summary.seconds = time.perf_counter() - started
         if summary.rejected:
             summary.errors_file = str(errors_path)
@@ -139,7 +159,7 @@ class CustomerImport:
         return summary
 
     # -- one row ---------------------------------------------------------------------------------------
-    def _prepare(self, line: int, fields: list[str] | str, columns: Columns, seen: dict[str, int],
+    def _prepare(self, line: int, fields: list[str] | str, columns: Columns,
                  rejects: list[list[str]]) -> _Row | None:
         if isinstance(fields, str):
             rejects.append([str(line), "", fields])
@@ -152,7 +172,10 @@ class CustomerImport:
         zone = None
         for pos in columns.phone:
             for raw in fields[pos].translate(_PHONE_SPLIT).split(";"):
-                if not raw.strip():
+                raw = raw.strip()
+                if raw.startswith("'"):  # a spreadsheet's text marker, as the safe export writes it
+                    raw = raw[1:]
+                if not raw:
                     continue
                 try:
                     e164, number_zone = normalize_with_zone(raw, region)
@@ -179,18 +202,18 @@ class CustomerImport:
             attrs = {k: fields[p].strip() for k, p in columns.attributes.items() if fields[p].strip()}
             if attrs:
                 values["attributes"] = attrs
-        for e164 in phones:
-            if e164 in seen:
-                rejects.append([str(line), "phone", f"{mask(e164)} already appears on line {seen[e164]}", *fields])
-                return None
-        for e164 in phones:
-            seen[e164] = line
-        return _Row(line, phones, values, zone)
+        return _Row(line, phones, values, zone, fields)
 
     # -- one batch -------------------------------------------------------------------------------------
     def _commit(self, batch: list[_Row], rejects: list[list[str]], run_id: int, last_line: int,
-                summary: ImportSummary, errors_path: Path, finished: bool = False) -> None:
+                summary: ImportSummary, errors: ErrorsFile, first_seen: FirstSeen, finished: bool = False) -> None:
         now = dt.datetime.now(dt.timezone.utc)
+        repeats = first_seen.claim([(row.line, row.phones) for row in batch])
+        for index, (e164, first) in repeats.items():
+            row = batch[index]
+            rejects.append([str(row.line), "phone", f"number {mask(e164)} already appears on line {first}", *row.fields])
+        if repeats:
+            batch = [row for i, row in enumerate(batch) if i not in repeats]
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
         with self.store.session() as s:
             conn = s.connection()
@@ -209,7 +232,7 @@ class CustomerImport:
                 ids = {owner[p] for p in row.phones if p in owner}
                 if len(ids) > 1:
                     rejects.append([str(row.line), "phone", "the numbers belong to different customers "
-                                    f"({', '.join(map(str, sorted(ids)))})"])
+                                    f"({', '.join(map(str, sorted(ids)))})", *row.fields])
                 elif ids:
                     existing.setdefault(ids.pop(), []).append(row)
                 else:
@@ -225,8 +248,9 @@ class CustomerImport:
         summary.updated += counts["updated"]
         summary.unchanged += counts["unchanged"]
         summary.rejected += len(rejects)
-        if rejects:
-            self._write_errors(errors_path, rejects)
+        for reject in sorted(rejects, key=lambda r: int(r[0])):
+            errors.add(int(reject[0]), reject[1], reject[2], reject[3:])
+        errors.flush()
         self.progress(len(batch) + len(rejects))
 
     def _insert(self, conn, rows: list[_Row], now: dt.datetime) -> int:  # type: ignore[no-untyped-def]
@@ -322,12 +346,3 @@ class CustomerImport:
             s.add(run)
             s.flush()
             return run.id, None
-
-    def _write_errors(self, path: Path, rejects: list[list[str]]) -> None:
-        new = not path.exists()
-        with open(path, "a", encoding="utf-8-sig" if new else "utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            if new:
-                writer.writerow(["line", "field", "error", *self._header])
-            for reject in rejects:
-                writer.writerow(reject)

@@ -178,6 +178,9 @@ class Campaign:
     max_attempts: int
     retry_delay_s: int
     settings: dict[str, Any] = field(default_factory=dict)
+    created_at: dt.datetime | None = None
+    live: dict[str, Any] | None = None
+    live_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ class CampaignContact:
     lease_holder: str | None = None
     lease_until: dt.datetime | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None
+    attempt_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,17 @@ class ContactAttempt:
     outcome: str
     campaign_id: int | None = None
     interaction_id: int | None = None
+    contact_id: int | None = None
+    holder: str | None = None
+    purpose: str | None = None
+    state: str = "done"
+    answered_at: dt.datetime | None = None
+    live: bool = False
+    connected_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    talk_seconds: float | None = None
+    abandoned: bool = False
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True)

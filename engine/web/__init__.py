@@ -1,1 +1,1 @@
-"""web package of the Jinqiao engine."""
+"""The agent console and supervisor wallboard: a Flask app served by gevent inside the engine process."""

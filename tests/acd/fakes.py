@@ -29,6 +29,9 @@ class FakeEvent:
     def get(self, name: str, default=None):
         return self.headers.get(name, default)
 
+    def variable(self, name: str):
+        return self.headers.get("variable_" + name)
+
 
 class Clock:
     def __init__(self, now: float = 1_700_000_000.0) -> None:
@@ -66,11 +69,18 @@ class FakeCaller:
     def press(self, digit: str) -> None:
         self._inbox.put(digit)
 
-    def hang_up(self) -> None:
+    def hang_up(self, cause: str = "", sip_status: int | None = None) -> None:
+        """The caller hangs up; `cause`/`sip_status` as FreeSWITCH reports a BYE (Hangup-Cause,
+        variable_sip_term_status) when given."""
         self.hung_up = True
         self._inbox.put("hangup")
+        headers = {commands.H_UNIQUE_ID: self.uuid}
+        if cause:
+            headers[commands.H_HANGUP_CAUSE] = cause
+        if sip_status is not None:
+            headers["variable_" + commands.VAR_SIP_TERM_STATUS] = str(sip_status)
         for handler in self._handlers:
-            handler(FakeEvent(commands.EV_CHANNEL_HANGUP, {commands.H_UNIQUE_ID: self.uuid}))
+            handler(FakeEvent(commands.EV_CHANNEL_HANGUP, headers))
 
 
 @dataclass
@@ -110,8 +120,11 @@ class FakeSwitch:
                 paths.discard(words[3])
                 gevent.spawn(self.event, commands.EV_RECORD_STOP, words[1], **{commands.H_RECORD_FILE_PATH: words[3]})
             return "+OK Success\n"
-        if words[0] == "uuid_bridge" and self.bridge_replies:
-            return self.bridge_replies.pop(0)
+        if words[0] == "uuid_bridge":  # takes the caller off hold music, as uuid_break does
+            reply = self.bridge_replies.pop(0) if self.bridge_replies else "+OK\n"
+            if reply.startswith("+OK") and words[1] in self.callers:
+                self.callers[words[1]].interrupt()
+            return reply
         if words[0] == "uuid_exists":
             return "true" if words[1] in self.live else "false"
         if words[0] == "show":
@@ -141,9 +154,16 @@ class FakeSwitch:
         return [u for u, ext, _ in self.rung if ext == extension][nth]
 
     def answer(self, extension: str) -> str:
+        """The agent answers. As FreeSWITCH: a leg originated with `api_on_answer` runs that command at the
+        answer; the answer event comes first, then the job result (-ERR ORIGINATOR_CANCEL when the command
+        bridged the leg inside its originate)."""
         leg = self.leg_of(extension)
+        originate = next(cmd for uuid, _, cmd in self.rung if uuid == leg)
+        on_answer = re.search(r"api_on_answer='([^']*)'", originate)
+        reply = self._run(on_answer.group(1)) if on_answer else ""
         self.event(commands.EV_CHANNEL_ANSWER, leg)
-        self.jobs[leg].set(f"+OK {leg}\n")
+        bridged = on_answer is not None and reply.startswith("+OK")
+        self.jobs[leg].set("-ERR ORIGINATOR_CANCEL\n" if bridged else f"+OK {leg}\n")
         return leg
 
     def fail(self, extension: str, cause: str = "NO_ANSWER") -> str:

@@ -50,6 +50,7 @@ def test_acd_is_built_from_config_and_store_and_listens_to_the_switch(tmp_path):
         assert service.dial_customer("13800138000") == "sofia/gateway/carrier/13800138000"
         assert control.handlers and control.reconnect and acd.webhooks is not None
         service.login("1001", ["support"])
+        assert acd.writes.flush(2)  # the timeline is written behind the call path
         assert [c.state for c in AgentRepository(store).state_changes("1001")] == ["available"]
     finally:
         acd.stop()

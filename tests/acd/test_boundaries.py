@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import engine.acd
-import engine.calls
 from tests.importscan import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,15 +20,15 @@ def _modules(package) -> list[str]:
     return [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
 
 
-def test_acd_and_calls_sources_do_not_import_sockets_protocol_or_simulator():
-    for package in ("acd", "calls"):
+def test_acd_sources_do_not_import_sockets_protocol_or_simulator():
+    for package in ("acd",):
         for path in (ROOT / "engine" / package).glob("*.py"):
             bad = {name for name in imported_modules(path) if name.startswith(FORBIDDEN)}
             assert not bad, f"{path.name} imports {bad}"
 
 
 def test_importing_every_acd_module_loads_no_socket_protocol_or_simulator_module():
-    modules = _modules(engine.acd) + _modules(engine.calls)
+    modules = _modules(engine.acd)
     code = ("import sys\n" + "".join(f"import {m}\n" for m in modules) +
             f"print([m for m in {FORBIDDEN!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

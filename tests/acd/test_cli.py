@@ -1,15 +1,19 @@
-"""`jinqiao agent ...` sends the agent control event the engine understands, and shows recorded state."""
+"""`jinqiao agent ...` sends signed control requests, waits for the engine's acknowledgement, shows live state,
+and fails clearly (never a traceback, never a silent success) when the engine is not there."""
 from __future__ import annotations
 
+import time
+
+import pytest
 from click.testing import CliRunner
 
-from engine.acd.cli import agent
-from engine.esl.commands import SUBCLASS_AGENT_CONTROL
+from engine.acd import agent_control as control
+from engine.acd.cli import agent, esl_sender
 from engine.acd.models import Agent, AgentState, QueueConfig
-from engine.esl import commands
 
 from .fakes import FakeEvent, make_service
-from engine.acd.switch_events import SwitchEvents
+
+KEY = control.control_key("pw")
 
 
 class _Obj:
@@ -18,50 +22,82 @@ class _Obj:
         self.config = config
 
 
-def test_cli_commands_drive_a_running_service_through_the_control_event():
-    service, switch, clock = make_service([QueueConfig("support"), QueueConfig("sales")], [Agent("1001")])
-    handler = SwitchEvents(service)
+def _engine_sender():
+    """A sender that does what FreeSWITCH does with sendevent: hand the signed event to the engine's handler,
+    then return the engine's acknowledgement."""
+    service, _switch, clock = make_service([QueueConfig("support"), QueueConfig("sales")], [Agent("1001")])
+    acks = []
+    handler = control.AgentControl(service, KEY, lambda h, b: acks.append((h, b)), clock=clock)
 
-    def deliver(headers):  # what FreeSWITCH does with sendevent: fire it to the engine's connection
-        handler(FakeEvent(commands.EV_CUSTOM, {commands.H_SUBCLASS: SUBCLASS_AGENT_CONTROL, **headers}))
+    def send(fields):
+        request = control.signed_request(KEY, fields, clock())
+        handler(FakeEvent("CUSTOM", request))
+        headers, body = acks[-1]
+        assert headers[control.H_REQUEST_ID] == request[control.H_REQUEST_ID]
+        return headers, body
+    return service, send
 
+
+def test_cli_commands_drive_a_running_service_and_report_its_answer():
+    service, send = _engine_sender()
     runner = CliRunner()
-    result = runner.invoke(agent, ["login", "1001", "--queue", "support"], obj=_Obj(deliver))
+    result = runner.invoke(agent, ["login", "1001", "--queue", "support"], obj=_Obj(send))
     assert result.exit_code == 0, result.output
+    assert "now available" in result.output
     assert service.distributor.agents["1001"].state is AgentState.AVAILABLE
     assert list(service.distributor.agents["1001"].queues) == ["support"]
-    runner.invoke(agent, ["not-ready", "1001", "--reason", "lunch"], obj=_Obj(deliver))
-    assert service.agent_status("1001")["reason"] == "lunch"
-    runner.invoke(agent, ["ready", "1001"], obj=_Obj(deliver))
-    assert service.agent_status("1001")["state"] == "available"
-    out = runner.invoke(agent, ["logout", "1001"], obj=_Obj(deliver))
-    assert "agent 1001: logout" in out.output
-    assert service.agent_status("1001")["state"] == "logged-out"
+    runner.invoke(agent, ["not-ready", "1001", "--reason", "lunch"], obj=_Obj(send))
+    status = runner.invoke(agent, ["status"], obj=_Obj(send))
+    assert status.exit_code == 0 and "1001\tnot-ready\tregistered\tsupport\tlunch" in status.output
+    out = runner.invoke(agent, ["logout", "1001"], obj=_Obj(send))
+    assert "agent 1001: logout" in out.output and service.agent_status("1001")["state"] == "logged-out"
 
 
-def test_bad_agent_id_is_refused_before_sending():
+def test_a_refused_request_fails_with_the_engines_reason():
+    _service, send = _engine_sender()
+    result = CliRunner().invoke(agent, ["status", "9999"], obj=_Obj(send))
+    assert result.exit_code == 1 and "unknown agent" in result.output
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["ready", "10 01"], "not an agent id"),
+    (["ready", "10\x0001"], "not an agent id"),
+    (["not-ready", "1001", "--reason", "lunch\r\nAgent-ID: 1002"], "--reason"),
+    (["not-ready", "1001", "--reason", "²" * 80], "--reason"),
+    (["login", "1001", "--queue", "a,b"], "--queue"),
+])
+def test_bad_arguments_are_refused_before_sending(args, hint):
     sent = []
-    result = CliRunner().invoke(agent, ["ready", "10 01"], obj=_Obj(sent.append))
-    assert result.exit_code == 2 and sent == []
-    assert "not an agent id" in result.output
+    result = CliRunner().invoke(agent, args, obj=_Obj(sent.append))
+    assert result.exit_code == 2 and sent == [] and result.exception is None or isinstance(result.exception, SystemExit)
+    assert hint in result.output
 
 
-def test_status_reads_the_timeline_from_the_store(tmp_path):
-    from engine.config import DatabaseSection, EngineSection, load_config, replace
-    from engine.store.database import open_store
-    from engine.store.repos.agents import AgentRepository
+def test_without_a_switch_the_command_fails_and_says_where_it_looked():
+    from engine.config import load_config
 
-    config = replace(load_config(None), database=DatabaseSection(url=f"sqlite:///{tmp_path / 'jq.db'}"),
-                     engine=EngineSection(data_dir=str(tmp_path)))
-    store = open_store(config.database_url)
-    store.create_all()
-    repo = AgentRepository(store)
-    repo.add("1001", name="Li", extension="1001")
-    repo.add("1002", name="Han", extension="1002")
-    repo.record_state_change("1001", "not-ready", "lunch", 1_763_000_000.0)
-    store.dispose()
-    out = CliRunner().invoke(agent, ["status"], obj=_Obj(None, config)).output
-    assert "1001\tnot-ready\tsince 2025-11-13" in out and "lunch" in out
-    assert "1002\tlogged-out" in out
-    bad = CliRunner().invoke(agent, ["status", "9999"], obj=_Obj(None, config))
-    assert bad.exit_code == 1 and "unknown agent" in bad.output
+    config = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "pw", "JINQIAO_FREESWITCH_PORT": "1",
+                                        "JINQIAO_FREESWITCH_CONNECT_TIMEOUT": "0.5"})
+    result = CliRunner().invoke(agent, ["ready", "1001"], obj=_Obj(esl_sender(config)))
+    assert result.exit_code == 1 and "cannot reach FreeSWITCH at 127.0.0.1:1" in result.output
+
+
+def test_with_the_switch_but_no_engine_login_fails_instead_of_claiming_success():
+    from engine.config import load_config
+    from engine.sim import FreeSwitchSim
+
+    sim = FreeSwitchSim(password="pw", time_scale=0.01)
+    sim.start()
+    try:
+        config = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "pw",
+                                            "JINQIAO_FREESWITCH_PORT": str(sim.address[1])})
+        started = time.monotonic()
+        result = CliRunner().invoke(agent, ["login", "1001"], obj=_Obj(esl_sender(config, timeout=0.5)))
+        assert result.exit_code == 1 and "did not acknowledge" in result.output
+        assert time.monotonic() - started < 30
+        wrong = load_config(None, environ={"JINQIAO_FREESWITCH_PASSWORD": "nope", "JINQIAO_FREESWITCH_CONNECT_TIMEOUT": "1",
+                                           "JINQIAO_FREESWITCH_PORT": str(sim.address[1])})
+        result = CliRunner().invoke(agent, ["login", "1001"], obj=_Obj(esl_sender(wrong, timeout=0.5)))
+        assert result.exit_code == 1 and "refused the ESL password" in result.output
+    finally:
+        sim.stop()

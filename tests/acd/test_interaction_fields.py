@@ -9,6 +9,7 @@ from engine.acd.legs import SwitchLegs
 from engine.acd.models import Agent, QueueConfig
 from engine.acd.service import QueueService
 from engine.acd.store_adapters import StoreInteractions
+from engine.esl import commands
 from engine.ivr.ports import QueueOutcome, QueueRequest
 from engine.store.database import open_store
 from engine.store.repos.agents import AgentRepository
@@ -133,3 +134,91 @@ def test_the_agent_who_served_a_customer_is_remembered_so_the_next_call_sticks_t
     caller2.hang_up()
     with pytest.raises(Hungup):
         waiting2.get(timeout=2)
+
+
+# ----- issue 8.1: the cause and SIP status FreeSWITCH reports, on every ACD path -----------------------------
+def test_a_caller_who_hangs_up_while_queued_leaves_the_cause_and_sip_status_on_the_interaction(store):
+    service, switch, clock = _service(store)
+    caller, waiting = _queue_call(service, switch)
+    clock.now += 12
+    caller.hang_up("NORMAL_CLEARING", sip_status=200)  # the caller's BYE
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.abandoned and row.hangup_cause == "NORMAL_CLEARING" and row.sip_status == 200
+
+
+def test_a_caller_who_hangs_up_during_the_conversation_leaves_the_cause_and_sip_status(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    caller, waiting = _queue_call(service, switch)
+    switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    caller.hang_up("NORMAL_CLEARING", sip_status=200)
+    waiting.get(timeout=2)
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.hangup_by == "caller" and row.hangup_cause == "NORMAL_CLEARING" and row.sip_status == 200
+
+
+def test_an_agent_who_hangs_up_leaves_the_agent_legs_cause_and_sip_status(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    switch.event(commands.EV_CHANNEL_HANGUP, leg, **{commands.H_HANGUP_CAUSE: "NORMAL_CLEARING",
+                                                      "variable_sip_term_status": "200"})
+    waiting.get(timeout=2)
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.hangup_by == "agent" and row.hangup_cause == "NORMAL_CLEARING" and row.sip_status == 200
+
+
+def test_a_blind_transfer_to_a_queue_records_the_released_agent_legs_cause(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    caller, waiting = _queue_call(service, switch)
+    leg = switch.answer("1001")
+    wait_until(lambda: any(c.startswith("uuid_bridge") for c in switch.commands))
+    service.transfer("caller-1", "queue", "support")
+    switch.hang_up_leg(leg, "NORMAL_CLEARING")  # the engine's kill: no SIP status from the far end
+    wait_until(lambda: InteractionRepository(store).by_call_id("caller-1").hangup_by == "transfer:queue")
+    row = InteractionRepository(store).by_call_id("caller-1")
+    assert row.hangup_cause == "NORMAL_CLEARING" and row.sip_status is None
+    caller.hang_up()
+    with pytest.raises(Hungup):
+        waiting.get(timeout=2)
+
+
+# ----- issue 8.5: arrival, queue entry, offer, answer, bridge and hang-up are separate facts ------------------
+def test_arrival_queue_entry_offer_answer_and_bridge_are_kept_apart(store):
+    service, switch, clock = _service(store)
+    service.login("1001")
+    # Given a call that arrived 40 s before it reached the queue (it spent them in the IVR)
+    caller = FakeCaller("caller-1", "13800138000")
+    caller.data = {commands.H_CALLER_CREATED_TIME: str(int((clock.now - 40) * 1e6))}
+    switch.callers["caller-1"] = caller
+    waiting = gevent.spawn(service.enqueue, caller, QueueRequest(queue="support", call_uuid="caller-1"))
+    wait_until(lambda: caller.played)
+    clock.now += 5
+    leg = switch.answer("1001")
+    run = switch.api
+    switch.api = lambda cmd, timeout=10.0: (setattr(clock, "now", clock.now + 0.5), run(cmd, timeout))[1]
+    wait_until(lambda: InteractionRepository(store).by_call_id("caller-1").bridged_at is not None)
+    row = InteractionRepository(store).by_call_id("caller-1")
+    start = clock.now - 5.5
+    assert row.arrived_at.timestamp() == pytest.approx(start - 40)
+    assert row.queue_entered_at.timestamp() == pytest.approx(start)
+    assert row.offered_at.timestamp() == pytest.approx(start)
+    assert row.answered_at.timestamp() == pytest.approx(start + 5)
+    assert row.bridged_at.timestamp() > row.answered_at.timestamp()  # after FreeSWITCH bridged, not at the answer
+    switch.hang_up_leg(leg)
+    waiting.get(timeout=2)
+
+
+def test_an_interaction_the_ivr_opened_keeps_its_arrival_time(store):
+    repo = InteractionRepository(store)
+    opened = repo.start("inbound", 1_700_000_000.0, caller="13800138000", call_id="caller-1")
+    StoreInteractions(repo).queue_event("caller-1", 1_700_000_060.0, caller="13800138000",
+                                        arrived_at=1_700_000_050.0, queue="support", queue_entered_at=1_700_000_060.0)
+    row = repo.get(opened)
+    assert row.arrived_at.timestamp() == 1_700_000_000.0 and row.queue_entered_at.timestamp() == 1_700_000_060.0

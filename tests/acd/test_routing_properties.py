@@ -1,5 +1,8 @@
-"""Property-based tests of the routing invariants: no double booking, priority order, no starvation."""
+"""Property-based tests of the routing invariants: no double booking, priority order, no starvation, scarce
+agents spared."""
 from __future__ import annotations
+
+import dataclasses
 
 from hypothesis import given, settings, strategies as st
 
@@ -177,3 +180,115 @@ arrival_list = st.lists(st.tuples(st.floats(0, 600), st.integers(0, 9)), min_siz
 def test_priority_order_is_respected_and_nobody_starves(arrivals, aging, service):
     served = _serve_checking_order(arrivals, aging, service)
     assert sorted(served) == sorted(f"c{i}" for i in range(len(arrivals)))  # everyone is served
+
+
+# ----- scarce agents are spared ------------------------------------------------------------------------------
+SKILLS = ("vip", "fr")
+pool_agent = st.tuples(st.fixed_dictionaries({s: st.integers(0, 2) for s in SKILLS}),
+                       st.sets(st.sampled_from(("general", "vip", "french")), min_size=1),
+                       st.booleans(), st.integers(0, 100), st.integers(0, 20))
+scarce_pool = st.tuples(st.lists(pool_agent, min_size=1, max_size=8), st.sampled_from(list(Strategy)),
+                        st.sampled_from(["general", "vip", "french"]), st.sampled_from([{}, {"fr": 1}]),
+                        st.booleans())
+
+
+def _scarce_setup(agents, strategy, preserve):
+    queues = {"general": QueueConfig("general", strategy=strategy, preserve_scarce_agents=preserve, random_seed=3),
+              "vip": QueueConfig("vip", strategy=strategy, skills={"vip": 1}, preserve_scarce_agents=preserve),
+              "french": QueueConfig("french", strategy=strategy, skills={"fr": 2}, preserve_scarce_agents=preserve)}
+    people = [Agent(f"a{i}", skills=skills, queues={q: {} for q in member_of}, idle_since=idle, calls_handled=calls)
+              for i, (skills, member_of, _ready, idle, calls) in enumerate(agents)]
+    d = Distributor(queues, people)
+    for i, (_skills, _member_of, ready, _idle, _calls) in enumerate(agents):
+        d.login(f"a{i}", 0, ready=ready)
+    for agent, (_s, _m, _r, idle, _c) in zip(people, agents):
+        agent.idle_since = float(idle)  # login stamps the time; the pool's idle order is part of the example
+    return d
+
+
+def _wanted(d: Distributor, queue: str, need: dict) -> dict:
+    return {s: max(d.queues[queue].skills.get(s, 0), need.get(s, 0)) for s in {*d.queues[queue].skills, *need}}
+
+
+def _eligible(d: Distributor, queue: str, need: dict) -> list[Agent]:
+    wanted = _wanted(d, queue, need)
+    return [a for a in d.agents.values() if a.can_take_offer and queue in a.queues and a.qualifies(queue, wanted)]
+
+
+def _sole_server_of(d: Distributor, agent: Agent, serving: str) -> list[str]:
+    """Other queues this available agent is the only available, qualified member of."""
+    sole = []
+    for name in agent.queues:
+        if name == serving or not agent.qualifies(name, d.queues[name].skills):
+            continue
+        if not any(o is not agent and o.can_take_offer and name in o.queues and o.qualifies(name, d.queues[name].skills)
+                   for o in d.agents.values()):
+            sole.append(name)
+    return sole
+
+
+def _offered(intents) -> list[str]:
+    return [agent_id for i in intents if isinstance(i, Offer) for agent_id in i.agent_ids]
+
+
+@settings(max_examples=400, deadline=None)
+@given(scarce_pool)
+def test_the_offered_agent_is_always_eligible(example):
+    agents, strategy, queue, need, preserve = example
+    d = _scarce_setup(agents, strategy, preserve)
+    eligible = {a.agent_id for a in _eligible(d, queue, need)}
+    offered = _offered(d.enqueue(WaitingCaller("c1", queue, 0.0, required_skills=need), 0.0))
+    assert set(offered) <= eligible
+    assert bool(offered) == bool(eligible)  # sparing never leaves a caller waiting beside a free agent
+
+
+@settings(max_examples=400, deadline=None)
+@given(scarce_pool)
+def test_a_sole_server_of_another_queue_is_not_chosen_while_an_agent_without_other_duties_is_free(example):
+    agents, strategy, queue, need, _ = example
+    d = _scarce_setup(agents, strategy, True)
+    eligible = _eligible(d, queue, need)
+    free_of_duties = [a for a in eligible
+                      if not any(n != queue and d.queues[n].skills and a.qualifies(n, d.queues[n].skills)
+                                 or n != queue and not d.queues[n].skills for n in a.queues)]
+    offered = _offered(d.enqueue(WaitingCaller("c1", queue, 0.0, required_skills=need), 0.0))
+    if free_of_duties:
+        for agent_id in offered:
+            assert not _sole_server_of(d, d.agents[agent_id], queue), (agent_id, [a.agent_id for a in free_of_duties])
+
+
+@settings(max_examples=300, deadline=None)
+@given(scarce_pool)
+def test_turning_sparing_off_restores_the_queue_strategy_order(example):
+    import random
+
+    from engine.acd.strategies import choose_agents
+
+    agents, strategy, queue, need, _ = example
+    d = _scarce_setup(agents, strategy, False)
+    eligible = _eligible(d, queue, need)
+    wanted = _wanted(d, queue, need)
+    expected = [a.agent_id for a in choose_agents(strategy, eligible, queue=queue, requirement=wanted,
+                                                  rng=random.Random(d.queues[queue].random_seed))]
+    assert _offered(d.enqueue(WaitingCaller("c1", queue, 0.0, required_skills=need), 0.0)) == expected
+
+
+def test_the_only_vip_agent_is_kept_for_the_vip_caller_who_calls_next():
+    # Given the demo's pool: one agent with the vip skill, two general agents, everyone in both queues
+    queues = {"general": QueueConfig("general"), "vip": QueueConfig("vip", skills={"vip": 1})}
+    people = [Agent("1001", skills={"vip": 9}), Agent("1002"), Agent("1003")]
+    d = Distributor(queues, people)
+    for agent_id, idle in (("1001", 0.0), ("1002", 5.0), ("1003", 6.0)):
+        d.login(agent_id, idle, {"general": {}, "vip": {}})  # 1001 has been idle the longest
+    # When an unknown caller reaches the general queue, then a VIP caller the VIP queue
+    general = _offered(d.enqueue(WaitingCaller("c1", "general", 10.0), 10.0))
+    vip = _offered(d.enqueue(WaitingCaller("c2", "vip", 11.0), 11.0))
+    # Then the general caller gets a general agent and the VIP caller the VIP agent at once
+    assert general == ["1002"] and vip == ["1001"]
+    # And with sparing off, longest-idle gives the VIP agent away and the VIP caller waits
+    queues = {name: dataclasses.replace(q, preserve_scarce_agents=False) for name, q in queues.items()}
+    d = Distributor(queues, [Agent("1001", skills={"vip": 9}), Agent("1002"), Agent("1003")])
+    for agent_id, idle in (("1001", 0.0), ("1002", 5.0), ("1003", 6.0)):
+        d.login(agent_id, idle, {"general": {}, "vip": {}})
+    assert _offered(d.enqueue(WaitingCaller("c1", "general", 10.0), 10.0)) == ["1001"]
+    assert _offered(d.enqueue(WaitingCaller("c2", "vip", 11.0), 11.0)) == []

@@ -157,6 +157,57 @@ def test_caller_hanging_up_as_the_agent_answers_leaves_nobody_stuck(sim, rig_fac
     assert not rig.service.agent_legs and not rig.service.calls
 
 
+def test_agent_bridged_before_the_originate_returns_hangs_up_and_the_caller_moves_on_at_once(sim, rig_factory):
+    # Given a switch that is still inside the originate when the agent's answer event reaches the engine
+    sim.switch.latency.originate_return = 0.5
+    sim.add_endpoint("1001", answer_after=1, hangup_after=100)  # sim seconds: talks 1 s real
+    rig = rig_factory(agents=("1001",))
+    call = sim.place_call(DID, "13800138010")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    [leg] = list(rig.service.agent_legs)
+    until(sim, lambda: _partner(sim, call.uuid) == leg)
+    # Then FreeSWITCH cancels the originate although the leg is up and bridged ...
+    assert sim.channels[leg].bridged_in_originate
+    gone_at = []
+    until(sim, lambda: leg not in sim.channels and (gone_at.append(time.monotonic()) or True), timeout=5)
+    # ... and the agent's hang-up still ends the conversation: the caller's flow goes on, the agent wraps up
+    until(sim, lambda: call.uuid in rig.results, timeout=2)
+    assert rig.results[call.uuid].outcome is QueueOutcome.ANSWERED
+    assert rig.agent("1001").state in (AgentState.WRAP_UP, AgentState.AVAILABLE)
+    fields = {k: v for f in rig.records.events_for(call.uuid) for k, v in f.items()}
+    assert fields["hangup_by"] == "agent" and fields["hangup_cause"] == "NORMAL_CLEARING"
+    assert 0.5 < fields["talk_seconds"] < 3
+    assert not rig.service.agent_legs
+
+
+def test_freeswitch_bridges_on_the_agents_answer_and_the_engine_sends_no_bridge(sim, rig_factory):
+    sim.add_endpoint("1001", answer_after=2, hangup_after=40)
+    rig = rig_factory(agents=("1001",), bridge_on_answer=True)
+    call = sim.place_call(DID, "13800138011")
+    until(sim, lambda: rig.agent("1001").state is AgentState.ON_CALL)
+    [leg] = list(rig.service.agent_legs)
+    until(sim, lambda: _partner(sim, call.uuid) == leg)
+    # FreeSWITCH ran the bridge itself at the answer: the engine sent no uuid_bridge (nor uuid_break)
+    originate = next(c for c in sim.command_log if "originate" in c and leg in c)
+    assert f"api_on_answer='uuid_bridge {call.uuid} {leg}'" in originate
+    assert not any(c.startswith(("uuid_bridge", "uuid_break")) for c in sim.command_log if "api_on_answer" not in c)
+    assert sim.channels[leg].bridged_in_originate  # so the originate ended -ERR ORIGINATOR_CANCEL, ignored
+    until(sim, lambda: call.uuid in rig.results, timeout=8)
+    assert rig.results[call.uuid].outcome is QueueOutcome.ANSWERED
+    fields = {k: v for f in rig.records.events_for(call.uuid) for k, v in f.items()}
+    assert fields["hangup_by"] == "agent" and fields["bridged_at"] >= fields["answered_at"]
+
+
+def test_ring_all_and_whisper_queues_keep_the_engine_driven_bridge(sim, rig_factory):
+    from engine.acd.intents import Offer
+    rig = rig_factory(QueueConfig("support", whisper="/sounds/vip.wav"), agents=("1001",), bridge_on_answer=True)
+    rig.service.distributor.queues["plain"] = QueueConfig("plain")
+    call = type("Call", (), {"callback": False})()
+    assert not rig.service._bridges_on_answer(call, Offer("c", "support", ("1001",), 10))
+    assert not rig.service._bridges_on_answer(call, Offer("c", "plain", ("1001", "1002"), 10))
+    assert rig.service._bridges_on_answer(call, Offer("c", "plain", ("1001",), 10))
+
+
 def test_agent_phone_unregistering_mid_offer_moves_the_caller_to_another_agent(sim, rig_factory):
     sim.add_endpoint("1001", answer_after=None)
     sim.add_endpoint("1002", answer_after=2, hangup_after=30)

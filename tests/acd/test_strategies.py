@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import random
 
+from hypothesis import given, settings, strategies as st
+
 from engine.acd.models import Agent, Strategy
-from engine.acd.strategies import choose_agents
+from engine.acd.strategies import choose_agents, choose_sparing
 
 
 def _agents():
@@ -43,3 +45,33 @@ def test_random_is_reproducible_with_a_seed_and_covers_everyone():
 def test_no_candidates_means_no_offer():
     for strategy in Strategy:
         assert choose_agents(strategy, [], queue="q", requirement={}) == []
+
+
+def test_sparing_keeps_the_cheapest_candidates_and_lets_the_strategy_choose_among_them():
+    costs = {"a": 0.0, "b": 1.0, "c": 0.0}  # b is needed elsewhere
+
+    def sparing(strategy, **kw):
+        kw.setdefault("requirement", {"x": 1})
+        return [a.agent_id for a in choose_sparing(strategy, _agents(), lambda a: costs[a.agent_id], queue="q", **kw)]
+
+    assert sparing(Strategy.LONGEST_IDLE) == ["c"]  # b is idle longest, c next
+    assert sparing(Strategy.SKILLS_BY_PROFICIENCY) == ["c"]
+    assert sparing(Strategy.RING_ALL) == ["a", "c"]
+    assert sparing(Strategy.ROUND_ROBIN, last_agent="a") == ["c"]
+    assert sparing(Strategy.RANDOM, rng=random.Random(1)) in (["a"], ["c"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(list(Strategy)), st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0]), min_size=3, max_size=3),
+       st.sampled_from([None, "a", "b", "c"]))
+def test_sparing_chooses_only_least_cost_agents_and_is_the_strategy_when_costs_are_equal(strategy, cost_list, last):
+    costs = dict(zip("abc", cost_list))
+    agents = _agents()
+    kw = {"queue": "q", "requirement": {"x": 1}, "last_agent": last}
+    chosen = choose_sparing(strategy, agents, lambda a: costs[a.agent_id], rng=random.Random(5), **kw)
+    assert chosen and all(costs[a.agent_id] == min(cost_list) for a in chosen)
+    spared = [a for a in agents if costs[a.agent_id] == min(cost_list)]
+    assert chosen == choose_agents(strategy, spared, rng=random.Random(5), **kw)
+    flat = choose_sparing(strategy, agents, lambda a: 0.0, rng=random.Random(5), **kw)
+    plain = choose_agents(strategy, agents, rng=random.Random(5), **kw)
+    assert [a.agent_id for a in flat] == [a.agent_id for a in plain]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from engine.esl.connection import CallHungUp
 from engine.ivr.ports import (MemoryCallbacks, MemoryDirectory, MemoryInteractionLog, QueueOutcome, QueueRequest,
                               QueueResult)
-from engine.ivr.registry import FlowRegistry
+from engine.ivr.registry import FlowRegistry, run_inline
 from engine.ivr.runner import FlowRunner
 
 FIXED_NOW = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)  # Wednesday 11:00 in Shanghai
@@ -136,7 +136,7 @@ class Harness:
 
     def runner(self) -> FlowRunner:
         registry = FlowRegistry(self.flows_dir, default_flow=self.default_flow, queues=self.queue_names,
-                                check_interval=0.0)
+                                check_interval=0.0, background=run_inline)
         report = registry.reload()
         assert report.ok, "\n".join(map(str, report.errors))
         return FlowRunner(registry, self.tts, self.directory, self.queues, self.callbacks, self.log,

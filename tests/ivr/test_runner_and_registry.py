@@ -109,7 +109,11 @@ def test_registry_picks_up_an_edit_for_new_calls(harness):
     harness.write("main", "start: a\nnodes:\n  a: {type: play, tts: new, next: b}\n  b: {type: hangup}\n")
     bump_mtime(path, 5)
     assert registry.flow_for("1") is old  # checked at most once per check_interval
+    registry.join()
+    assert registry.flow_for("1") is old
     clock.t = 2.0
+    assert registry.flow_for("1") is old  # the call that notices the change does not wait for the reload
+    registry.join()
     new = registry.flow_for("1")
     assert new is not old and new.nodes["a"].tts.pick("zh").source == "new"
 
@@ -123,6 +127,8 @@ def test_a_broken_edit_keeps_the_previous_version_and_logs_the_errors(harness, c
     bump_mtime(path, 5)
     with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
         assert registry.flow_for("1") is good
+        registry.join()
+        assert registry.flow_for("1") is good
     assert "main.yaml:3:" in caplog.text and "no node called 'nowhere'" in caplog.text
     assert "keeping the previous version" in caplog.text
 
@@ -132,6 +138,8 @@ def test_a_deleted_flow_is_unloaded(harness):
     registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
     registry.reload()
     path.unlink()
+    registry.flow_for("1")
+    registry.join()
     assert registry.flow_for("1") is None and registry.names == []
 
 
@@ -223,6 +231,8 @@ def test_an_editor_lock_file_beside_the_flows_does_not_unload_them(harness):
     registry.reload()
     os.symlink("user@host.1234:1700000000", harness.flows_dir / ".#main.yaml")  # what Emacs leaves while editing
     bump_mtime(path, 5)
+    registry.flow_for("1")
+    registry.join()
     assert registry.flow_for("1") is not None and registry.names == ["main"]
     assert registry.last_report is not None and registry.last_report.ok
 
@@ -235,6 +245,93 @@ def test_a_flows_directory_that_disappears_keeps_the_running_flows_and_logs_it(h
     harness.flows_dir.rename(moved)
     with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
         assert registry.flow_for("1") is not None
+        registry.join()
+        assert registry.flow_for("1") is not None
     assert "cannot read the flows directory" in caplog.text and "keeping" in caplog.text
     moved.rename(harness.flows_dir)
     assert registry.flow_for("1") is not None
+
+
+ALIAS_BOMB = "start: a\nnodes:\n  a: {type: hangup}\n" + "l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}, *l{i - 1}, *l{i - 1}, *l{i - 1}, *l{i - 1}, *l{i - 1}, *l{i - 1}, *l{i - 1}]\n"
+    for i in range(1, 10))
+
+
+@pytest.mark.timeout(30)
+def test_an_alias_bomb_dropped_into_a_running_engine_keeps_the_flows_and_is_refused_at_once(harness, caplog):
+    # Given a running registry serving "main"
+    harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
+    registry.reload()
+    good = registry.flow_for("1")
+    # When a "billion laughs" file replaces it (expanded, it would be 9**10 items)
+    path = harness.write("main", ALIAS_BOMB)
+    bump_mtime(path, 5)
+    with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
+        assert registry.flow_for("1") is good
+        registry.join()
+    # Then the previous version keeps serving and the refusal names file, line and column
+    assert registry.flow_for("1") is good
+    assert "main.yaml:5:" in caplog.text and "aliases (*l0) are not allowed" in caplog.text
+
+
+def test_a_reload_that_fails_unexpectedly_keeps_the_previous_flows(harness, monkeypatch, caplog):
+    import engine.ivr.registry as registry_module
+
+    path = harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
+    registry.reload()
+    good = registry.flow_for("1")
+
+    def explode(*args, **kwargs):
+        raise RecursionError("a loader defect")
+
+    monkeypatch.setattr(registry_module, "validate_paths", explode)
+    bump_mtime(path, 5)
+    with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
+        assert registry.flow_for("1") is good
+        registry.join()
+        assert registry.flow_for("1") is good
+    assert "keeping the 1 flows loaded" in caplog.text
+    assert registry.last_report is not None and "RecursionError" in str(registry.last_report.errors[0])
+
+
+def test_a_call_never_runs_the_reload_itself(harness):
+    # Given a registry whose background runner only records the jobs handed to it
+    harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    from engine.ivr.registry import run_inline
+
+    jobs = []
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0,
+                            background=lambda job: jobs.append(job) or run_inline(lambda: None))
+    registry.reload()
+    good = registry.flow_for("1")
+    # When the flow is broken on disk, calls still get the loaded flow without loading anything
+    harness.write("main", "start: [")
+    assert registry.flow_for("1") is good and len(jobs) == 2
+    # Then the job, run later, reports the error and keeps the flow
+    jobs[-1]()
+    assert registry.flow_for("1") is good and not registry.last_report.ok
+
+
+@pytest.mark.parametrize("content, message", [
+    ("start: a\nnodes:\n  a: {type: hangup}\nvars: " + "[" * 3000 + "]" * 3000 + "\n", "nest"),
+    ("start: a\nnodes:\n  a: {type: hangup}\n? [x]\n: y\n", "complex mapping keys"),
+    ("start: a\nnodes:\n  a: {type: hangup}\nvars: {d: 2024-02-30}\n", "invalid timestamp value"),
+    ("start: a\nnodes:\n  a: {type: hangup}\nvars: {n: " + "7" * 5000 + "}\n", "number too long"),
+])
+def test_a_broken_file_dropped_into_a_running_engine_is_located_and_the_flow_keeps_serving(harness, caplog,
+                                                                                           content, message):
+    path = harness.write("main", "start: a\nnodes:\n  a: {type: hangup}\n")
+    registry = FlowRegistry(harness.flows_dir, default_flow="main", check_interval=0.0)
+    registry.reload()
+    good = registry.flow_for("1")
+    path.write_text(content, encoding="utf-8")
+    bump_mtime(path, 5)
+    with caplog.at_level(logging.ERROR, logger="engine.ivr.registry"):
+        assert registry.flow_for("1") is good
+        registry.join()
+        assert registry.flow_for("1") is good
+    [error] = registry.last_report.errors
+    assert str(error).startswith(f"{path}:") and message in str(error)
+    assert "keeping the previous version" in caplog.text

@@ -163,7 +163,7 @@ def test_subflow_and_transfer_over_the_socket(engine):
     call = engine.sim.place_call("5000", "13800138000")
     engine.answer(call, ["2"])
     record = engine.finished(2)[1]
-    assert record.outcome == "transferred" and ("transfer", "8001 XML default") in call.apps
+    assert record.outcome == "transferred" and ("transfer", "8001 XML public") in call.apps
 
 
 def test_a_dtmf_flood_at_a_menu_is_only_data(engine):

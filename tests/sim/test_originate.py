@@ -91,7 +91,7 @@ def test_answering_machine_answers_and_is_marked_on_the_channel(sim, esl):
 def test_agent_that_never_answers_times_out_and_agent_that_hangs_up(sim, esl):
     sim.add_endpoint("3001", answer_after=None)
     assert esl.cmd("api originate {originate_timeout=1}user/3001 &park()").body == b"-ERR NO_ANSWER\n"
-    sim.add_endpoint("3002", answer_after=0.1, hangup_after=0.5)
+    sim.add_endpoint("3002", answer_after=0.1, hangup_after=5)  # 50 ms real: after the originate has returned
     r = esl.cmd("api originate {origination_uuid=h1}user/3002 &park()")
     assert r.body == b"+OK h1\n"
     leg = sim.channels["h1"]

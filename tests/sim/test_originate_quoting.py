@@ -65,10 +65,12 @@ def test_the_event_app_fires_the_agent_control_event_of_a_feature_code() -> None
                 if ext.find("condition").get("expression") == r"^\*21$"
                 for a in ext.iter("action") if a.get("application") == "event"][0]
         sim.route("*21", apps=[("event", data), ("hangup", "")])
-        call = sim.place_call("*21", "1001")
+        call = sim.place_call("*21", "1001", variables={"sip_authorized": "true", "sip_auth_username": "1001"})
         assert call.wait_hangup(5)
         assert sim.wait_until(lambda: seen, 5)
-        assert seen[0].get(commands.H_AGENT_ID) == "1001" and seen[0].get(commands.H_AGENT_ACTION) == "login"
+        # The agent is the authenticated SIP user (expanded from ${sip_auth_username}), with the channel's data.
+        assert seen[0].get("Agent-Extension") == "1001" and seen[0].get(commands.H_AGENT_ACTION) == "login"
+        assert seen[0].get(commands.H_UNIQUE_ID) == call.uuid
     finally:
         connection.close()
         sim.stop()

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 SIP_URI = re.compile(r"^sips?:")
 EXTENSION = re.compile(r"^[0-9*#+]{1,32}$")
+TRANSFER_CONTEXT = "public"  # a flow's caller came in through `public`; a transfer keeps it there by default
+TRANSFER_NUMBER = re.compile(r"\+?[0-9]{2,15}")
+CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 REFERENCE_KINDS = ("account", "order", "waybill")
 
 
@@ -149,7 +152,8 @@ class QueueNode(Node):
         request = QueueRequest(queue=self.queue, priority=self._priority(session), skills=skills,
                                call_uuid=session.uuid, flow=session.record.flow,
                                customer_id=session.record.customer_id, language=session.language,
-                               timeout_s=self.timeout_s)
+                               timeout_s=self.timeout_s, ivr_path=tuple(session.record.path),
+                               ivr_digits=tuple(f"{node}:{digits}" for node, digits in session.record.digits))
         session.play(self.prompt, self.fallback)
         try:
             result = gateway.enqueue(session.channel, request)
@@ -191,7 +195,11 @@ class TransferNode(Node):
     FIELDS = {
         "to": Field(Kind.TEMPLATE, "Number or sip:user@host (template).", required=True),
         "prompt": Field(Kind.PROMPT, "Played before transferring."),
-        "context": Field(Kind.STR, "Dialplan context for numbers.", default="default"),
+        "context": Field(Kind.STR, "Dialplan context for numbers. Default `public`, where the caller already is: "
+                                   "naming an internal context (e.g. `default`) is an explicit choice.",
+                         default=TRANSFER_CONTEXT),
+        "pattern": Field(Kind.REGEX, "Regular expression a number must match in full (default: 2-15 digits, "
+                                     "optional leading +; never `*` feature codes unless allowed here)."),
         "on_failure": Field(Kind.NODE, "Where to go when the target is invalid or does not answer."),
     }
 
@@ -213,7 +221,8 @@ class TransferNode(Node):
                 session.record.outcome = "transferred"
                 raise FlowFinished("transferred")
             log.info("[%s] %s: bridge failed: %s", session.uuid, self.id, cause)
-        elif EXTENSION.match(target):
+        elif EXTENSION.match(target) and (self.pattern or TRANSFER_NUMBER).fullmatch(target) \
+                and CONTEXT_NAME.match(str(self.context)):
             session.channel.transfer(target, context=self.context)
             session.record.outcome = "transferred"
             raise FlowFinished("transferred")

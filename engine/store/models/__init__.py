@@ -5,14 +5,18 @@ from engine.store.models.outbound import (
     CampaignContactRow,
     CampaignRow,
     ContactAttemptRow,
+    DialDecisionRow,
     DncEntryRow,
     ImportRunRow,
+    NumberClaimRow,
 )
 from engine.store.models.reports import AgentStateDayRow, ReportDailyCountRow, RollupDayRow
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
+from engine.store.models.users import WebUserRow
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
     "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "ImportRunRow",
-    "InteractionRow", "RecordingRow", "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "as_utc",
+    "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "ReportDailyCountRow", "RollupDayRow",
+    "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow", "as_utc",
 ]

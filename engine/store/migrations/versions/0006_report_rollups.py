@@ -1,7 +1,7 @@
 """Report pre-aggregates per local day: agent seconds per state and reason, call counts, and which days are rolled up.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 
 Derived data only: dropping these tables loses nothing (`jinqiao report rollup` rebuilds them).
 """
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0003"
+down_revision: Union[str, Sequence[str], None] = "0005"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

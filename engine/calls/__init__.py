@@ -1,1 +1,0 @@
-"""calls package of the Jinqiao engine."""
