@@ -1,7 +1,6 @@
 """Reports as text tables (with a heat-map grid for `hourly`) and as CSV."""
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable
 from typing import IO, Any
@@ -26,18 +25,27 @@ def cell(value: Any) -> str:
 
 def write_csv(report: Report, out: IO[str]) -> None:
     """Each table: a header row (first column `section`) and its rows; a blank line between tables; then the
-    footer lines as a `footer` section so the reconciliation travels with the data."""
-    writer = csv.writer(out, lineterminator="\n")
+    footer lines as a `footer` section so the reconciliation travels with the data. Written by the store's
+    safe CSV writer (engine.store.csvexport: cells a spreadsheet would run as formulas are defused)."""
+    from engine.store.csvexport import CsvExport
+
+    writer = CsvExport(out)
     for index, table in enumerate(report.tables):
         if index:
             writer.writerow([])
         writer.writerow(["section", *table.columns])
         for row in table.rows:
-            writer.writerow([table.name, *(cell(row.get(c)) for c in table.columns)])
+            writer.writerow([table.name, *(_csv_value(row.get(c)) for c in table.columns)])
     writer.writerow([])
     writer.writerow(["section", "check"])
     for line in report.footer:
-        writer.writerow(["footer", cell(line)])
+        writer.writerow(["footer", line])
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
 
 
 def text_lines(report: Report) -> Iterable[str]:
