@@ -28,6 +28,7 @@ PLUGIN_GROUPS = (
     "engine.fsconf:fs",
     "engine.web.cli:users",
     "engine.dialer.sim_cli:dialer",
+    "engine.reports.cli:report",
 )
 
 

@@ -11,12 +11,13 @@ from engine.store.models.outbound import (
     ImportRunRow,
     NumberClaimRow,
 )
+from engine.store.models.reports import AgentStateDayRow, ReportDailyCountRow, RollupDayRow
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
 from engine.store.models.users import WebUserRow
 
 __all__ = [
-    "AgentRow", "AgentSkillRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow", "CampaignRow",
-    "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow", "EngineLeaseRow",
-    "ImportRunRow", "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow", "SkillRow", "SurveyResultRow",
-    "UtcDateTime", "WebUserRow", "as_utc",
+    "AgentRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow",
+    "CampaignRow", "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow",
+    "EngineLeaseRow", "ImportRunRow", "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow",
+    "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow", "as_utc",
 ]
