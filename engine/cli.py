@@ -26,6 +26,7 @@ PLUGIN_GROUPS = (
     "engine.acd.cli:agent",
     "engine.dialer.campaign_cli:campaign",
     "engine.fsconf:fs",
+    "engine.dialer.sim_cli:dialer",
 )
 
 
