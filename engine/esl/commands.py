@@ -50,6 +50,9 @@ SUBCLASS_SOFIA_REGISTER = "sofia::register"
 SUBCLASS_SOFIA_UNREGISTER = "sofia::unregister"
 SUBCLASS_SOFIA_EXPIRE = "sofia::expire"
 
+SUBCLASS_AVMD_BEEP = "avmd::beep"  # mod_avmd: an answering machine's beep was detected on the channel
+SUBCLASS_AVMD_START = "avmd::start"
+SUBCLASS_AVMD_STOP = "avmd::stop"
 SUBCLASS_AGENT_CONTROL = "jinqiao::agent"  # the engine's own agent-control event (CLI, phone feature codes)
 
 # --- header names ----------------------------------------------------------------------------------------
@@ -92,6 +95,9 @@ SIP_HEADER_SEGMENT = "X-Jinqiao-Segment"
 # --- channel variables -----------------------------------------------------------------------------------
 VAR_CALL_ID = "jq_call_id"  # set by the engine on every leg it creates or controls
 VAR_QUEUE = "jq_queue"
+VAR_CAMPAIGN_ID = "jq_campaign_id"  # set by the dialer on every campaign leg (the outbound server dispatches on it)
+VAR_ATTEMPT_ID = "jq_attempt_id"
+VAR_CONTACT_ID = "jq_contact_id"
 VAR_CUSTOMER_ID = "jq_customer_id"
 VAR_ORIGINATION_UUID = "origination_uuid"
 VAR_ORIGINATION_CID_NUMBER = "origination_caller_id_number"
@@ -143,6 +149,8 @@ APP_SLEEP = "sleep"
 APP_TRANSFER = "transfer"
 APP_SOCKET = "socket"
 APP_EAVESDROP = "eavesdrop"
+APP_AVMD_START = "avmd_start"  # mod_avmd: start beep detection on the channel (fires avmd::beep)
+APP_AVMD_STOP = "avmd_stop"
 
 # --- call-commands for sendmsg ----------------------------------------------------------------------------
 CALL_COMMAND_EXECUTE = "execute"
@@ -324,9 +332,18 @@ def originate(target: str, *, app: str = APP_PARK, app_arg: str = "", variables:
         return f"originate {dial} {extension} {check_name(dialplan, 'dialplan')} {check_name(context, 'context')}"
     if not isinstance(app, str) or not _APP_RE.match(app):
         raise ValueError(f"not an application name: {app!r}")
-    if not _APP_ARG_RE.match(app_arg):
-        raise ValueError("an &app() argument must be one word without ')', quotes, '$' or control characters")
+    if not all(_APP_ARG_RE.match(word) for word in app_arg.split(" ")):
+        raise ValueError("an &app() argument must be words without ')', quotes, '$' or control characters")
+    if " " in app_arg:  # quoted, so the API's blank splitter keeps `&app(a b c)` one argument
+        return f"originate {dial} '&{app}({app_arg})'"
     return f"originate {dial} &{app}({app_arg})"
+
+
+def socket_arg(host: str, port: int) -> str:
+    """The `socket` application's argument that hands a call to the engine's outbound server (async, full)."""
+    if not re.match(r"^[A-Za-z0-9.\-:]{1,253}$", str(host)) or not 0 < int(port) < 65536:
+        raise ValueError(f"not a socket address: {host!r}:{port!r}")
+    return f"{host}:{int(port)} async full"
 
 
 # --- channel API commands ---------------------------------------------------------------------------------

@@ -1,0 +1,202 @@
+"""Answered campaign calls: the outbound server's handler for calls the dialer placed (they carry jq_campaign_id).
+
+How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record.
+Agent campaigns queue the call at high priority in the campaign's queue (the shared agent pool) at once,
+so a person is never delayed, while two things may take it out of line first: the safe-harbour deadline
+(no agent within `safe_harbour_within_s` of the answer: the message is played, the call hung up and the
+attempt recorded as dropped/abandoned) and, when the campaign detects machines, mod_avmd's beep
+(`avmd::beep`, started on answer): the campaign's message is left or the call hung up, outcome machine.
+Talk time runs from the bridge to the agent to its end, as the switch timestamps them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import gevent
+from gevent.event import Event as Flag
+
+from engine.dialer.outcomes import ANSWERED, DROPPED, MACHINE
+from engine.dialer.service import CampaignLoop, DialerService, OutboundCall
+from engine.esl import commands
+from engine.ivr.ports import QueueRequest
+
+log = logging.getLogger(__name__)
+SAFE_HARBOUR = "safe harbour"
+MACHINE_REASON = "answering machine"
+
+
+def event_time(event: Any, default: float) -> float:
+    """The switch's own time of an event (Event-Date-Timestamp, microseconds), else `default`."""
+    raw = str(getattr(event, "headers", {}).get(commands.H_EVENT_DATE_TIMESTAMP, ""))
+    return int(raw) / 1e6 if raw.isdigit() else default
+
+
+class CallFacts:
+    """What the customer leg's own events say: bridged when, unbridged/hung up when, beep heard."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.bridged_at: float | None = None
+        self.ended_at: float | None = None
+        self.beep = Flag()
+        self.on_beep: Any = None
+        self.on_bridge: Any = None
+        self.agent_id: str | None = None
+        self.beep_after_bridge = False
+
+    def on_event(self, event: Any) -> None:  # the channel's reader greenlet: must not block
+        name = getattr(event, "name", "")
+        if name == commands.EV_CHANNEL_BRIDGE and self.bridged_at is None:
+            self.bridged_at = event_time(event, self.clock())
+            if self.on_bridge is not None:
+                self.on_bridge()
+        elif name in (commands.EV_CHANNEL_UNBRIDGE, commands.EV_CHANNEL_HANGUP):
+            if self.bridged_at is not None and self.ended_at is None:
+                self.ended_at = event_time(event, self.clock())
+        elif name == commands.EV_CUSTOM and event.headers.get(commands.H_SUBCLASS) == commands.SUBCLASS_AVMD_BEEP:
+            if not self.beep.is_set():
+                self.beep_after_bridge = self.bridged_at is not None
+                self.beep.set()
+                if self.on_beep is not None:
+                    self.on_beep()
+
+    @property
+    def talk_seconds(self) -> float | None:
+        if self.bridged_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else self.clock()
+        return round(max(0.0, end - self.bridged_at), 3)
+
+
+class CampaignCalls:
+    """The per-call handler for answered campaign calls; give `handle` to `FlowRunner.campaign_calls`."""
+
+    def __init__(self, dialer: DialerService, *, runner: Any = None, announcer: Any = None,
+                 customers: Any = None) -> None:
+        self.dialer = dialer
+        self.runner = runner  # engine.ivr.runner.FlowRunner: agentless flows
+        self.announcer = announcer  # plays the safe-harbour and machine messages (acd.announcer.TtsAnnouncer)
+        self.customers = customers  # engine.ivr.ports.CustomerDirectory: the record an agentless flow reads
+
+    def handle(self, channel: Any) -> None:
+        tracked = self.dialer.tracked(channel.uuid)
+        if tracked is None:  # e.g. placed before a restart: recover() concludes its attempt
+            log.warning("call %s: campaign call not placed by this dialer; hanging up", channel.uuid)
+            channel.hangup()
+            return
+        loop, call = tracked
+        loop.answered(call)
+        try:
+            if call.campaign.config.mode == "agentless":
+                self._agentless(channel, loop, call)
+            else:
+                self._to_agent(channel, loop, call)
+        except Exception:
+            log.exception("call %s: campaign call failed", channel.uuid)
+            loop.conclude(call, "failed")
+            channel.hangup()
+
+    # ----- agentless ------------------------------------------------------------------------------
+    def _agentless(self, channel: Any, loop: CampaignLoop, call: OutboundCall) -> None:
+        d = self.dialer
+        loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
+        d.hopper.answered(call.attempt_id, d.now(), live=True)
+        d.hopper.connected(call.attempt_id, d.now())  # the agentless IVR took it: not an abandon
+        record = None
+        if self.runner is not None:
+            record = self.runner.run_flow(channel, call.campaign.config.ivr_flow, self._customer(call))
+        else:
+            channel.hangup()
+        talk = None
+        if record is not None and record.answered_at is not None and record.ended_at is not None:
+            talk = round((record.ended_at - record.answered_at).total_seconds(), 3)
+        loop.conclude(call, ANSWERED, talk_seconds=talk, abandoned=False)
+
+    def _customer(self, call: OutboundCall) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.customers is not None:
+            try:
+                found = dict(self.customers.find_by_phone(call.contact.number) or {})
+            except Exception:
+                log.exception("call %s: customer lookup failed", call.uuid)
+        data = {k: v for k, v in (call.contact.data or {}).items() if k != "outcomes"}
+        return {**data, **found, "phone": call.contact.number}
+
+    # ----- agent modes ----------------------------------------------------------------------------
+    def _to_agent(self, channel: Any, loop: CampaignLoop, call: OutboundCall) -> None:
+        d, config = self.dialer, call.campaign.config
+        answered_at = d.now()
+        facts = CallFacts(d.clock)
+        stop_watching = channel.add_handler(facts.on_event)
+        facts.on_beep = lambda: d.queues.give_up_waiting(call.uuid, MACHINE_REASON)
+
+        def bridged() -> None:
+            queued = d.queues.calls.get(call.uuid)
+            facts.agent_id = getattr(queued, "agent_id", None)
+            call.agent_id = facts.agent_id
+            loop.history.call_connected(d.clock())
+        facts.on_bridge = bridged
+        if config.machine_detect:
+            try:
+                channel.execute_async(commands.APP_AVMD_START)  # results come as avmd::beep; humans go on at once
+            except Exception:
+                log.warning("call %s: could not start answering-machine detection", call.uuid)
+        call.waiting = True
+        loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
+        deadline = gevent.spawn_later(config.safe_harbour_within_s, d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
+        result = None
+        try:
+            result = d.queues.enqueue(channel, QueueRequest(
+                queue=config.queue or "", priority=d.settings.priority, call_uuid=call.uuid,
+                flow=f"campaign:{config.name}", customer_id=call.contact.customer_id))
+        except Exception as exc:  # the customer hung up (CallHungUp), waiting or talking
+            log.debug("call %s: the customer hung up (%s)", call.uuid, type(exc).__name__)
+        finally:
+            deadline.kill(block=False)
+            call.waiting = False
+        detail = result.detail if result is not None else ""
+        if facts.bridged_at is not None:  # an agent took it (the conversation may have ended with a hang-up)
+            if not facts.beep.is_set() or facts.beep_after_bridge:
+                d.hopper.answered(call.attempt_id, answered_at, live=True)
+            d.hopper.connected(call.attempt_id, dt.datetime.fromtimestamp(facts.bridged_at, dt.timezone.utc),
+                               facts.agent_id)
+            talk = facts.talk_seconds
+            loop.history.call_handled(talk or 0.0, self._wrap_up(config.queue))
+            stop_watching()
+            channel.hangup()
+            machine = facts.beep.is_set() and not facts.beep_after_bridge
+            loop.conclude(call, MACHINE if machine else ANSWERED, talk_seconds=talk, abandoned=False)
+            return
+        if facts.beep.is_set():
+            d.hopper.answered(call.attempt_id, answered_at, live=False)
+            self._machine(channel, config)
+            stop_watching()
+            loop.conclude(call, MACHINE, abandoned=False)
+            return
+        # No agent in time (or the customer left first): a live answer dropped.
+        loop.history.call_abandoned(d.clock())
+        d.hopper.answered(call.attempt_id, answered_at, live=True)
+        if detail == SAFE_HARBOUR and not getattr(channel, "hung_up", False):
+            self._say(channel, config.safe_harbour_message)
+        stop_watching()
+        channel.hangup()
+        loop.conclude(call, DROPPED, abandoned=True)
+
+    def _machine(self, channel: Any, config: Any) -> None:
+        if config.machine_action == "message" and config.machine_message:
+            self._say(channel, config.machine_message)
+        channel.hangup()
+
+    def _say(self, channel: Any, text: str) -> None:
+        if self.announcer is None:
+            return
+        try:
+            self.announcer.announce(channel, text, "zh")
+        except Exception:
+            log.info("call %s: message not played (the call ended)", channel.uuid)
+
+    def _wrap_up(self, queue: str | None) -> float:
+        config = self.dialer.queues.distributor.queues.get(queue or "") if self.dialer.queues is not None else None
+        return float(config.wrap_up_seconds) if config is not None else 0.0
