@@ -53,10 +53,30 @@ class DialerSettings:
     priority: int = 100  # queue priority of answered outbound calls (above inbound's default 0)
 
     @classmethod
-    def from_mapping(cls, raw: Any) -> "DialerSettings":
+    def from_mapping(cls, raw: Any, source: Any = None) -> "DialerSettings":
+        """The `dialer:` mapping (its `compliance` part is read by `compliance.policy_from_config`)."""
         raw = raw if isinstance(raw, dict) else {}
-        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}  # type: ignore[attr-defined]
-        return cls(**known)
+        fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key == "compliance":
+                continue
+            if key not in fields:
+                message = f"unknown setting (known: compliance, {', '.join(sorted(fields))})"
+                raise source.error(("dialer", key), message) if source is not None else ValueError(f"dialer.{key}: {message}")
+            kind = type(getattr(cls, key))
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                message = f"expected {kind.__name__}, got {value!r}"
+                raise source.error(("dialer", key), message) if source is not None else ValueError(f"dialer.{key}: {message}")
+            values[key] = value
+        if "pacing" in values:
+            try:
+                make_policy(values["pacing"])
+            except ValueError as exc:
+                raise source.error(("dialer", "pacing"), str(exc)) if source is not None else exc
+        return cls(**values)
 
 
 @dataclass
@@ -226,7 +246,8 @@ class CampaignLoop:
 class DialerService:
     """Every campaign's dialing loop, and the handler of their answered calls (see the module docstring)."""
 
-    def __init__(self, store: Any, control: Any, hopper: Hopper, *, socket_address: tuple[str, int],
+    def __init__(self, store: Any, control: Any, hopper: Hopper, *,
+                 socket_address: tuple[str, int] | Callable[[], tuple[str, int]],
                  queues: Any = None, settings: DialerSettings | None = None,
                  clock: Callable[[], float] = time.time, now: Callable[[], dt.datetime] = utc_now) -> None:
         self.store = store
@@ -302,7 +323,7 @@ class DialerService:
             variables[commands.VAR_ORIGINATION_CID_NUMBER] = config.caller_id
         if call.contact.customer_id:
             variables[commands.VAR_CUSTOMER_ID] = call.contact.customer_id
-        host, port = self.socket_address
+        host, port = self.socket_address() if callable(self.socket_address) else self.socket_address
         return commands.originate(self.endpoint(call.contact.number), app=commands.APP_SOCKET,
                                   app_arg=commands.socket_arg(host, port), variables=variables, uuid=call.uuid,
                                   timeout=int(round(config.ring_timeout_s)))
