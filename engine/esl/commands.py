@@ -50,9 +50,10 @@ SUBCLASS_SOFIA_REGISTER = "sofia::register"
 SUBCLASS_SOFIA_UNREGISTER = "sofia::unregister"
 SUBCLASS_SOFIA_EXPIRE = "sofia::expire"
 
-SUBCLASS_AVMD_BEEP = "avmd::beep"  # mod_avmd: an answering machine's beep was detected on the channel
-SUBCLASS_AVMD_START = "avmd::start"
-SUBCLASS_AVMD_STOP = "avmd::stop"
+# mod_avmd (beep detection on an answered outbound leg): CUSTOM events with Unique-ID, Call-command: avmd
+SUBCLASS_AVMD_START = "avmd::start"  # Start-time (us)
+SUBCLASS_AVMD_BEEP = "avmd::beep"  # Beep-Status: DETECTED, Frequency, Frequency-variance, Amplitude, Detection-time
+SUBCLASS_AVMD_STOP = "avmd::stop"  # Beep-Status: DETECTED|NOTDETECTED, Total-time (the `avmd` API's is unreliable)
 SUBCLASS_AGENT_CONTROL = "jinqiao::agent"  # the engine's own agent-control event (CLI, phone feature codes)
 
 # --- header names ----------------------------------------------------------------------------------------
@@ -126,6 +127,9 @@ VAR_SIP_HEADER_PREFIX = "sip_h_"
 VAR_EFFECTIVE_CID_NAME = "effective_caller_id_name"
 VAR_EFFECTIVE_CID_NUMBER = "effective_caller_id_number"
 VAR_RECORD_STEREO = "RECORD_STEREO"
+VAR_AVMD_DETECT = "avmd_detect"  # "TRUE" once mod_avmd heard a beep (set before avmd::beep fires)
+VAR_AVMD_TOTAL_TIME = "avmd_total_time"  # "[ms]" from avmd start to the beep
+H_BEEP_STATUS = "Beep-Status"
 
 SAY_PREFIX = "say:"  # playback of TTS text with the channel's tts_engine/tts_voice
 
@@ -149,8 +153,11 @@ APP_SLEEP = "sleep"
 APP_TRANSFER = "transfer"
 APP_SOCKET = "socket"
 APP_EAVESDROP = "eavesdrop"
-APP_AVMD_START = "avmd_start"  # mod_avmd: start beep detection on the channel (fires avmd::beep)
-APP_AVMD_STOP = "avmd_stop"
+APP_AVMD_START = "avmd_start"  # mod_avmd: start beep detection (outbound legs, after answer)
+APP_AVMD_STOP = "avmd_stop"  # fires avmd::stop with the real Beep-Status and Total-time
+API_AVMD = "avmd"  # `avmd <uuid> start|stop`; replies "+OK\n [<uuid>] [<channel name>] started!\n\n"
+AVMD_CMD_START = "start"
+AVMD_CMD_STOP = "stop"
 
 # --- call-commands for sendmsg ----------------------------------------------------------------------------
 CALL_COMMAND_EXECUTE = "execute"

@@ -397,3 +397,4 @@ def _log(ch: Channel, arg: str) -> None:
 
 
 from engine.sim import digits  # noqa: E402,F401  (registers read and play_and_get_digits)
+from engine.sim import avmd  # noqa: E402,F401  (registers avmd_start, avmd_stop and the avmd API)

@@ -53,6 +53,9 @@ def sim() -> None:
 @click.option("--route", "routes", multiple=True, help="DID=host:port: calls to DID run `socket host:port "
               "async full`.")
 @click.option("--endpoint", "endpoints", multiple=True, help="EXT[:answer_after|never]: a registered user/EXT.")
+@click.option("--population", default=None, metavar="SPEC", help="Dialled numbers without a set destination "
+              "follow a seeded called-party population, e.g. answer=0.3,machine=0.1,busy=0.05,unallocated=0.02,seed=7 "
+              "(see engine/sim/README.md).")
 @click.option("--calls", default=0, type=click.IntRange(min=0), help="Load mode: place this many calls, then exit.")
 @click.option("--did", default=None, help="Load mode: DID to call.")
 @click.option("--caller-prefix", default="1380000", show_default=True, help="Load mode: caller number prefix.")
@@ -69,7 +72,7 @@ def sim() -> None:
 @click.option("--no-control", is_flag=True, help="Do not open the `sim call` control socket.")
 @click.option("--verbose", is_flag=True, help="Debug logging.")
 def run(host: str, port: int, password: str, time_scale: float, sounds_dir: str | None, routes: tuple[str, ...],
-        endpoints: tuple[str, ...], calls: int, did: str | None, caller_prefix: str, digits: str,
+        endpoints: tuple[str, ...], population: str | None, calls: int, did: str | None, caller_prefix: str, digits: str,
         concurrency: int, cps: float, hangup_after: float, control: str | None, no_control: bool,
         verbose: bool) -> None:
     """Serve inbound ESL; with --calls, place a load and print one summary line when done."""
@@ -87,7 +90,13 @@ def run(host: str, port: int, password: str, time_scale: float, sounds_dir: str 
         parse_keys(digits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--digits") from None
+    from engine.sim.population import Population
+    try:
+        parsed_population = Population.parse(population) if population else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--population") from None
     fs = FreeSwitchSim(password=password, time_scale=time_scale, host=host, port=port, sounds_dir=sounds_dir)
+    fs.set_population(parsed_population)
     for d, target in parsed_routes:
         fs.route(d, socket=target)
     for ext, after in parsed_eps:

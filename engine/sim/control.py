@@ -12,6 +12,7 @@ from engine.sim.channel import Channel
 from engine.sim.profile import CallerProfile
 from engine.sim.dialplan import Dialplan, Originator, Route
 from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint, Latency
+from engine.sim.population import Attempt, Population
 from engine.sim.inbound import InboundServer
 from engine.sim.session import spawn_inbound
 from engine.sim.sounds import SoundLibrary
@@ -220,6 +221,23 @@ class FreeSwitchSim:
         dest = Destination(number, outcome, after, hangup_after, machine_greeting)
         self.switch.directory.destinations[number] = dest
         return dest
+
+    def set_population(self, population: Population | str | None = None, **shares: Any) -> Population | None:
+        """Numbers without `set_destination` follow a seeded called-party population (engine.sim.population):
+        a Population, a spec `answer=0.3,machine=0.1,busy=0.05,unallocated=0.02,seed=7`, or keyword arguments
+        of Population. None (and no keywords) turns it off. `population_log` is the ground truth."""
+        if isinstance(population, str):
+            population = Population.parse(population)
+        elif population is None and shares:
+            population = Population(**shares)
+        self.switch.directory.set_population(population)
+        return population
+
+    @property
+    def population_log(self) -> list[Attempt]:
+        """One Attempt per population dial, in dial order (complete once `done`: the leg was destroyed)."""
+        pop = self.switch.directory.population
+        return list(pop.log) if pop is not None else []
 
     def set_sound(self, path: str, seconds: float) -> None:
         """Give a sound file an explicit (unscaled) duration, whether or not it exists."""

@@ -110,7 +110,7 @@ class Originator:
         number = target_number(target)
         if target.startswith("error/"):
             return target[6:].upper() or "NORMAL_CLEARING"
-        ep = None
+        ep = dest = None
         if target.startswith("user/"):
             ep = directory.endpoints.get(number)
             if ep is None:
@@ -152,7 +152,7 @@ class Originator:
         leg = Channel(sw, name, "outbound", profile, uuid=uuid, variables={k: v for k, v in vars_out.items() if v})
         leg.hit_dialplan = False
         leg.endpoint = ep
-        leg.dest = None if ep else directory.destination(number)
+        leg.dest = dest  # one directory look-up per leg: a population counts each as one attempt
         if ep:
             leg.presence_id = "%s@127.0.0.1" % number
             leg.set_var("presence_id", leg.presence_id)

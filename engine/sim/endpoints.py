@@ -4,9 +4,11 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.sim.channel import Channel
+    from engine.sim.population import Population, PopulationDirectory
     from engine.sim.switch import Switch
 
 OUTCOME_CAUSES = {"busy": "USER_BUSY", "unallocated": "UNALLOCATED_NUMBER", "rejected": "CALL_REJECTED",
@@ -61,7 +63,9 @@ class Destination:
     outcome: str = "answer"
     after: float = 2.0
     hangup_after: float | None = None
-    machine_greeting: float = 8.0       # an answering machine "talks" this long after answering
+    machine_greeting: float = 8.0       # an answering machine "talks" this long after answering, then beeps
+    beep_frequency: float = 1000.0      # the machine's beep (Hz), as mod_avmd measures it
+    truth: Any = None                   # the population's ground-truth record of this attempt (population.py)
 
 
 class Directory:
@@ -72,13 +76,34 @@ class Directory:
         self.endpoints: dict[str, Endpoint] = {}
         self.destinations: dict[str, Destination] = {}
         self.default = Destination("*", "answer", 1.0)
+        self.population: PopulationDirectory | None = None
+
+    def set_population(self, population: Population | None) -> PopulationDirectory | None:
+        """Numbers without an explicit destination follow `population` (None: they answer after 1 s again)."""
+        from engine.sim.population import PopulationDirectory
+        if self.population is not None:
+            self.switch.on_channel_destroy.remove(self._population_leg_destroyed)
+        self.population = PopulationDirectory(population) if population is not None else None
+        if self.population is not None:
+            self.switch.on_channel_destroy.append(self._population_leg_destroyed)
+        return self.population
+
+    def _population_leg_destroyed(self, ch: Channel) -> None:
+        if self.population is not None:
+            self.population.channel_destroyed(ch)
 
     def add_endpoint(self, ep: Endpoint) -> Endpoint:
         self.endpoints[ep.ext] = ep
         return ep
 
     def destination(self, number: str) -> Destination:
-        return self.destinations.get(number, self.default)
+        """What dialing `number` does; each call is one dial attempt (a population counts it)."""
+        dest = self.destinations.get(number)
+        if dest is not None:
+            return dest
+        if self.population is not None:
+            return self.population.dial(number)
+        return self.default
 
     def _user_vars(self, ext: str) -> list[tuple[str, str]]:
         return [("sip_number_alias", ext), ("sip_auth_username", ext), ("sip_auth_realm", DOMAIN),
