@@ -56,11 +56,15 @@ class CallFacts:
             if self.bridged_at is not None and self.ended_at is None:
                 self.ended_at = event_time(event, self.clock())
         elif name == commands.EV_CUSTOM and event.headers.get(commands.H_SUBCLASS) == commands.SUBCLASS_AVMD_BEEP:
-            if not self.beep.is_set():
-                self.beep_after_bridge = self.bridged_at is not None
-                self.beep.set()
-                if self.on_beep is not None:
-                    self.on_beep()
+            self.beeped()
+
+    def beeped(self) -> None:
+        """mod_avmd heard a beep (from this channel's socket or the control connection, whichever is first)."""
+        if not self.beep.is_set():
+            self.beep_after_bridge = self.bridged_at is not None
+            self.beep.set()
+            if self.on_beep is not None:
+                self.on_beep()
 
     @property
     def talk_seconds(self) -> float | None:
@@ -87,6 +91,10 @@ class CampaignCalls:
             channel.hangup()
             return
         loop, call = tracked
+        if call.done:  # concluded meanwhile (it never reached us in time)
+            channel.hangup()
+            return
+        call.handled = True
         loop.answered(call)
         try:
             if call.campaign.config.mode == "agentless":
@@ -130,7 +138,11 @@ class CampaignCalls:
         answered_at = d.now()
         facts = CallFacts(d.clock)
         stop_watching = channel.add_handler(facts.on_event)
-        facts.on_beep = lambda: d.queues.give_up_waiting(call.uuid, MACHINE_REASON)
+
+        def beep() -> None:  # waiting: leave the line; already with an agent: free the agent from the machine
+            if not d.queues.give_up_waiting(call.uuid, MACHINE_REASON) and facts.bridged_at is not None:
+                d.control.bgapi(commands.uuid_kill(call.uuid))
+        facts.on_beep = beep
 
         def bridged() -> None:
             queued = d.queues.calls.get(call.uuid)
@@ -138,11 +150,12 @@ class CampaignCalls:
             call.agent_id = facts.agent_id
             loop.history.call_connected(d.clock())
         facts.on_bridge = bridged
+        call.on_beep = facts.beeped
         if config.machine_detect:
             try:
                 channel.execute_async(commands.APP_AVMD_START)  # results come as avmd::beep; humans go on at once
-            except Exception:
-                log.warning("call %s: could not start answering-machine detection", call.uuid)
+            except Exception as exc:
+                log.warning("call %s: could not start answering-machine detection (%s)", call.uuid, exc)
         call.waiting = True
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
         deadline = gevent.spawn_later(config.safe_harbour_within_s, d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
@@ -158,16 +171,14 @@ class CampaignCalls:
             call.waiting = False
         detail = result.detail if result is not None else ""
         if facts.bridged_at is not None:  # an agent took it (the conversation may have ended with a hang-up)
-            if not facts.beep.is_set() or facts.beep_after_bridge:
-                d.hopper.answered(call.attempt_id, answered_at, live=True)
+            d.hopper.answered(call.attempt_id, answered_at, live=not facts.beep.is_set())
             d.hopper.connected(call.attempt_id, dt.datetime.fromtimestamp(facts.bridged_at, dt.timezone.utc),
                                facts.agent_id)
             talk = facts.talk_seconds
             loop.history.call_handled(talk or 0.0, self._wrap_up(config.queue))
             stop_watching()
             channel.hangup()
-            machine = facts.beep.is_set() and not facts.beep_after_bridge
-            loop.conclude(call, MACHINE if machine else ANSWERED, talk_seconds=talk, abandoned=False)
+            loop.conclude(call, MACHINE if facts.beep.is_set() else ANSWERED, talk_seconds=talk, abandoned=False)
             return
         if facts.beep.is_set():
             d.hopper.answered(call.attempt_id, answered_at, live=False)

@@ -37,4 +37,5 @@ def build_dialer(config: Any, *, store: Any, control: Any, runner: Any, acd_serv
     calls = CampaignCalls(dialer, runner=runner, announcer=TtsAnnouncer(tts) if tts is not None else None,
                           customers=customers)
     runner.campaign_calls = calls.handle
+    dialer.attach(control)
     return dialer

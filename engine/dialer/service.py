@@ -33,6 +33,7 @@ from engine.store.repos.campaigns import CampaignRepository
 log = logging.getLogger(__name__)
 AGENT_MODES = ("progressive", "predictive")
 LOOP_MODES = AGENT_MODES + ("agentless",)
+SOCKET_WAIT_S = 5.0  # an answered call that has not reached the outbound server by then is concluded
 
 
 def utc_now() -> dt.datetime:
@@ -90,9 +91,11 @@ class OutboundCall:
     placed_at: float
     answered_at: float | None = None
     waiting: bool = False  # answered and waiting in the queue for an agent
+    handled: bool = False  # the answered call reached the engine's outbound server
     agent_id: str | None = None
     done: bool = False
     outcome: str = ""
+    on_beep: Callable[[], None] | None = None  # set while the answered call is handled (answered.py)
     concluded: Flag = field(default_factory=Flag)
 
     @property
@@ -216,10 +219,22 @@ class CampaignLoop:
         cause = job_cause(str(done.value or ""))
         if cause is None:
             self.answered(call)
+            gevent.spawn_later(SOCKET_WAIT_S, self._never_handled, call)
             return
         if call.answered_at is None:
             self.history.call_resolved(self.dialer.clock(), self.dialer.clock() - call.placed_at, False)
             self.conclude(call, outcome_for_cause(cause))
+
+    def _never_handled(self, call: OutboundCall) -> None:
+        """Answered, but the call never reached the outbound server (the callee hung up at once, or the socket
+        failed): a live answer no agent took."""
+        if call.handled or call.done:
+            return
+        log.info("campaign %s: attempt %s answered but never reached the engine; dropped", self.handle.config.name,
+                 call.attempt_id)
+        self.history.call_abandoned(self.dialer.clock())
+        self.dialer.hopper.answered(call.attempt_id, self.dialer.now(), live=True)
+        self.conclude(call, "dropped", abandoned=True)
 
     def answered(self, call: OutboundCall) -> None:
         if call.answered_at is None:
@@ -305,6 +320,18 @@ class DialerService:
                             handle.config.mode)
                 continue
             self.loops[record.id] = CampaignLoop(self, handle).start()
+
+    def attach(self, control: Any) -> "DialerService":
+        """Hear mod_avmd's beeps on the control connection (its CUSTOM events carry only the Unique-ID)."""
+        control.add_handler(self.switch_event)
+        return self
+
+    def switch_event(self, event: Any) -> None:  # the control connection's dispatcher: must not block
+        if event.name != commands.EV_CUSTOM or event.headers.get(commands.H_SUBCLASS) != commands.SUBCLASS_AVMD_BEEP:
+            return
+        tracked = self.calls.get(event.headers.get(commands.H_UNIQUE_ID, ""))
+        if tracked is not None and tracked[1].on_beep is not None:
+            tracked[1].on_beep()
 
     def pool_figures(self, queue: str | None) -> dict[str, Any]:
         return self.queues.pool_figures(queue) if self.queues is not None and queue else {}

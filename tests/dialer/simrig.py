@@ -93,6 +93,7 @@ class DialerRig:
                                     queues=self.acd,
                                     settings=settings or DialerSettings(gateway="sim", tick_s=0.05, poll_s=0.1,
                                                                         publish_s=0.5))
+        self.dialer.attach(self.control)
         self.calls_handler = CampaignCalls(self.dialer, runner=runner, announcer=announcer)
         self.agent_names = names
         for name in names:
