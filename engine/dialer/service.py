@@ -277,6 +277,7 @@ class DialerService:
         self.loops: dict[int, CampaignLoop] = {}
         self.calls: dict[str, tuple[CampaignLoop, OutboundCall]] = {}  # by customer leg uuid
         self._supervisor: gevent.Greenlet | None = None
+        self.agent_first: Any = None  # agent_first.AgentFirstDialer: manual and preview dials
 
     def start(self) -> "DialerService":
         try:
@@ -327,6 +328,9 @@ class DialerService:
         return self
 
     def switch_event(self, event: Any) -> None:  # the control connection's dispatcher: must not block
+        if self.agent_first is not None and event.name in (commands.EV_CHANNEL_BRIDGE, commands.EV_CHANNEL_HANGUP):
+            self.agent_first.switch_event(event)
+            return
         if event.name != commands.EV_CUSTOM or event.headers.get(commands.H_SUBCLASS) != commands.SUBCLASS_AVMD_BEEP:
             return
         tracked = self.calls.get(event.headers.get(commands.H_UNIQUE_ID, ""))
