@@ -8,8 +8,11 @@ import socket
 from typing import Any, Callable
 
 from engine.dialer.answered import CampaignCalls
+from engine.dialer.agent_first import AgentFirstDialer
 from engine.dialer.compliance import policy_from_config
-from engine.dialer.hopper import Hopper
+from engine.dialer.control import DialerControl, control_key
+from engine.dialer.hopper import ComplianceGate, Hopper
+from engine.esl import commands
 from engine.dialer.service import DialerService, DialerSettings
 from engine.store.repos.campaigns import CampaignRepository
 
@@ -37,5 +40,18 @@ def build_dialer(config: Any, *, store: Any, control: Any, runner: Any, acd_serv
     calls = CampaignCalls(dialer, runner=runner, announcer=TtsAnnouncer(tts) if tts is not None else None,
                           customers=customers)
     runner.campaign_calls = calls.handle
+    if acd_service is not None:
+        dialer.agent_first = AgentFirstDialer(dialer, ComplianceGate(store, policy))
+        password = getattr(getattr(config, "freeswitch", None), "password", "") or ""
+        if password:
+            control.add_handler(DialerControl(dialer.agent_first, control_key(password), _acker(control)))
     dialer.attach(control)
     return dialer
+
+
+def _acker(control: Any) -> Callable[[dict[str, str], str], None]:
+    import gevent
+
+    def send_ack(headers: dict[str, str], body: str) -> None:
+        gevent.spawn(control.sendevent, commands.EV_CUSTOM, headers, body or None)
+    return send_ack

@@ -69,3 +69,46 @@ def test_preview_reserves_a_contact_for_one_agent_who_skips_or_dials_it(rig) -> 
     assert call.finished.wait(10) and call.outcome == "answered"
     f = DialAttemptRepository(rig.store).figures(cid, utc(0))
     assert f.attempts == 1 and f.outcomes == {"answered": 1} and f.connected == 1 and f.abandoned == 0
+
+
+def control_rig(rig):
+    import gevent
+
+    from engine.dialer.control import DialerControl, control_key
+    from engine.esl import commands
+
+    def send_ack(headers, body):
+        gevent.spawn(rig.control.sendevent, commands.EV_CUSTOM, headers, body or None)
+    rig.control.add_handler(DialerControl(rig.dialer.agent_first, control_key("dialer-test"), send_ack))
+    host, port = rig.sim.address
+    from types import SimpleNamespace
+    return SimpleNamespace(freeswitch=SimpleNamespace(host=host, port=port, password="dialer-test", connect_timeout=5))
+
+
+def test_jinqiao_call_reaches_the_engine_as_a_signed_request_and_compliance_answers(rig) -> None:
+    from engine.dialer import control
+
+    config = control_rig(rig)
+    rig.sim.set_destination("+8613700000020", outcome="answer", after=2.0, hangup_after=50.0)
+    headers, _ = control.send_request(config, {control.H_ACTION: "call", "Agent-ID": "1002",
+                                               control.H_NUMBER: "13700000020"})
+    assert headers[control.H_RESULT] == "ok" and "ringing agent 1002" in headers[control.H_DETAIL]
+    DncRepository(rig.store).add("+8613700000021", "black", "asked", now=utc(time.time()))
+    headers, _ = control.send_request(config, {control.H_ACTION: "call", "Agent-ID": "1001",
+                                               control.H_NUMBER: "13700000021"})
+    assert headers[control.H_RESULT] == "refused" and "dnc_black" in headers[control.H_DETAIL]
+    wait(lambda: DialAttemptRepository(rig.store).for_number(["+8613700000020"])[0].outcome == "answered")
+
+
+def test_a_request_signed_with_another_key_is_ignored(rig) -> None:
+    from engine.dialer import control
+    from engine.esl import commands
+
+    control_rig(rig)
+    forged = control.signed_request(control.control_key("not-the-password"),
+                                    {control.H_ACTION: "call", "Agent-ID": "1001", control.H_NUMBER: "13700000030"},
+                                    time.time())
+    rig.control.sendevent(commands.EV_CUSTOM, forged)
+    rig.sim.wait_until(lambda: False, 0.3)  # nothing may happen: give a forged request time to do harm
+    assert not [c for c in rig.sim.command_log if "originate" in str(c)]
+    assert rig.acd.distributor.agents["1001"].state is AgentState.AVAILABLE
