@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from engine.config import Config
+from engine.demo_campaigns import DIALER as DEMO_DIALER, run_campaigns
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIDS = {"4000": "demo_welcome", "4008001234": "logistics_hotline", "10086": "telecom_service"}
@@ -88,6 +89,7 @@ def _demo_config(config: Config, data_dir: Path, password: str, sim_address: tup
         ivr=dataclasses.replace(config.ivr, flows_dir=str(flows_dir), dids=dict(DEMO_DIDS)),
         tts=dataclasses.replace(config.tts, cache_dir=str(data_dir / "tts-cache")),
         acd={**(config.acd or {}), "queues": DEMO_QUEUES},
+        dialer=dict(DEMO_DIALER),
     )
 
 
@@ -251,6 +253,7 @@ def run_demo(config: Config, *, calls: int = 4, time_scale: float = 0.05, data_d
         click.echo(line)
     click.echo(f"{len(placed)} calls in {elapsed:.1f}s: {len(placed) - failures} stored, {failures} not stored"
                + ("" if ok else " (some calls did not end in time)"))
+    ok = run_campaigns(engine, sim, time_scale) and ok
     engine.stop()
     sim.stop()
     if temporary:

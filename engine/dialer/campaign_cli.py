@@ -318,14 +318,21 @@ def report(ctx: click.Context, name: str, since: str | None, until: str | None, 
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
-    click.echo(f"campaign {handle.record.name}: {f.attempts} attempts ({f.in_flight} in flight)")
+    for line in report_lines(handle, f):
+        click.echo(line)
+
+
+def report_lines(handle, f) -> list[str]:  # type: ignore[no-untyped-def]
+    """`campaign report` as text lines (also printed by `jinqiao demo`)."""
+    lines = [f"campaign {handle.record.name}: {f.attempts} attempts ({f.in_flight} in flight)"]
     for outcome, n in sorted(f.outcomes.items(), key=lambda kv: -kv[1]):
-        click.echo(f"  {outcome:<16} {n}")
-    click.echo(f"contact rate {100 * f.contact_rate:.1f}%  live answers {f.live_answers}  connected {f.connected}")
-    click.echo(f"drops {f.abandoned}  abandon rate {100 * f.abandon_rate:.2f}% of live answers "
-               f"(target {100 * handle.config.abandon.rate:.1f}%)")
-    click.echo(f"talk time {f.talk_seconds / 60:.1f} min"
-               + (f" (average {f.talk_seconds / f.connected:.0f} s)" if f.connected else ""))
+        lines.append(f"  {outcome:<16} {n}")
+    lines.append(f"contact rate {100 * f.contact_rate:.1f}%  live answers {f.live_answers}  connected {f.connected}")
+    lines.append(f"drops {f.abandoned}  abandon rate {100 * f.abandon_rate:.2f}% of live answers "
+                 f"(target {100 * handle.config.abandon.rate:.1f}%)")
+    lines.append(f"talk time {f.talk_seconds / 60:.1f} min"
+                 + (f" (average {f.talk_seconds / f.connected:.0f} s)" if f.connected else ""))
+    return lines
 
 
 @campaign.command("why")

@@ -135,8 +135,11 @@ class CampaignLoop:
                     break
                 want = self.calls_to_place()
                 if want > 0:
-                    for contact in d.hopper.fill(self.handle, want, d.now()):
+                    contacts = d.hopper.fill(self.handle, want, d.now())
+                    for contact in contacts:
                         self.dial(contact)
+                    if not contacts and not self.calls and self._all_worked():
+                        break
                 self.publish()
             except Exception:
                 log.exception("campaign %s: dialing loop failed; continuing", self.handle.config.name)
@@ -144,6 +147,18 @@ class CampaignLoop:
             self.wake.wait(d.settings.tick_s)
         log.info("campaign %s: no longer running; %d calls still in flight", self.handle.config.name, self.in_flight)
         self.publish(force=True)
+
+    def _all_worked(self) -> bool:
+        """No contact left to dial, ever (none pending): the campaign is done."""
+        d = self.dialer
+        if d.campaigns.counts(self.handle.id).get("pending", 0):
+            return False
+        try:
+            d.campaigns.change_status(self.handle.id, "done")
+        except ValueError:
+            return False
+        log.info("campaign %s: every contact worked; done", self.handle.config.name)
+        return True
 
     # ----- pacing ----------------------------------------------------------------------------------
     def pacing_state(self) -> PacingState:
