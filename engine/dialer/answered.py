@@ -154,8 +154,8 @@ class CampaignCalls:
         if config.machine_detect:
             try:
                 channel.execute_async(commands.APP_AVMD_START)  # results come as avmd::beep; humans go on at once
-            except Exception as exc:
-                log.warning("call %s: could not start answering-machine detection (%s)", call.uuid, exc)
+            except Exception as exc:  # usually the callee already hung up
+                log.info("call %s: answering-machine detection not started (%s)", call.uuid, exc)
         call.waiting = True
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
         deadline = gevent.spawn_later(config.safe_harbour_within_s, d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
@@ -174,10 +174,10 @@ class CampaignCalls:
             d.hopper.answered(call.attempt_id, answered_at, live=not facts.beep.is_set())
             d.hopper.connected(call.attempt_id, dt.datetime.fromtimestamp(facts.bridged_at, dt.timezone.utc),
                                facts.agent_id)
+            channel.hangup()  # returns once the switch reported the hang-up: the end of talk is known
             talk = facts.talk_seconds
             loop.history.call_handled(talk or 0.0, self._wrap_up(config.queue))
             stop_watching()
-            channel.hangup()
             loop.conclude(call, MACHINE if facts.beep.is_set() else ANSWERED, talk_seconds=talk, abandoned=False)
             return
         if facts.beep.is_set():
