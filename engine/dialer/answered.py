@@ -170,35 +170,35 @@ class CampaignCalls:
             deadline.kill(block=False)
             call.waiting = False
         detail = result.detail if result is not None else ""
+        if facts.bridged_at is None and not getattr(channel, "hung_up", False):
+            if facts.beep.is_set():
+                self._machine_message(channel, config)
+            elif detail == SAFE_HARBOUR:  # no agent in time: the safe-harbour message, then goodbye
+                self._say(channel, config.safe_harbour_message)
+        # Once the switch reported the hang-up, every earlier event of the call has been seen (they arrive in
+        # order): a bridge to an agent that happened just as the deadline passed is known now.
+        channel.hangup()
+        stop_watching()
         if facts.bridged_at is not None:  # an agent took it (the conversation may have ended with a hang-up)
             d.hopper.answered(call.attempt_id, answered_at, live=not facts.beep.is_set())
             d.hopper.connected(call.attempt_id, dt.datetime.fromtimestamp(facts.bridged_at, dt.timezone.utc),
                                facts.agent_id)
-            channel.hangup()  # returns once the switch reported the hang-up: the end of talk is known
             talk = facts.talk_seconds
             loop.history.call_handled(talk or 0.0, self._wrap_up(config.queue))
-            stop_watching()
             loop.conclude(call, MACHINE if facts.beep.is_set() else ANSWERED, talk_seconds=talk, abandoned=False)
             return
         if facts.beep.is_set():
             d.hopper.answered(call.attempt_id, answered_at, live=False)
-            self._machine(channel, config)
-            stop_watching()
             loop.conclude(call, MACHINE, abandoned=False)
             return
         # No agent in time (or the customer left first): a live answer dropped.
         loop.history.call_abandoned(d.clock())
         d.hopper.answered(call.attempt_id, answered_at, live=True)
-        if detail == SAFE_HARBOUR and not getattr(channel, "hung_up", False):
-            self._say(channel, config.safe_harbour_message)
-        stop_watching()
-        channel.hangup()
         loop.conclude(call, DROPPED, abandoned=True)
 
-    def _machine(self, channel: Any, config: Any) -> None:
+    def _machine_message(self, channel: Any, config: Any) -> None:
         if config.machine_action == "message" and config.machine_message:
             self._say(channel, config.machine_message)
-        channel.hangup()
 
     def _say(self, channel: Any, text: str) -> None:
         if self.announcer is None:
