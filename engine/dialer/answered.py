@@ -148,6 +148,7 @@ class CampaignCalls:
             queued = d.queues.calls.get(call.uuid)
             facts.agent_id = getattr(queued, "agent_id", None)
             call.agent_id = facts.agent_id
+            call.waiting = False  # with an agent now (pacing counts the agent as talking)
             loop.history.call_connected(d.clock())
         facts.on_bridge = bridged
         call.on_beep = facts.beeped

@@ -102,6 +102,11 @@ class OutboundCall:
     def ringing(self) -> bool:
         return self.answered_at is None and not self.done
 
+    @property
+    def awaiting_agent(self) -> bool:
+        """Answered, no agent yet: from the answer (even before the call reaches the engine) to the bridge."""
+        return self.answered_at is not None and not self.done and (self.waiting or not self.handled)
+
 
 class CampaignLoop:
     """Paces and places the calls of one running campaign."""
@@ -165,9 +170,10 @@ class CampaignLoop:
         """The snapshot the pacing policy reads: the queue's agents from the shared pool, our calls."""
         d = self.dialer
         ringing = [c.placed_at for c in self.calls.values() if c.ringing]
-        mine_waiting = sum(1 for c in self.calls.values() if c.waiting)
+        mine_waiting = sum(1 for c in self.calls.values() if c.awaiting_agent)
         pool = d.pool_figures(self.handle.config.queue) if d.queues is not None and self.handle.config.queue else {}
-        inbound_waiting = max(0, int(pool.get("waiting", 0)) - mine_waiting)
+        mine_queued = sum(1 for c in self.calls.values() if c.waiting and not c.done)
+        inbound_waiting = max(0, int(pool.get("waiting", 0)) - mine_queued)
         ready = int(pool.get("ready", 0))
         if d.settings.inbound_first:
             ready = max(0, ready - inbound_waiting)
@@ -192,7 +198,7 @@ class CampaignLoop:
         busy = sum(pool.get("agents", {}).get(s, 0) for s in ("on-call", "ringing", "reserved"))
         ringing = sum(1 for c in self.calls.values() if c.ringing)
         figures = {"dial_level": round(self.in_flight / busy, 2) if busy else float(self.in_flight),
-                   "ringing": ringing, "waiting": sum(1 for c in self.calls.values() if c.waiting),
+                   "ringing": ringing, "waiting": sum(1 for c in self.calls.values() if c.awaiting_agent),
                    "in_flight": self.in_flight, "agents": pool.get("agents", {}), "pacing": self.policy.name,
                    "abandon_rate_today": round(self.history.abandon_rate(), 4)}
         try:
