@@ -289,6 +289,7 @@ def render_status(store, handle, now: dt.datetime, zone: ZoneInfo) -> str:  # ty
         live = record.live
         agents = live.get("agents") or {}
         lines.append(f"live       dial level={live.get('dial_level', '-')} ringing={live.get('ringing', '-')} "
+                     f"waiting for an agent={live.get('waiting', '-')} pacing={live.get('pacing', '-')} "
                      f"agents: " + (" ".join(f"{k}={v}" for k, v in sorted(agents.items())) or "-")
                      + f"  ({(now - record.live_at).total_seconds():.0f}s ago)")
     else:

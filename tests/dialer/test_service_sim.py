@@ -49,6 +49,13 @@ def test_progressive_campaign_reaches_agents_and_reports_what_the_switch_saw(rig
     assert f.talk_seconds == pytest.approx(rig.truth.talk_seconds(), abs=1e-6)
     answered = [leg for leg in rig.truth.legs.values() if "answered" in leg]
     assert len(answered) == 12 and all("bridged" in leg for leg in answered)
+    # and `jinqiao campaign status` shows the dialer's live figures (published by the loop)
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from engine.dialer.campaign_cli import render_status
+    text = render_status(rig.store, rig.handle(cid), dt.datetime.now(dt.timezone.utc), ZoneInfo("Asia/Shanghai"))
+    assert "dial level=" in text and "pacing=progressive" in text and "available=4" in text
 
 
 def test_an_answered_call_no_agent_can_take_is_dropped_after_the_safe_harbour_message(tmp_path) -> None:
