@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"truth:  {run.truth}")
     base_rate = base.figures.attempts / base.seconds
     rate = run.figures.attempts / run.seconds
-    print(f"baseline progressive: {base.figures.attempts} attempts in {base.seconds:.1f}s ({base_rate:.1f}/s); "
+    print(f"baseline progressive: {base.figures.attempts} attempts in {base.seconds:.1f}s ({base_rate:.1f}/s, "
+          f"drops {base.figures.abandoned}/{base.figures.live_answers} live answers, report equals truth: "
+          f"{report_of(base.figures) == base.truth}); "
           f"{args.pacing}: {run.figures.attempts} attempts in {run.seconds:.1f}s ({rate:.1f}/s, "
           f"x{rate / base_rate:.2f})")
     print(f"dialer_e2e: contacts={args.contacts} seconds={run.seconds:.1f} report_equals_truth={equal} "
