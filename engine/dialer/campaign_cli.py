@@ -288,10 +288,11 @@ def render_status(store, handle, now: dt.datetime, zone: ZoneInfo) -> str:  # ty
     if record.live and record.live_at and (now - record.live_at).total_seconds() <= LIVE_FRESH_S:
         live = record.live
         agents = live.get("agents") or {}
+        extra = "".join(f"  {label}={live[key]}" for key, label in (("waiting", "waiting for an agent"),
+                                                                   ("pacing", "pacing")) if key in live)
         lines.append(f"live       dial level={live.get('dial_level', '-')} ringing={live.get('ringing', '-')} "
-                     f"waiting for an agent={live.get('waiting', '-')} pacing={live.get('pacing', '-')} "
                      f"agents: " + (" ".join(f"{k}={v}" for k, v in sorted(agents.items())) or "-")
-                     + f"  ({(now - record.live_at).total_seconds():.0f}s ago)")
+                     + f"{extra}  ({(now - record.live_at).total_seconds():.0f}s ago)")
     else:
         lines.append("live       no figures from a running dialer")
     return "\n".join(lines)
