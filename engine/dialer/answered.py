@@ -33,6 +33,13 @@ def event_time(event: Any, default: float) -> float:
     return int(raw) / 1e6 if raw.isdigit() else default
 
 
+def answer_time(channel: Any, default: float) -> float:
+    """When the switch answered the leg (Caller-Channel-Answered-Time, microseconds), else `default`."""
+    data = getattr(channel, "data", None)
+    raw = str(data.get(commands.H_CALLER_ANSWERED_TIME, "")) if isinstance(data, dict) else ""
+    return int(raw) / 1e6 if raw.isdigit() and int(raw) > 0 else default
+
+
 class CallFacts:
     """What the customer leg's own events say: bridged when, unbridged/hung up when, beep heard."""
 
@@ -159,7 +166,9 @@ class CampaignCalls:
                 log.info("call %s: answering-machine detection not started (%s)", call.uuid, exc)
         call.waiting = True
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
-        deadline = gevent.spawn_later(config.safe_harbour_within_s, d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
+        # The safe-harbour clock starts at the answer as the switch stamped it, not when the call reached us.
+        left = config.safe_harbour_within_s - max(0.0, d.clock() - answer_time(channel, d.clock()))
+        deadline = gevent.spawn_later(max(0.0, left), d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
         result = None
         try:
             result = d.queues.enqueue(channel, QueueRequest(

@@ -68,6 +68,7 @@ H_ANSWER_STATE = "Answer-State"
 H_CHANNEL_STATE = "Channel-State"
 H_CALLER_NUMBER = "Caller-Caller-ID-Number"
 H_CALLER_NAME = "Caller-Caller-ID-Name"
+H_CALLER_ANSWERED_TIME = "Caller-Channel-Answered-Time"  # epoch microseconds: when the leg was answered
 H_CALLER_CREATED_TIME = "Caller-Channel-Created-Time"  # epoch microseconds: when the call arrived
 H_DESTINATION_NUMBER = "Caller-Destination-Number"
 H_CHANNEL_NAME = "Channel-Name"
