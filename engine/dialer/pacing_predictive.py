@@ -33,6 +33,7 @@ RECENT_SECONDS = 1200.0  # estimates use calls resolved in the last 20 minutes..
 RECENT_MIN_CALLS = 400   # ...or at least this many of the latest calls
 SQRT2 = math.sqrt(2.0)
 SQRT2PI = math.sqrt(2.0 * math.pi)
+GAIN_TEAM = 25  # agents: below this the controller's step grows as 25 / agents
 LONG_TALK = 20  # seconds: talks at least this long are conversations, shorter ones machines or hang-ups
 ANSWER_QUANTILES = tuple((2 * i + 1) / 12 for i in range(6))  # answer times the risk is averaged over
 
@@ -51,7 +52,7 @@ def _below_half(mean: float, var: float, third: float) -> float:
 class JinqiaoPolicy:
     """Model-based predictive pacing with an integral correction on the observed abandon rate."""
 
-    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.3, theta: float = 0.05,
+    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.3, theta: float = 0.03,
                  small_team: int = 5, small_theta: float = 0.03, gain: float = 0.03,
                  max_lines_per_agent: float = 6.0) -> None:
         if not 0.0 < target_pct - margin_pct < 100.0:
@@ -217,7 +218,9 @@ class JinqiaoPolicy:
         second, so quiet and busy campaigns correct alike. Clamped (which also stops wind-up)."""
         history = state.history
         live, abandoned = history.live_answers, history.abandoned
-        self.log_theta += self.gain * (self.aim * (live - self._seen_live) - (abandoned - self._seen_abandoned))
+        # smaller teams see fewer calls an hour: a larger step keeps the correction per hour comparable
+        gain = self.gain * max(1.0, GAIN_TEAM / max(1, state.agents_logged_in - state.agents_paused))
+        self.log_theta += gain * (self.aim * (live - self._seen_live) - (abandoned - self._seen_abandoned))
         self.log_theta = max(math.log(0.002), min(math.log(0.5), self.log_theta))
         self._seen_live, self._seen_abandoned = live, abandoned
 
@@ -228,7 +231,7 @@ def jinqiao_policy(spec: str, rest: str) -> JinqiaoPolicy:
                                          "small_team": int, "small_theta": float, "gain": float})
     return JinqiaoPolicy(target_pct=float(options.get("target", 3.0)),  # type: ignore[arg-type]
                          margin_pct=float(options.get("margin", 0.3)),  # type: ignore[arg-type]
-                         theta=float(options.get("theta", 0.05)),  # type: ignore[arg-type]
+                         theta=float(options.get("theta", 0.03)),  # type: ignore[arg-type]
                          small_team=int(options.get("small_team", 5)),  # type: ignore[arg-type]
                          small_theta=float(options.get("small_theta", 0.03)),  # type: ignore[arg-type]
                          gain=float(options.get("gain", 0.03)))  # type: ignore[arg-type]
