@@ -10,6 +10,7 @@ import gevent
 
 from engine.sim.api import api, split_args
 from engine.sim.apps import app
+from engine.sim.population import Population
 from engine.sim.switch import CALLING
 from engine.sim.wire import Event
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 BEEP, START, STOP = "avmd::beep", "avmd::start", "avmd::stop"
 SYNTAX = "<uuid> < start | stop | set [inbound|outbound|default] | load [inbound|outbound] | reload | show >"
 DETECT_SECONDS = 0.12     # beep onset until the detectors agree (unscaled: part of the signal, like the beep)
-BEEP_SECONDS = 0.5        # a machine's beep; avmd started after it has passed hears nothing
+BEEP_SECONDS = Population.BEEP_SECONDS   # a machine's beep; avmd started after it has passed hears nothing
 _OPTIONS = {"debug", "report_status", "fast_math", "require_continuous_streak", "sample_n_continuous_streak",
             "sample_n_to_skip", "require_continuous_streak_amp", "sample_n_continuous_streak_amp",
             "simplified_estimation", "inbound_channel", "outbound_channel", "detection_mode", "detectors_n",

@@ -32,7 +32,7 @@ def _names(frame) -> list[str]:
 
 
 def test_a_machine_beeps_when_its_greeting_ends_and_the_api_starts_and_stops_avmd(sim, esl):
-    sim.set_destination("5550100", "machine", after=0.5, machine_greeting=40.0)
+    sim.set_destination("5550100", "machine", after=0.5, machine_greeting=150.0)
     assert esl.cmd("api originate {origination_uuid=m1}sofia/gateway/gw/5550100 &park()").body == b"+OK m1\n"
     name = sim.channels["m1"].name
     assert esl.cmd("api %s m1 start" % C.API_AVMD).body.decode() == "+OK\n [m1] [%s] started!\n\n" % name
@@ -59,7 +59,7 @@ def test_a_machine_beeps_when_its_greeting_ends_and_the_api_starts_and_stops_avm
 
 
 def test_a_human_never_beeps_and_avmd_stop_reports_not_detected(sim, esl):
-    sim.set_destination("5550101", "answer", after=0.5, hangup_after=30.0)
+    sim.set_destination("5550101", "answer", after=0.5, hangup_after=150.0)
     r = esl.cmd("api originate {origination_uuid=h1}sofia/gateway/gw/5550101 %s,park inline" % C.APP_AVMD_START)
     assert r.body == b"+OK h1\n"
     leg = sim.channels["h1"]
