@@ -188,6 +188,42 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
 
 
+def esl_originate(time_scale: float = 0.001) -> tuple[Originate, Callable[[], None]]:
+    """The real ESL originate against the simulator: the production builder (`DialerService.originate_command`,
+    origination_uuid, jq_* variables), `bgapi` on an inbound connection, the outcome from the job result
+    (`-ERR USER_BUSY` -> busy ...). The simulator's population refuses fast (busy / unallocated), so the
+    figure is the dialer's path, not ring time. Returns (hook, close)."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    from engine.dialer.outcomes import job_cause, outcome_for_cause
+    from engine.dialer.service import DialerService, DialerSettings, OutboundCall
+    from engine.esl import commands
+    from engine.esl.connection import InboundConnection
+    from engine.sim import FreeSwitchSim
+    from engine.sim.population import Population
+
+    sim = FreeSwitchSim(password="bench", time_scale=time_scale)
+    sim.start()
+    sim.set_population(Population(answer=0.0, machine=0.0, busy=0.6, unallocated=0.4, seed=1))
+    control = InboundConnection(*sim.address, "bench", events=(commands.EV_BACKGROUND_JOB,)).start()
+    assert control.wait_connected(10)
+
+    def hook(hopper: Hopper, handle: CampaignHandle, begun: Begun, now: dt.datetime) -> str:
+        assert begun.attempt is not None and begun.contact is not None
+        dialer = DialerService(hopper.store, control, hopper, socket_address=("127.0.0.1", 9),
+                               settings=DialerSettings(gateway="sim"))
+        call = OutboundCall(commands.new_uuid(), handle, begun.contact, begun.attempt.id, time.time())
+        body = str(control.bgapi(dialer.originate_command(call)).get(timeout=30))
+        cause = job_cause(body)
+        return "answered" if cause is None else outcome_for_cause(cause)
+
+    def close() -> None:
+        control.close()
+        sim.stop()
+    return hook, close
+
+
 def main(argv: list[str] | None = None, originate: Originate = local_outcome) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -196,13 +232,19 @@ def main(argv: list[str] | None = None, originate: Originate = local_outcome) ->
     parser.add_argument("--attempts", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=50, help="Contacts leased per fill.")
     parser.add_argument("--db", default=None, help="SQLite file (default: a temp dir).")
+    parser.add_argument("--esl", action="store_true", help="Originate through real ESL against the simulator.")
     args = parser.parse_args(argv)
+    close = None
+    if args.esl and originate is local_outcome:
+        originate, close = esl_originate()
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(9)
     folder = None if args.db else Path(tempfile.mkdtemp(prefix="jq-dialer-bench-"))
     try:
         return measure(args, Path(args.db) if args.db else folder / "bench.db", rng, originate)  # type: ignore[operator]
     finally:
+        if close is not None:
+            close()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -25,6 +25,7 @@ PLUGIN_GROUPS = (
     "tts.cli:tts",
     "engine.acd.cli:agent",
     "engine.dialer.campaign_cli:campaign",
+    "engine.dialer.campaign_cli:call_command",
     "engine.fsconf:fs",
     "engine.web.cli:users",
     "engine.dialer.sim_cli:dialer",

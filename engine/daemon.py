@@ -19,6 +19,7 @@ from engine.acd.assembly import start_acd
 from engine.acd.bus import Bus
 from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
+from engine.dialer.assembly import build_dialer, wanted as dialer_wanted
 from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
 from engine.ha.adopt import attach_rebuild
@@ -33,6 +34,7 @@ from engine.store.migrate import SchemaOutdated, check_schema_current
 from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.interactions import InteractionRepository, SurveyRepository
+from engine.yamlsrc import SourceError
 from tts import TtsService
 
 log = logging.getLogger(__name__)
@@ -51,16 +53,21 @@ class Engine:
     inbound: InboundConnection | None = None
     acd: Any = None  # engine.acd.assembly.RunningAcd when acd.queues is configured
     bus: Any = None
+    dialer: Any = None  # engine.dialer.service.DialerService when campaigns exist or `dialer:` is configured
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> "Engine":
         if self.inbound is not None:
             self.inbound.start()
         self.outbound.start()
+        if self.dialer is not None:
+            self.dialer.start()
         log.info("engine ready: outbound socket server on %s:%s", *self.outbound.address)
         return self
 
     def stop(self) -> None:
+        if self.dialer is not None:
+            self.dialer.stop()
         self.outbound.stop()
         if self.acd is not None:
             self.acd.stop()
@@ -186,8 +193,13 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
     outbound = OutboundServer(ob.host, ob.port, handler, linger=ob.linger_seconds,
                               max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
                               execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
+    dialer = None
+    if inbound is not None and dialer_wanted(config, store):
+        dialer = build_dialer(config, store=store, control=inbound, runner=runner, tts=tts,
+                              acd_service=acd.service if acd is not None else None,
+                              socket_address=lambda: outbound.address, customers=StoreDirectory(customers))
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
-                  acd=acd, bus=bus)
+                  acd=acd, bus=bus, dialer=dialer)
 
 
 def agent_control_handler(service: Any, inbound: InboundConnection, password: str) -> AgentControl:
@@ -219,7 +231,7 @@ def run_forever(config: Config, standby: bool = False) -> int:
         return run_pair(config)
     try:
         engine = build_engine(config)
-    except (SchemaOutdated, AcdConfigError) as exc:
+    except (SchemaOutdated, SourceError) as exc:  # AcdConfigError, a bad `dialer:` section
         log.error("%s", exc)
         return 2
     stop = gevent.event.Event()

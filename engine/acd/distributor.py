@@ -112,8 +112,8 @@ class Distributor(CallerRouting):
 
     def _leave_service(self, agent_id: str, target: AgentState, reason: str, now: float) -> list[Intent]:
         agent = self.agent(agent_id)
-        if agent.state in (AgentState.ON_CALL, AgentState.WRAP_UP):
-            self._pending[agent_id] = (target, reason)  # applied when the call and wrap-up end
+        if agent.state in (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.RESERVED):
+            self._pending[agent_id] = (target, reason)  # applied when the call (or reservation) and wrap-up end
             return []
         intents: list[Intent] = []
         if agent.state is AgentState.RINGING and agent.current_call:
@@ -142,6 +142,40 @@ class Distributor(CallerRouting):
         if new is AgentState.LOGGED_OUT:
             intents += self._release_sticky(agent, now)
         return intents
+
+    # ----- the shared agent pool (the dialer reserves agents for outbound calls and previews) ------
+    def reserve(self, agent_id: str, reason: str, now: float) -> list[Intent]:
+        """Hold a free agent for one outbound call or preview: no inbound offer reaches it until `release`."""
+        agent = self.agent(agent_id)
+        if not agent.can_take_offer:
+            raise AcdError(f"agent {agent_id} cannot be reserved now ({agent.state.value})")
+        intents = self._set_state(agent, AgentState.RESERVED, now, reason)
+        agent.not_ready_reason = reason
+        return intents
+
+    def release(self, agent_id: str, now: float, reason: str = "released") -> list[Intent]:
+        """End a reservation: the agent is free again (or takes the state asked for meanwhile, e.g. logout)."""
+        agent = self.agent(agent_id)
+        if agent.state is not AgentState.RESERVED:
+            return []
+        target, why = self._pending.pop(agent_id, (AgentState.AVAILABLE, reason))
+        return self._set_state(agent, target, now, why)
+
+    def reserved_call(self, agent_id: str, call_id: str, now: float, queue: str | None = None) -> list[Intent]:
+        """A reserved agent is now talking on an outbound call it placed itself (preview, manual)."""
+        agent = self.agent(agent_id)
+        if agent.state is not AgentState.RESERVED:
+            return []
+        agent.answered_at = now
+        if queue:
+            self._agent_queue[agent_id] = queue
+        intents = self._set_state(agent, AgentState.ON_CALL, now, "outbound call", call_id)
+        agent.current_call = call_id
+        return intents
+
+    def free_agents(self, queue: str | None = None) -> list[str]:
+        """Agents who could take a call now (available, registered), in `queue` when given."""
+        return [a.agent_id for a in self.agents.values() if a.can_take_offer and (queue is None or queue in a.queues)]
 
     # ----- callers ------------------------------------------------------------------------------
     def enqueue(self, caller: WaitingCaller, now: float) -> list[Intent]:

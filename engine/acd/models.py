@@ -18,6 +18,7 @@ class AgentState(enum.Enum):
     ON_CALL = "on-call"
     WRAP_UP = "wrap-up"
     NOT_READY = "not-ready"
+    RESERVED = "reserved"  # held for one outbound call or preview (dialer); never offered an inbound call
 
 
 class Strategy(enum.Enum):

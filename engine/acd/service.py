@@ -197,6 +197,45 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                                "call_id": a.current_call, "queues": sorted(a.queues)} for a in d.agents.values()}
         return {"at": now, "queues": queues, "agents": agents}
 
+    # ----- the shared agent pool (inbound and outbound; see docs/dialer.md) --------------------------
+    def reserve(self, agent_id: str, reason: str) -> list[Intent]:
+        """Hold a free agent for an outbound call or a preview (AcdError when it is not free)."""
+        return self.execute(self.distributor.reserve(agent_id, reason, self.clock()))
+
+    def release(self, agent_id: str, reason: str = "released") -> list[Intent]:
+        return self.execute(self.distributor.release(agent_id, self.clock(), reason))
+
+    def free_agents(self, queue: str | None = None) -> list[str]:
+        return self.distributor.free_agents(queue)
+
+    def pool_figures(self, queue: str) -> dict[str, Any]:
+        """What outbound pacing needs about one queue's agents and inbound callers right now."""
+        now, d = self.clock(), self.distributor
+        members = [a for a in d.agents.values() if queue in a.queues]
+        by_state: dict[str, int] = {}
+        for a in members:
+            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
+        return {"at": now, "agents": by_state,
+                "logged_in": sum(1 for a in members if a.state is not AgentState.LOGGED_OUT),
+                "ready": sum(1 for a in members if a.can_take_offer),
+                "paused": sum(1 for a in members if a.state is AgentState.NOT_READY),
+                "talk_started": [a.answered_at for a in members if a.state is AgentState.ON_CALL],
+                "wrap_up_ends": [a.wrap_up_until for a in members if a.state is AgentState.WRAP_UP],
+                "waiting": d.queue_length(queue)}
+
+    def give_up_waiting(self, call_id: str, reason: str) -> bool:
+        """Take a waiting caller out of line (e.g. the dialer's safe-harbour deadline passed): True when it was
+        still waiting; its `enqueue` then returns TIMEOUT with `reason`. An agent ringing for it is cancelled."""
+        call = self.calls.get(call_id)
+        if call is None or call.status != "waiting":
+            return False
+        now = self.clock()
+        self.execute(self.distributor.withdraw(call_id, now, reason))
+        call.status, call.result = "left", QueueResult(QueueOutcome.TIMEOUT, reason)
+        call.decided.set()
+        self.legs.stop_music(call.channel.uuid)
+        return True
+
     def recording_stopped(self, path: str) -> None:
         """FreeSWITCH closed a recording file (RECORD_STOP); only the ACD's own recordings are tracked."""
         closing = self.recordings_closing.get(path)

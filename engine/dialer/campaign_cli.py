@@ -288,9 +288,11 @@ def render_status(store, handle, now: dt.datetime, zone: ZoneInfo) -> str:  # ty
     if record.live and record.live_at and (now - record.live_at).total_seconds() <= LIVE_FRESH_S:
         live = record.live
         agents = live.get("agents") or {}
+        extra = "".join(f"  {label}={live[key]}" for key, label in (("waiting", "waiting for an agent"),
+                                                                   ("pacing", "pacing")) if key in live)
         lines.append(f"live       dial level={live.get('dial_level', '-')} ringing={live.get('ringing', '-')} "
                      f"agents: " + (" ".join(f"{k}={v}" for k, v in sorted(agents.items())) or "-")
-                     + f"  ({(now - record.live_at).total_seconds():.0f}s ago)")
+                     + f"{extra}  ({(now - record.live_at).total_seconds():.0f}s ago)")
     else:
         lines.append("live       no figures from a running dialer")
     return "\n".join(lines)
@@ -318,14 +320,21 @@ def report(ctx: click.Context, name: str, since: str | None, until: str | None, 
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
-    click.echo(f"campaign {handle.record.name}: {f.attempts} attempts ({f.in_flight} in flight)")
+    for line in report_lines(handle, f):
+        click.echo(line)
+
+
+def report_lines(handle, f) -> list[str]:  # type: ignore[no-untyped-def]
+    """`campaign report` as text lines (also printed by `jinqiao demo`)."""
+    lines = [f"campaign {handle.record.name}: {f.attempts} attempts ({f.in_flight} in flight)"]
     for outcome, n in sorted(f.outcomes.items(), key=lambda kv: -kv[1]):
-        click.echo(f"  {outcome:<16} {n}")
-    click.echo(f"contact rate {100 * f.contact_rate:.1f}%  live answers {f.live_answers}  connected {f.connected}")
-    click.echo(f"drops {f.abandoned}  abandon rate {100 * f.abandon_rate:.2f}% of live answers "
-               f"(target {100 * handle.config.abandon.rate:.1f}%)")
-    click.echo(f"talk time {f.talk_seconds / 60:.1f} min"
-               + (f" (average {f.talk_seconds / f.connected:.0f} s)" if f.connected else ""))
+        lines.append(f"  {outcome:<16} {n}")
+    lines.append(f"contact rate {100 * f.contact_rate:.1f}%  live answers {f.live_answers}  connected {f.connected}")
+    lines.append(f"drops {f.abandoned}  abandon rate {100 * f.abandon_rate:.2f}% of live answers "
+                 f"(target {100 * handle.config.abandon.rate:.1f}%)")
+    lines.append(f"talk time {f.talk_seconds / 60:.1f} min"
+                 + (f" (average {f.talk_seconds / f.connected:.0f} s)" if f.connected else ""))
+    return lines
 
 
 @campaign.command("why")
@@ -366,3 +375,81 @@ def _when(text: str | None, option: str) -> dt.datetime | None:
     except ValueError:
         fail(f"{option}: expected a date like 2026-12-31 or 2026-12-31T18:00, got {text!r}")
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _send(ctx: click.Context, fields: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Send a signed dialer request to the running engine (a test may put its own `dialer_sender` in ctx.obj)."""
+    from engine.dialer import control
+
+    problem = control.check_fields(fields)
+    if problem:
+        fail(problem)
+    obj = ctx.obj
+    custom = obj.get("dialer_sender") if isinstance(obj, dict) else getattr(obj, "dialer_sender", None)
+    try:
+        headers, body = (custom or (lambda f: control.send_request(config_of(ctx), f)))(fields)
+    except RuntimeError as exc:
+        fail(str(exc))
+    if headers.get(control.H_RESULT) != "ok":
+        fail(f"refused: {headers.get(control.H_DETAIL) or 'no reason given'}")
+    return headers, body
+
+
+@campaign.group("preview")
+def preview() -> None:
+    """Preview dialing: take the next contact of a preview campaign, then dial it or skip it with a reason."""
+
+
+@preview.command("next")
+@click.option("--agent", "agent", required=True, help="The agent the contact is reserved for.")
+@click.option("--campaign", "campaign_name", required=True, help="A campaign in preview mode.")
+@click.pass_context
+def preview_next(ctx: click.Context, agent: str, campaign_name: str) -> None:
+    """Reserve the next due contact for AGENT and show it with the agent script."""
+    from engine.dialer import control
+
+    _, body = _send(ctx, {control.H_ACTION: "preview-next", "Agent-ID": agent, control.H_CAMPAIGN: campaign_name})
+    data = json.loads(body or "{}")
+    click.echo(f"campaign {data.get('campaign')}: contact {data.get('contact_id')} {data.get('number')} "
+               f"({data.get('attempts', 0)} attempts so far)")
+    for key, value in sorted((data.get("data") or {}).items()):
+        click.echo(f"  {key}: {value}")
+    if data.get("script"):
+        click.echo("script:\n" + str(data["script"]))
+    click.echo(f"dial it: jinqiao campaign preview dial --agent {agent}   "
+               f"skip it: jinqiao campaign preview skip --agent {agent} --reason TEXT")
+
+
+@preview.command("dial")
+@click.option("--agent", "agent", required=True)
+@click.pass_context
+def preview_dial(ctx: click.Context, agent: str) -> None:
+    """Dial the contact reserved for AGENT: the agent's phone rings first, then the customer's."""
+    from engine.dialer import control
+
+    headers, _ = _send(ctx, {control.H_ACTION: "preview-dial", "Agent-ID": agent})
+    click.echo(headers.get(control.H_DETAIL) or "dialing")
+
+
+@preview.command("skip")
+@click.option("--agent", "agent", required=True)
+@click.option("--reason", required=True, help="Why the contact is not dialed now (kept on the contact).")
+@click.pass_context
+def preview_skip(ctx: click.Context, agent: str, reason: str) -> None:
+    """Give the reserved contact back (due again in an hour) and free AGENT."""
+    from engine.dialer import control
+
+    _send(ctx, {control.H_ACTION: "preview-skip", "Agent-ID": agent, control.H_REASON: reason})
+    click.echo("skipped")
+
+
+@click.command("call")
+@click.argument("number")
+@click.option("--agent", "agent", required=True, help="The agent whose phone rings first.")
+@click.pass_context
+def call_command(ctx: click.Context, number: str, agent: str) -> None:
+    """Manual call: ring AGENT's phone, then NUMBER (after the compliance check), and bridge them."""
+    from engine.dialer import control
+
+    headers, _ = _send(ctx, {control.H_ACTION: "call", "Agent-ID": agent, control.H_NUMBER: number})
+    click.echo(headers.get(control.H_DETAIL) or "dialing")

@@ -68,6 +68,7 @@ H_ANSWER_STATE = "Answer-State"
 H_CHANNEL_STATE = "Channel-State"
 H_CALLER_NUMBER = "Caller-Caller-ID-Number"
 H_CALLER_NAME = "Caller-Caller-ID-Name"
+H_CALLER_ANSWERED_TIME = "Caller-Channel-Answered-Time"  # epoch microseconds: when the leg was answered
 H_CALLER_CREATED_TIME = "Caller-Channel-Created-Time"  # epoch microseconds: when the call arrived
 H_DESTINATION_NUMBER = "Caller-Destination-Number"
 H_CHANNEL_NAME = "Channel-Name"
@@ -98,6 +99,9 @@ SIP_HEADER_SEGMENT = "X-Jinqiao-Segment"
 # --- channel variables -----------------------------------------------------------------------------------
 VAR_CALL_ID = "jq_call_id"  # set by the engine on every leg it creates or controls
 VAR_QUEUE = "jq_queue"
+VAR_CAMPAIGN_ID = "jq_campaign_id"  # set by the dialer on every campaign leg (the outbound server dispatches on it)
+VAR_ATTEMPT_ID = "jq_attempt_id"
+VAR_CONTACT_ID = "jq_contact_id"
 VAR_CUSTOMER_ID = "jq_customer_id"
 VAR_AGENT_ID = "jq_agent_id"  # on an agent leg: the agent it rings (rebuilt after a restart, engine/ha/rebuild.py)
 VAR_QUEUE_PRIORITY = "jq_queue_priority"  # on a queued caller: its priority in line (kept across a restart)
@@ -349,9 +353,18 @@ def originate(target: str, *, app: str = APP_PARK, app_arg: str = "", variables:
         return f"originate {dial} {extension} {check_name(dialplan, 'dialplan')} {check_name(context, 'context')}"
     if not isinstance(app, str) or not _APP_RE.match(app):
         raise ValueError(f"not an application name: {app!r}")
-    if not _APP_ARG_RE.match(app_arg):
-        raise ValueError("an &app() argument must be one word without ')', quotes, '$' or control characters")
+    if not all(_APP_ARG_RE.match(word) for word in app_arg.split(" ")):
+        raise ValueError("an &app() argument must be words without ')', quotes, '$' or control characters")
+    if " " in app_arg:  # quoted, so the API's blank splitter keeps `&app(a b c)` one argument
+        return f"originate {dial} '&{app}({app_arg})'"
     return f"originate {dial} &{app}({app_arg})"
+
+
+def socket_arg(host: str, port: int) -> str:
+    """The `socket` application's argument that hands a call to the engine's outbound server (async, full)."""
+    if not re.match(r"^[A-Za-z0-9.\-:]{1,253}$", str(host)) or not 0 < int(port) < 65536:
+        raise ValueError(f"not a socket address: {host!r}:{port!r}")
+    return f"{host}:{int(port)} async full"
 
 
 # --- channel API commands ---------------------------------------------------------------------------------

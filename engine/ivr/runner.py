@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.esl import commands
 from engine.esl.hangup import HANGUP_EVENTS, HangupFacts, hangup_facts
 from engine.ivr.channel import CallHungUp
 from engine.ivr.digits import mask_number
@@ -93,14 +94,27 @@ class FlowRunner:
             now=now, tables=TableStore(Path(registry.flows_dir) / "data"), http=http or HttpLookup(),
             recordings_dir=Path(recordings_dir))
         self.node_gap_observer = node_gap_observer
+        # The dialer's handler for answered campaign calls (they carry `jq_campaign_id`); set by the daemon.
+        self.campaign_calls: Callable[[Any], Any] | None = None
         self.cdr_wait = 2.0  # longest wait for CHANNEL_HANGUP_COMPLETE when no hang-up event was seen
 
-    def run(self, channel: Any) -> IvrRecord:
-        """Handle one call from answer to end; never raises (except gevent's GreenletExit on shutdown)."""
+    def run(self, channel: Any) -> Any:
+        """Handle one call from answer to end; never raises (except gevent's GreenletExit on shutdown).
+
+        An answered campaign call (it carries the dialer's `jq_campaign_id`) goes to the dialer instead."""
+        variables = getattr(channel, "variables", None)
+        if self.campaign_calls is not None and isinstance(variables, dict) and variables.get(commands.VAR_CAMPAIGN_ID):
+            return self.campaign_calls(channel)
+        return self.run_flow(channel)
+
+    def run_flow(self, channel: Any, flow_name: str | None = None,
+                 customer: dict[str, Any] | None = None) -> IvrRecord:
+        """Run `flow_name` (default: the flow for the dialled number) with an optional customer record already
+        known (the dialer's agentless calls); never raises."""
         uuid = str(getattr(channel, "uuid", "") or "")
         did = str(getattr(channel, "destination_number", "") or "")
         caller = str(getattr(channel, "caller_number", "") or "")
-        flow = self.registry.flow_for(did)
+        flow = self.registry.get(flow_name) if flow_name else self.registry.flow_for(did)
         record = IvrRecord(call_uuid=uuid, flow=flow.name if flow else "", caller_number=caller,
                            destination_number=did, started_at=self.services.now())
         watch = HangupWatch()
@@ -109,6 +123,8 @@ class FlowRunner:
         timer = NodeGapTimer(channel, self.node_gap_observer) if self.node_gap_observer else None
         session = CallSession(channel=timer or channel, services=self.services, flows=self.registry.snapshot(),
                               record=record, on_node_done=timer.node_done if timer else None)
+        if customer:
+            session.customer = dict(customer)
         log.info("[%s] IVR call from %s to %s: flow %s", uuid, mask_number(caller), did, record.flow or "-")
         try:
             if flow is None:
