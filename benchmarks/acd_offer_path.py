@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +55,9 @@ from engine.sim import FreeSwitchSim  # noqa: E402
 from engine.store.database import open_store  # noqa: E402
 from engine.store.repos.agents import AgentRepository  # noqa: E402
 from engine.store.repos.interactions import InteractionRepository  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from remote_sim import JsonLineProcess  # noqa: E402
 
 PASSWORD = "offer-path"
 DID = "5000"
@@ -105,24 +107,11 @@ class Probe:
         return worst
 
 
-class RemoteSwitch:
+class RemoteSwitch(JsonLineProcess):
     """The simulator in its own process, as FreeSWITCH is: the engine's CPU work must not slow the switch."""
 
     def __init__(self, time_scale: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--switch", str(time_scale)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.port = self._read()["port"]
-
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the simulator process ended")
-        return json.loads(line)
-
-    def ask(self, **command) -> dict:
-        self.proc.stdin.write(json.dumps(command) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
+        super().__init__([sys.executable, os.path.abspath(__file__), "--switch", str(time_scale)])
 
     def close(self) -> None:
         self.ask(cmd="quit")

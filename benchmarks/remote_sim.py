@@ -15,11 +15,12 @@ import time
 HERE = os.path.abspath(__file__)
 
 
-class RemoteSim:
-    def __init__(self, password: str, time_scale: float = 0.05) -> None:
-        root = os.path.dirname(os.path.dirname(HERE))
-        self.proc = subprocess.Popen([sys.executable, HERE, password, str(time_scale)], cwd=root,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+class JsonLineProcess:
+    """A child process spoken to in JSON lines: one command line in, one reply line out."""
+
+    def __init__(self, argv: list[str], cwd: str | None = None) -> None:
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
         self.port = self._read()["port"]
 
     def _read(self) -> dict:
@@ -32,6 +33,12 @@ class RemoteSim:
         self.proc.stdin.write(json.dumps(command) + "\n")
         self.proc.stdin.flush()
         return self._read()
+
+
+class RemoteSim(JsonLineProcess):
+    def __init__(self, password: str, time_scale: float = 0.05) -> None:
+        root = os.path.dirname(os.path.dirname(HERE))
+        super().__init__([sys.executable, HERE, password, str(time_scale)], cwd=root)
 
     def wait(self, predicate, timeout: float, interval: float = 0.02, **status_args) -> dict | None:
         deadline = time.monotonic() + timeout
