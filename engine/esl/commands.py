@@ -1,8 +1,9 @@
 """The one place where FreeSWITCH strings live: event and header names, apps, variables, API syntax, causes.
 
 Everything that formats text FreeSWITCH will parse is here, so domain code never does. Builders validate
-their inputs through the allow-lists of `engine.esl.allowlist` (re-exported here): a value that would break FreeSWITCH's own parsing (spaces in a UUID, a `}` in a variable
-name, CR/LF anywhere) raises `ValueError` instead of reaching the switch.
+their inputs through the allow-lists of `engine.esl.allowlist` (re-exported here): a value that would break
+FreeSWITCH's own parsing (spaces in a UUID, a `}` in a variable name, CR/LF anywhere) raises `ValueError`
+instead of reaching the switch.
 """
 from __future__ import annotations
 
