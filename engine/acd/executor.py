@@ -295,7 +295,6 @@ class IntentExecution:
         """In order: bridge (which stops the music), start recording (blocking api calls, in their own greenlet).
         A leg FreeSWITCH bridged on its answer (`bridges_on_answer`) needs no bridge command."""
         caller_uuid = call.channel.uuid
-        control = self.legs.control
         leg = self.agent_legs.get(leg_uuid)
         try:
             if call.bridged and leg is not None and leg.bridges_on_answer:
