@@ -112,7 +112,10 @@ def create(ctx: click.Context, file: str | None, name: str | None, mode: str | N
         record = CampaignRepository(store).save(config.name, config.mode, config.queue, config.max_attempts,
                                                 int(config.shortest_retry.total_seconds()), {"config": config.raw},
                                                 replace=replace)
+        redue = CampaignRepository(store).recheck_window_deferrals(record.id) if replace else 0
     click.echo(f"campaign {record.name} ({record.mode}, {config.purpose}): {record.status}")
+    if redue:
+        click.echo(f"{redue} contact(s) held back by the previous calling windows are judged again now")
 
 
 @campaign.command("import")

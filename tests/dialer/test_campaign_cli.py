@@ -135,3 +135,28 @@ def _always():  # type: ignore[no-untyped-def]
     from engine.ivr.hours import parse_weekly
 
     return parse_weekly({"daily": "24h"})[0]
+
+
+def test_widening_the_calling_windows_judges_held_back_contacts_again(jq, tmp_path) -> None:
+    """An operator who finds contacts held back by the campaign's windows and widens them with --replace does not
+    wait for the old window to open: those contacts are due at once and compliance judges them again."""
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=11)).hour  # in Asia/Shanghai: 3 h from now
+    shut = write(tmp_path / "night.yaml", "name: night\nmode: progressive\nqueue: sales\n"
+                 f"calling_windows: {{daily: '{later:02d}:00-{later:02d}:30'}}\n")
+    assert jq("campaign", "create", str(shut))[0] == 0
+    store = open_store(jq.url)
+    repo = CampaignRepository(store)
+    handle = load_handle(store, "night")
+    repo.enroll(handle.id, [("+8613812340001", None, None)])
+    jq("campaign", "launch", "night")
+    now = dt.datetime.now(dt.timezone.utc)
+    hopper = Hopper(store, CompliancePolicy(calling_hours=_always()), "engine-1")
+    assert hopper.fill(load_handle(store, "night"), 5, now) == []
+    open_ = write(tmp_path / "night.yaml", "name: night\nmode: progressive\nqueue: sales\n"
+                  "calling_windows: {daily: 24h}\n")
+    code, out, _ = jq("campaign", "create", str(open_), "--replace")
+    assert code == 0 and "1 contact(s) held back by the previous calling windows" in out
+    [contact] = hopper.fill(load_handle(store, "night"), 5, dt.datetime.now(dt.timezone.utc))
+    assert contact.number == "+8613812340001"
+    assert "held back" not in jq("campaign", "create", str(open_), "--replace")[1]  # nothing held back any more
+    store.dispose()

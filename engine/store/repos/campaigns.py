@@ -112,6 +112,18 @@ class CampaignRepository:
             s.flush()
             return to_record(Campaign, row)
 
+    def recheck_window_deferrals(self, campaign_id: int, now: dt.datetime | float | None = None) -> int:
+        """Make contacts that the campaign's own calling windows pushed to a later time due now, so that a
+        changed configuration is judged again at once (compliance defers them again if still outside): how many."""
+        with self.store.session() as s:
+            result = s.execute(update(CampaignContactRow).where(
+                CampaignContactRow.campaign_id == campaign_id,
+                CampaignContactRow.status == ContactStatus.PENDING.value,
+                CampaignContactRow.last_outcome == "campaign_window",
+                CampaignContactRow.next_attempt_at > (as_utc(now) or _now()),
+            ).values(next_attempt_at=as_utc(now) or _now()))
+            return int(result.rowcount or 0)
+
     def list(self) -> list[Campaign]:
         with self.store.session() as s:
             return [to_record(Campaign, r) for r in s.scalars(select(CampaignRow).order_by(CampaignRow.id))]
