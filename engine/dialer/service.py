@@ -111,9 +111,10 @@ class OutboundCall:
 class CampaignLoop:
     """Paces and places the calls of one running campaign."""
 
-    def __init__(self, dialer: "DialerService", handle: CampaignHandle) -> None:
+    def __init__(self, dialer: "DialerService", handle: CampaignHandle, settings: Any = None) -> None:
         self.dialer = dialer
         self.handle = handle
+        self.settings = settings  # the stored configuration this loop runs, to notice `create --replace`
         mode = handle.config.mode
         self.policy = make_policy("progressive" if mode == "progressive" else dialer.settings.pacing)
         self.history = PacingHistory()
@@ -332,6 +333,8 @@ class DialerService:
             if loop is not None and loop.greenlet is not None and loop.greenlet.dead and not loop.calls:
                 self.loops.pop(record.id, None)
                 loop = None
+            if loop is not None and record.status == "running" and record.settings != loop.settings:
+                self._apply_new_settings(loop, record)
             if record.status != "running" or record.mode not in LOOP_MODES or loop is not None:
                 continue
             handle = load_handle(self.store, record.id)
@@ -341,7 +344,21 @@ class DialerService:
                 log.warning("campaign %s: %s dialing needs the ACD (acd.queues); not dialing", record.name,
                             handle.config.mode)
                 continue
-            self.loops[record.id] = CampaignLoop(self, handle).start()
+            self.loops[record.id] = CampaignLoop(self, handle, record.settings).start()
+
+    def _apply_new_settings(self, loop: "CampaignLoop", record: Any) -> None:
+        """`campaign create --replace` on a running campaign: its windows, retries, script, caller ID and abandon
+        target apply from the next tick; a changed mode needs a pause and resume (the loop's pacer stays)."""
+        handle = load_handle(self.store, record.id)
+        if handle is None:
+            return
+        if handle.config.mode != loop.handle.config.mode:
+            log.warning("campaign %s: mode changed to %s while running; pause and resume it to apply the mode",
+                        record.name, handle.config.mode)
+        else:
+            log.info("campaign %s: configuration changed; applied to the running campaign", record.name)
+            loop.handle = handle
+        loop.settings = record.settings
 
     def attach(self, control: Any) -> "DialerService":
         """Hear mod_avmd's beeps on the control connection (its CUSTOM events carry only the Unique-ID)."""

@@ -78,3 +78,41 @@ def test_an_answered_call_no_agent_can_take_is_dropped_after_the_safe_harbour_me
         assert len(dropped) == f.abandoned
     finally:
         rig.close()
+
+
+def test_a_running_campaign_takes_a_replaced_configuration_without_a_restart(rig) -> None:
+    """`campaign create --replace` while the campaign runs: the running dialer uses the new calling windows."""
+    import datetime as dt
+    import time
+
+    from engine.dialer.campaigns import parse_campaign
+    from engine.store.repos.campaigns import CampaignRepository
+    from engine.yamlsrc import load_text
+
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=11)).hour  # Asia/Shanghai: 3 h from now
+    numbers = ["+8613800100001", "+8613800100002"]
+    for number in numbers:
+        rig.sim.set_destination(number, outcome="busy", after=0.5)
+    cid = rig.campaign(campaign_yaml("evening", "progressive",
+                                     f"calling_windows: {{daily: '{later:02d}:00-{later:02d}:30'}}\n"), numbers)
+    rig.launch(cid)
+    rig.dialer.start()
+    repo = CampaignRepository(rig.store)
+    from engine.store.models import CampaignContactRow
+
+    def held_back() -> int:
+        with rig.store.session() as s:
+            return s.query(CampaignContactRow).filter_by(campaign_id=cid, last_outcome="campaign_window").count()
+    # Given the dialer has held both contacts back by the campaign's window
+    deadline = time.monotonic() + 10
+    while (held := held_back()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held == 2 and DialAttemptRepository(rig.store).figures(cid, utc(0)).attempts == 0
+    # When the operator widens the window on the running campaign
+    config = parse_campaign(load_text(campaign_yaml("evening", "progressive", "calling_windows: {daily: 24h}\n"),
+                                      "campaign.yaml"))
+    repo.save("evening", config.mode, config.queue, config.max_attempts, 600, {"config": config.raw}, replace=True)
+    assert repo.recheck_window_deferrals(cid) == 2
+    # Then the running loop dials both with the new windows, without a pause and resume
+    rig.wait_done(cid, 2, timeout=20)
+    assert DialAttemptRepository(rig.store).figures(cid, utc(0)).outcomes == {"busy": 2}
