@@ -76,6 +76,18 @@ def test_demo_prints_each_call_as_the_engine_stored_it(tmp_path: Path) -> None:
         assert [t.source for t in tasks] == ["abandoned"]
         assert second_vip[f"callback task #{tasks[0].id}"] == "open, booked because the caller abandoned"
         assert f"{customers.get(abandoned.customer_id).name} gave up waiting in vip_service" in out
+        # Every answered campaign call is one outbound interaction of its campaign, linked from its attempt, closed;
+        # the ones an agent took carry the agent (reports count them as the agent's outbound calls, never inbound)
+        from engine.store.models import ContactAttemptRow, InteractionRow
+        with store.session() as s:
+            answered = s.query(ContactAttemptRow).filter(ContactAttemptRow.answered_at.is_not(None)).all()
+            assert answered and all(a.interaction_id is not None for a in answered)
+            for attempt in answered:
+                row = s.get(InteractionRow, attempt.interaction_id)
+                assert (row.direction, row.campaign_id, row.callee) == ("outbound", attempt.campaign_id, attempt.number)
+                assert row.hangup_at is not None and row.agent_id == attempt.agent_id, (attempt.outcome, attempt.connected_at, attempt.talk_seconds, row.talk_seconds, row.bridged_at, row.abandoned, row.hangup_by)
+            assert any(a.agent_id for a in answered)
+            assert s.query(InteractionRow).filter(InteractionRow.direction == "inbound").count() == 4
     finally:
         store.dispose()
     # The welcome caller pressed 7 and the flow said it back

@@ -21,6 +21,7 @@ from engine.dialer.outcomes import ANSWERED, DROPPED, MACHINE
 from engine.dialer.service import CampaignLoop, DialerService, OutboundCall
 from engine.esl import commands
 from engine.ivr.ports import QueueRequest
+from engine.store.repos.interactions import InteractionRepository
 
 log = logging.getLogger(__name__)
 SAFE_HARBOUR = "safe harbour"
@@ -51,6 +52,7 @@ class CallFacts:
         self.on_beep: Any = None
         self.on_bridge: Any = None
         self.agent_id: str | None = None
+        self.queued: Any = None  # the ACD's QueuedCall, once bridged
         self.beep_after_bridge = False
 
     def on_event(self, event: Any) -> None:  # the channel's reader greenlet: must not block
@@ -90,6 +92,7 @@ class CampaignCalls:
         self.runner = runner  # engine.ivr.runner.FlowRunner: agentless flows
         self.announcer = announcer  # plays the safe-harbour and machine messages (acd.announcer.TtsAnnouncer)
         self.customers = customers  # engine.ivr.ports.CustomerDirectory: the record an agentless flow reads
+        self.interactions = InteractionRepository(dialer.store)
 
     def handle(self, channel: Any) -> None:
         tracked = self.dialer.tracked(channel.uuid)
@@ -103,6 +106,7 @@ class CampaignCalls:
             return
         call.handled = True
         loop.answered(call)
+        call.interaction_id = self._open_interaction(channel, call)
         try:
             if call.campaign.config.mode == "agentless":
                 self._agentless(channel, loop, call)
@@ -112,6 +116,41 @@ class CampaignCalls:
             log.exception("call %s: campaign call failed", channel.uuid)
             loop.conclude(call, "failed")
             channel.hangup()
+        finally:
+            self._close_interaction(call)
+
+    # ----- the call's interaction -----------------------------------------------------------------
+    def _open_interaction(self, channel: Any, call: OutboundCall) -> int | None:
+        """Open the answered call's interaction as outbound (callee = the contact, linked to the campaign and
+        customer) before the ACD or the agentless flow see it: they find it by the call's uuid and add to it,
+        so reports count the call once, as outbound, with its campaign."""
+        d = self.dialer
+        try:
+            existing = self.interactions.by_call_id(call.uuid)
+            if existing is not None:
+                return existing.id
+            answered = answer_time(channel, d.clock())
+            interaction = self.interactions.start("outbound", answered, callee=call.contact.number,
+                                                  call_id=call.uuid, customer_id=call.contact.customer_id,
+                                                  campaign_id=call.campaign.id)
+            self.interactions.update(interaction, answered_at=answered)
+            return interaction
+        except Exception:
+            log.exception("call %s: the outbound interaction was not opened", call.uuid)
+            return None
+
+    def _close_interaction(self, call: OutboundCall) -> None:
+        """Close the interaction when nobody else did (a machine, a safe-harbour drop, a failure); the ACD and
+        the IVR close it themselves when the call was theirs."""
+        if call.interaction_id is None:
+            return
+        try:
+            current = self.interactions.get(call.interaction_id)
+            if current is not None and current.hangup_at is None:
+                self.interactions.finish(call.interaction_id, self.dialer.now(), hangup_by="engine",
+                                         abandoned=call.outcome == DROPPED)
+        except Exception:
+            log.exception("call %s: the outbound interaction was not closed", call.uuid)
 
     # ----- agentless ------------------------------------------------------------------------------
     def _agentless(self, channel: Any, loop: CampaignLoop, call: OutboundCall) -> None:
@@ -153,6 +192,7 @@ class CampaignCalls:
 
         def bridged() -> None:
             queued = d.queues.calls.get(call.uuid)
+            facts.queued = queued  # with bridge on answer the switch may report the bridge before the ACD names the agent
             facts.agent_id = getattr(queued, "agent_id", None)
             call.agent_id = facts.agent_id
             call.waiting = False  # with an agent now (pacing counts the agent as talking)
@@ -190,6 +230,8 @@ class CampaignCalls:
         channel.hangup()
         stop_watching()
         if facts.bridged_at is not None:  # an agent took it (the conversation may have ended with a hang-up)
+            facts.agent_id = facts.agent_id or getattr(facts.queued, "agent_id", None)
+            call.agent_id = facts.agent_id
             d.hopper.answered(call.attempt_id, answered_at, live=not facts.beep.is_set())
             d.hopper.connected(call.attempt_id, dt.datetime.fromtimestamp(facts.bridged_at, dt.timezone.utc),
                                facts.agent_id)

@@ -95,7 +95,8 @@ class OutboundCall:
     agent_id: str | None = None
     done: bool = False
     outcome: str = ""
-    on_beep: Callable[[], None] | None = None  # set while the answered call is handled (answered.py)
+    on_beep: Callable[[], None] | None = None
+    interaction_id: int | None = None  # the outbound interaction opened when the answered call reached the engine  # set while the answered call is handled (answered.py)
     concluded: Flag = field(default_factory=Flag)
 
     @property
@@ -272,7 +273,8 @@ class CampaignLoop:
         self.dialer.calls.pop(call.uuid, None)
         try:
             self.dialer.hopper.finish(self.handle, call.attempt_id, outcome, self.dialer.now(),
-                                      talk_seconds=talk_seconds, abandoned=abandoned)
+                                      talk_seconds=talk_seconds, abandoned=abandoned,
+                                      interaction_id=call.interaction_id)
         except Exception:
             log.exception("campaign %s: attempt %s outcome %s not stored", self.handle.config.name,
                           call.attempt_id, outcome)
