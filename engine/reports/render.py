@@ -12,15 +12,12 @@ SHADES = " .:-=+*#%@"  # light to heavy, for the heat map
 
 
 def cell(value: Any) -> str:
-    """A CSV/text cell; text a spreadsheet would run as a formula is written with a leading quote."""
+    """A text-table cell (a terminal runs nothing: values are shown as they are; CSV goes through CsvExport)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = str(value)
-    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not _NUMERIC.fullmatch(text)):
-        return "'" + text
-    return text
+    return str(value)
 
 
 def write_csv(report: Report, out: IO[str]) -> None:

@@ -21,6 +21,8 @@ TEXT_PREFIX = "'"
 
 def safe_cell(value: Any) -> str:
     """The text of a cell as written in safe mode (None is an empty cell)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # a number (e.g. -1) is data, not a formula
     text = "" if value is None else str(value)
     return TEXT_PREFIX + text if text.startswith(FORMULA_STARTS) else text
 
