@@ -20,3 +20,23 @@ def current_config() -> Any:
     except ConfigError as exc:
         click.echo(f"jinqiao: config error: {exc}", err=True)
         sys.exit(2)
+
+
+class _Silent:
+    """A progress bar for a stderr that is not a terminal (a pipe, a log, cron): nothing is drawn."""
+
+    def __enter__(self) -> "_Silent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int, *_: object) -> None:
+        return None
+
+
+def progress(length: int, label: str, *, show_pos: bool = True) -> Any:
+    """A progress bar on stderr when it is a terminal; silent otherwise (no stray labels in logs and pipes)."""
+    if not sys.stderr.isatty():
+        return _Silent()
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=show_pos)

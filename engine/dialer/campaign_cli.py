@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from engine.clicontext import progress
 from engine.store.cliutil import config_of, fail, open_cli_store, store_errors
 
 LIVE_FRESH_S = 15
@@ -153,8 +154,8 @@ def import_contacts(ctx: click.Context, name: str, file: str | None, mappings: t
         if path:
             facts = inspect(path, encoding)
             total = max(facts.lines - 1, 1)
-            with click.progressbar(length=total, label="customers", file=sys.stderr, show_pos=True) as bar1:
-                with click.progressbar(length=total, label="contacts ", file=sys.stderr, show_pos=True) as bar2:
+            with progress(total, "customers") as bar1:
+                with progress(total, "contacts ") as bar2:
                     result = import_csv(store, handle.id, path, options, priority, bar1.update, bar2.update)
             c = result.customers
             assert c is not None
@@ -163,7 +164,7 @@ def import_contacts(ctx: click.Context, name: str, file: str | None, mappings: t
             if c.errors_file:
                 click.echo(f"rejected rows with line numbers and reasons: {c.errors_file}")
         elif source is not None:
-            with click.progressbar(length=0, label="contacts", file=sys.stderr, show_pos=True) as bar:
+            with progress(0, "contacts") as bar:
                 result = enroll_query(store, handle.id, source, _now(), priority, bar.update)
         else:
             fail(f"campaign {handle.record.name} has no source: give a FILE.csv")

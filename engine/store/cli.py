@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from engine.clicontext import progress
 from engine.store.cli_admin import agents, dispositions, dnc
 from engine.store.database import open_private
 from engine.store.cliutil import database_url, fail, open_cli_store, store_errors
@@ -124,8 +125,7 @@ def import_customers(ctx: click.Context, file: str, mappings: tuple[str, ...], e
                             batch_rows=batch_rows)
     try:
         facts = CustomerImport(store, options).check(file)
-        with click.progressbar(length=max(facts.lines - 1, 1), label="importing", file=sys.stderr,
-                               show_pos=True) as bar:
+        with progress(max(facts.lines - 1, 1), "importing") as bar:
             summary = CustomerImport(store, options, progress=bar.update).run(file, facts)
     except StoreError as exc:  # ImportFileError names file, line and field; others are database errors
         fail(str(exc))

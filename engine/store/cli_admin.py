@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from engine.clicontext import progress
 from engine.store.cliutil import fail, open_cli_store, store_errors
 
 
@@ -130,7 +131,7 @@ def dnc_import(ctx: click.Context, file: str, grey: bool, source: str, encoding:
     store = open_cli_store(ctx)
     try:
         facts = inspect(file, encoding)
-        with click.progressbar(length=max(facts.lines, 1), label="importing", file=sys.stderr) as bar:
+        with progress(max(facts.lines, 1), "importing", show_pos=False) as bar:
             summary = import_dnc(store, facts, grey=grey, source=source, parse_when=_parse_when, progress=bar.update)
     except ImportFileError as exc:
         fail(str(exc))

@@ -50,7 +50,8 @@ def test_create_import_and_lifecycle(jq, tmp_path) -> None:
     assert jq("campaign", "create", "broadband_upsell", "--replace", "--queue", "retention")[0] == 0
     source = write(tmp_path / "people.csv", "name,phone,segment\n张伟,13812340001,vip\n坏,12345,new\n"
                    "李娜,13812340002,prospect\n")
-    code, out, _ = jq("campaign", "import", "broadband_upsell", str(source))
+    code, out, err = jq("campaign", "import", "broadband_upsell", str(source))
+    assert err == ""  # no progress-bar labels when stderr is not a terminal
     assert code == 0 and "2 inserted" in out and "1 rejected" in out and "2 contacts added" in out
     assert (tmp_path / "people.csv.errors.csv").read_text(encoding="utf-8-sig").splitlines()[1].startswith("3,phone,")
     assert "0 contacts added, 2 already there" in jq("campaign", "import", "broadband_upsell", str(source))[1]
