@@ -8,7 +8,7 @@ callbacks, `TimerLoop` (timers.py) runs the distributor's timers, and all of the
 table (live_calls.py). None of them imports this module. The caller's own
 greenlet (inside `enqueue`) loops over hold music (`channel.play`, ended by `uuid_break`) and
 announcements until the distributor connects it or it leaves. Agent legs are originated with `bgapi`
-and a pre-assigned UUID; their answer/hang-up arrive as events (`agent_events.py`) or as the job
+and a pre-assigned UUID; their answer/hang-up arrive as events (`switch_events.py`) or as the job
 result, whichever comes first, and each leg is settled exactly once. Store writes go through the
 injected ports. Time comes from the injected `clock`; a timer greenlet runs the distributor's timers.
 """
@@ -79,11 +79,8 @@ class QueueService:
         self.recordings = recordings or memory
         self.customers = customers or NoCustomers()
         self.announcer = announcer or SilentAnnouncer()
-        self.recording_root = recording_root
         self.music = music
         self.agent_directory = agent_directory  # finds agents created after start (e.g. in the store)
-        self.dial_customer = dial_customer  # number -> dial string, for agent-first callbacks
-        self.bridge_on_answer = bridge_on_answer  # FreeSWITCH bridges on the agent's answer (executor.py)
         self.handle_times = HandleTimes()
         self.live = LiveCalls()  # shared by the collaborators below; its tables are exposed as before
         self.calls = self.live.calls  # by call id
@@ -103,6 +100,20 @@ class QueueService:
                                               executor=self.executor, interactions=self.interactions,
                                               callbacks=self.callbacks, customers=self.customers,
                                               dial_customer=dial_customer)
+
+    @property
+    def recording_root(self) -> str:
+        return self.executor.recording_root
+
+    @property
+    def bridge_on_answer(self) -> bool:
+        """FreeSWITCH bridges the caller on the agent's answer (`IntentExecutor.may_bridge_on_answer`)."""
+        return self.executor.bridge_on_answer
+
+    @property
+    def dial_customer(self) -> Callable[[str], str] | None:
+        """Number -> dial string, for agent-first callbacks (None: callbacks go to the book for the dialer)."""
+        return self.callback_dialer.dial_customer
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "QueueService":
