@@ -10,29 +10,41 @@ and `restore_callbacks` (run by `start`) puts the ones still owed back in line a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Callable, Mapping
 
 import gevent
 
-from engine.acd.distributor import AcdError
-from engine.acd.legs import parse_job_body
+from engine.acd.distributor import AcdError, Distributor
+from engine.acd.executor import IntentExecutor
+from engine.acd.legs import SwitchLegs, parse_job_body
+from engine.acd.live_calls import LiveCalls
 from engine.acd.models import WaitingCaller
-from engine.acd.ports import AGENT_FIRST_SOURCE, CustomerInfo
+from engine.acd.ports import AGENT_FIRST_SOURCE, CallbackBook, CustomerInfo, CustomerLookup, InteractionLog
 from engine.acd.queued import CallbackLine, QueuedCall
 from engine.esl import commands
 from engine.esl.commands import HangupCause
-
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.acd.service import QueueService
 
 log = logging.getLogger(__name__)
 CUSTOMER_RING_SECONDS = 30.0
 
 
-class AgentFirstCallbacks:
-    """The callback half of QueueService."""
+class CallbackDialer:
+    """Agent-first callbacks: virtual callers in line, the customer dialled once an agent answers."""
 
-    def queue_callback(self: "QueueService", number: str, queue: str, *, since: float | None = None,
+    def __init__(self, distributor: Distributor, live: LiveCalls, *, legs: SwitchLegs, clock: Callable[[], float],
+                 executor: IntentExecutor, interactions: InteractionLog, callbacks: CallbackBook,
+                 customers: CustomerLookup, dial_customer: Callable[[str], str] | None) -> None:
+        self.distributor = distributor
+        self.live = live
+        self.legs = legs
+        self.clock = clock
+        self.executor = executor
+        self.interactions = interactions
+        self.callbacks = callbacks
+        self.customers = customers
+        self.dial_customer = dial_customer  # number -> dial string; None: callbacks go to the dialer's book
+
+    def queue_callback(self, number: str, queue: str, *, since: float | None = None,
                        priority: int = 0, required_skills: Mapping[str, int] | None = None,
                        customer: CustomerInfo | None = None, callback_id: str | None = None) -> str:
         """Put a virtual caller for `number` in `queue` (at its old place when `since` is given); returns its id.
@@ -47,8 +59,7 @@ class AgentFirstCallbacks:
         now = self.clock()
         line = CallbackLine(commands.new_uuid(), number, customer.name if customer else "")
         call = QueuedCall(f"cb-{line.uuid}", line, queue, number, customer, "zh", now, callback=True)
-        self.calls[call.call_id] = call
-        self.by_caller_uuid[line.uuid] = call
+        self.live.add(call, line.uuid)
         self.interactions.queue_event(call.call_id, now, caller=number, queue=queue, queue_entered_at=now)
         call.callback_id = callback_id or self._book_callback(call, queue, now if since is None else since)
         caller = WaitingCaller(call.call_id, queue, now if since is None else since, priority=priority,
@@ -56,10 +67,10 @@ class AgentFirstCallbacks:
                                features=customer.features if customer else {}, callback=True)
         log.info("call %s: agent-first callback %s queued in %s", call.call_id, call.callback_id, queue)
         gevent.spawn(self._work_callback, call)
-        self.execute(self.distributor.enqueue(caller, now))
+        self.executor.execute(self.distributor.enqueue(caller, now))
         return call.call_id
 
-    def _book_callback(self: "QueueService", call: QueuedCall, queue: str, since: float) -> str | None:
+    def _book_callback(self, call: QueuedCall, queue: str, since: float) -> str | None:
         try:
             return self.callbacks.request_callback(call.caller_number, f"agent-first callback in {queue}", since,
                                                    AGENT_FIRST_SOURCE, call_id=call.call_id,
@@ -68,12 +79,12 @@ class AgentFirstCallbacks:
             log.exception("call %s: could not book the callback; it lives in memory only", call.call_id)
             return None
 
-    def restore_callbacks(self: "QueueService") -> list[str]:
+    def restore_callbacks(self) -> list[str]:
         """Put every agent-first callback still owed in the book back in line (at start); returns the call ids."""
         pending_of = getattr(self.callbacks, "pending_agent_first", None)
         if self.dial_customer is None or pending_of is None:
             return []
-        known = {c.callback_id for c in self.calls.values() if c.callback_id}
+        known = {c.callback_id for c in self.live.calls.values() if c.callback_id}
         restored = []
         for pending in pending_of(self.clock()):
             if pending.callback_id in known:
@@ -89,7 +100,7 @@ class AgentFirstCallbacks:
             log.info("restored %d agent-first callbacks from the book", len(restored))
         return restored
 
-    def _work_callback(self: "QueueService", call: QueuedCall) -> None:
+    def _work_callback(self, call: QueuedCall) -> None:
         try:
             call.decided.wait()
             if call.status == "connected":
@@ -99,10 +110,9 @@ class AgentFirstCallbacks:
                     log.exception("call %s: agent-first callback failed", call.call_id)
                     self._callback_failed(call, type(exc).__name__)
         finally:
-            self.calls.pop(call.call_id, None)
-            self.by_caller_uuid.pop(call.channel.uuid, None)
+            self.live.remove(call, call.channel.uuid)
 
-    def _dial_back(self: "QueueService", call: QueuedCall) -> None:
+    def _dial_back(self, call: QueuedCall) -> None:
         customer_leg = call.channel.uuid
         endpoint = self.dial_customer(call.caller_number)  # type: ignore[misc]
         call.channel.dialled_at = self.clock()
@@ -129,17 +139,17 @@ class AgentFirstCallbacks:
         call.finished.wait()
         self.legs.hang_up(customer_leg)
 
-    def _callback_failed(self: "QueueService", call: QueuedCall, cause: str) -> None:
+    def _callback_failed(self, call: QueuedCall, cause: str) -> None:
         log.info("call %s: customer not reached for the callback (%s); leaving it to the dialer", call.call_id, cause)
         if call.agent_leg and not call.finished.is_set():
             self.legs.hang_up(call.agent_leg)
         if call.callback_id is not None:  # still open in the book (for the dialer, or after a restart)
             self._callback_worked(call, reached=False)
             return
-        self._request_callback(call, f"agent-first callback failed ({cause}) in {call.queue}", self.clock(),
+        self.executor.request_callback(call, f"agent-first callback failed ({cause}) in {call.queue}", self.clock(),
                                "queue_callback")
 
-    def _callback_worked(self: "QueueService", call: QueuedCall, reached: bool) -> None:
+    def _callback_worked(self, call: QueuedCall, reached: bool) -> None:
         worked = getattr(self.callbacks, "callback_worked", None)
         if worked is None or call.callback_id is None:
             return
@@ -148,7 +158,7 @@ class AgentFirstCallbacks:
         except Exception:
             log.exception("call %s: could not record the callback attempt", call.call_id)
 
-    def _keep_place_with_callback(self: "QueueService", call: QueuedCall, waiting: Any) -> str | None:
+    def keep_place(self, call: QueuedCall, waiting: Any) -> str | None:
         """Exit key: swap the real caller for a virtual one with the same place and priority."""
         if self.dial_customer is None or waiting is None or not call.caller_number.lstrip("+").isdigit():
             return None

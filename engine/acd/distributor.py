@@ -57,6 +57,10 @@ class Distributor(CallerRouting):
         except KeyError:
             raise AcdError(f"unknown agent {agent_id!r}") from None
 
+    def serving_queue(self, agent_id: str) -> str:
+        """The queue of the call the agent is handling (or wrapping up); "" when none."""
+        return self._agent_queue.get(agent_id, "")
+
     def login(self, agent_id: str, now: float, queues: Mapping[str, Mapping[str, int]] | None = None,
               *, ready: bool = True, reason: str | None = None) -> list[Intent]:
         """Log an agent in (optionally into these queues with per-queue skill levels); `reason` replaces the

@@ -1,10 +1,14 @@
 """QueueService: the IVR's `queue` node hands a caller here; it holds the caller with music, rings agents,
 bridges on answer, and records everything.
 
-How it works: the pure `Distributor` decides; this service executes its intents. The caller's own
+How it works: the pure `Distributor` decides (it is also the one agent pool the dialer shares); the service
+is a facade over small collaborators it builds: `IntentExecutor` (executor.py) carries out the intents,
+`TransferDesk` (transfers.py) moves connected calls, `CallbackDialer` (callbacks.py) runs agent-first
+callbacks, `TimerLoop` (timers.py) runs the distributor's timers, and all of them share one `LiveCalls`
+table (live_calls.py). None of them imports this module. The caller's own
 greenlet (inside `enqueue`) loops over hold music (`channel.play`, ended by `uuid_break`) and
 announcements until the distributor connects it or it leaves. Agent legs are originated with `bgapi`
-and a pre-assigned UUID; their answer/hang-up arrive as events (`agent_events.py`) or as the job
+and a pre-assigned UUID; their answer/hang-up arrive as events (`switch_events.py`) or as the job
 result, whichever comes first, and each leg is settled exactly once. Store writes go through the
 injected ports. Time comes from the injected `clock`; a timer greenlet runs the distributor's timers.
 """
@@ -15,23 +19,24 @@ import time
 from typing import Any, Callable, Iterable, Mapping
 
 import gevent
-from gevent.event import Event as Flag
 
 from engine.acd.announce import Announcer, HandleTimes, SilentAnnouncer, announcement_text, estimated_wait
 from engine.acd.bus import TOPIC_CALL, Bus
-from engine.acd.callbacks import AgentFirstCallbacks
+from engine.acd.callbacks import CallbackDialer
 from engine.acd.distributor import AcdError, Distributor
-from engine.acd.executor import IntentExecution
-from engine.acd.transfers import Transfers
+from engine.acd.executor import IntentExecutor
+from engine.acd.transfers import Consultations, TransferDesk
 from engine.acd.intents import Intent
 from engine.acd.legs import SwitchLegs
+from engine.acd.live_calls import LiveCalls
 from engine.acd.models import Agent, AgentState, ExitAction, QueueConfig, WaitingCaller
-from engine.acd.ports import (AgentLog, CallbackBook, CustomerLookup, InteractionLog, MemoryRecords, NoCustomers,
-                              RecordingCatalog)
-from engine.acd.queued import AgentLeg, QueuedCall, mask
+from engine.acd.ports import (AgentLog, CallbackBook, CustomerInfo, CustomerLookup, InteractionLog, MemoryRecords,
+                              NoCustomers, RecordingCatalog)
+from engine.acd.queued import QueuedCall, mask
 from engine.acd.reconciler import Reconciler
 from engine.acd.restore import LastState, restore_agents
 from engine.acd.switch_events import SwitchEvents
+from engine.acd.timers import TimerLoop
 from engine.esl import commands
 from engine.esl.hangup import HangupFacts, hangup_facts
 from engine.ivr.ports import QueueOutcome, QueueRequest, QueueResult
@@ -53,7 +58,7 @@ QUICK_MUSIC_SECONDS = 0.2  # hold music that ends faster than this (file missing
 HOLD_SILENCE = commands.silence(-1)  # endless silence, interrupted by uuid_break like music  # a call transferred to one agent waits this long for them, then for anyone
 
 
-class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
+class QueueService:
     """Queues, agents and offers on a live switch. Construct once in the daemon; see `attach`."""
 
     def __init__(self, queues: Mapping[str, QueueConfig], agents: Iterable[Agent], *, legs: SwitchLegs,
@@ -74,24 +79,46 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         self.recordings = recordings or memory
         self.customers = customers or NoCustomers()
         self.announcer = announcer or SilentAnnouncer()
-        self.recording_root = recording_root
         self.music = music
         self.agent_directory = agent_directory  # finds agents created after start (e.g. in the store)
-        self.dial_customer = dial_customer  # number -> dial string, for agent-first callbacks
-        self.bridge_on_answer = bridge_on_answer  # FreeSWITCH bridges on the agent's answer (executor.py)
         self.handle_times = HandleTimes()
-        self.calls: dict[str, QueuedCall] = {}  # by call id
-        self.by_caller_uuid: dict[str, QueuedCall] = {}
-        self.agent_legs: dict[str, AgentLeg] = {}  # by leg uuid
-        self._wake = Flag()
-        self.recordings_closing: dict[str, Flag] = {}  # path -> set on its RECORD_STOP (file closed)
-        self._sleeping_until = float("-inf")  # due time the timer greenlet waits for (-inf: not waiting)
-        self._timer: gevent.Greenlet | None = None
+        self.live = LiveCalls()  # shared by the collaborators below; its tables are exposed as before
+        self.calls = self.live.calls  # by call id
+        self.by_caller_uuid = self.live.by_caller_uuid
+        self.agent_legs = self.live.agent_legs  # by leg uuid
+        self.recordings_closing = self.live.recordings_closing  # path -> set on its RECORD_STOP (file closed)
+        self.timers = TimerLoop(self.distributor.next_timer, clock)
+        self.consults = Consultations(self.live, legs, music)
+        self.executor = IntentExecutor(
+            self.distributor, self.live, legs=legs, clock=clock, timers=self.timers, consults=self.consults,
+            bus=self.bus, agent_log=self.agent_log, interactions=self.interactions, callbacks=self.callbacks,
+            recordings=self.recordings, customers=self.customers, announcer=self.announcer,
+            handle_times=self.handle_times, recording_root=recording_root, bridge_on_answer=bridge_on_answer)
+        self.transfer_desk = TransferDesk(self.distributor, self.live, legs=legs, clock=clock, executor=self.executor,
+                                          consults=self.consults, bus=self.bus, interactions=self.interactions)
+        self.callback_dialer = CallbackDialer(self.distributor, self.live, legs=legs, clock=clock,
+                                              executor=self.executor, interactions=self.interactions,
+                                              callbacks=self.callbacks, customers=self.customers,
+                                              dial_customer=dial_customer)
+
+    @property
+    def recording_root(self) -> str:
+        return self.executor.recording_root
+
+    @property
+    def bridge_on_answer(self) -> bool:
+        """FreeSWITCH bridges the caller on the agent's answer (`IntentExecutor.may_bridge_on_answer`)."""
+        return self.executor.bridge_on_answer
+
+    @property
+    def dial_customer(self) -> Callable[[str], str] | None:
+        """Number -> dial string, for agent-first callbacks (None: callbacks go to the book for the dialer)."""
+        return self.callback_dialer.dial_customer
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "QueueService":
         """Run the timers and put the agent-first callbacks still owed back in line."""
-        self._timer = gevent.spawn(self._run_timers)
+        self.timers.start(lambda: self.execute(self.distributor.tick(self.clock())))
         try:
             self.restore_callbacks()
         except Exception:
@@ -99,24 +126,10 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         return self
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.kill(block=False)
-
-    def _run_timers(self) -> None:
-        while True:
-            due = self.distributor.next_timer()
-            self._sleeping_until = float("inf") if due is None else due
-            wait = None if due is None else max(0.0, due - self.clock())
-            self._wake.clear()
-            self._wake.wait(timeout=wait)
-            self._sleeping_until = float("-inf")  # running: no need to wake
-            try:
-                self.execute(self.distributor.tick(self.clock()))
-            except Exception:  # distribution must never stop for good: log, then keep serving timers
-                log.exception("ACD timers failed; continuing")
+        self.timers.stop()
 
     def wake_timers(self) -> None:
-        self._wake.set()
+        self.timers.wake()
 
     def attach(self, control: Any, *, reconcile_every: float = 30.0) -> Reconciler:
         """Listen to the control connection's events, reconcile after reconnects and every `reconcile_every` s."""
@@ -261,8 +274,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         finally:
             if call.status == "waiting":  # the caller's channel failed (hang-up): leave the line now
                 self.caller_gone(call.call_id)
-            self.by_caller_uuid.pop(channel.uuid, None)
-            self.calls.pop(call.call_id, None)
+            self.live.remove(call, channel.uuid)
 
     def _admit(self, channel: Any, request: QueueRequest, queue: QueueConfig, direct_agent: str | None,
                transferred_from: str | None, since: float | None = None) -> QueuedCall:
@@ -273,8 +285,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         call = QueuedCall(call_id, channel, queue.name, number, customer, request.language, now,
                           transferred_from=transferred_from)
         call.ivr_path, call.ivr_digits = request.ivr_path, request.ivr_digits
-        self.calls[call_id] = call
-        self.by_caller_uuid[channel.uuid] = call
+        self.live.add(call, channel.uuid)
         if hasattr(channel, "add_handler"):  # the caller's own socket also reports its hang-up
             channel.add_handler(lambda event: self._caller_event(call, event))
         self.legs.keep_caller_after_bridge(channel.uuid)
@@ -315,7 +326,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                     continue
                 started = time.monotonic()
                 digit = call.channel.play(music, terminators=keys)
-                if not digit and not call.announce_due and self._bridging_on_answer(call):
+                if not digit and not call.announce_due and self.live.bridging_on_answer(call):
                     # FreeSWITCH may have bridged the caller on an agent's answer before that answer event
                     # reached us: don't start the music again over the agent, wait for the answer event.
                     call.decided.wait(ON_ANSWER_GRACE_SECONDS)
@@ -332,10 +343,6 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         finally:
             if announcer is not None:
                 announcer.kill(block=False)
-
-    def _bridging_on_answer(self, call: QueuedCall) -> bool:
-        return any(leg.call_id == call.call_id and leg.bridges_on_answer and not leg.gone
-                   for leg in self.agent_legs.values())
 
     def _announce_clock(self, call: QueuedCall, every: float) -> None:
         while not call.decided.is_set():
@@ -365,7 +372,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         waiting = self.distributor.waiting.get(call.call_id)
         self.execute(self.distributor.withdraw(call.call_id, now, f"exit key {digit}"))
         if action is ExitAction.CALLBACK:
-            virtual = self._keep_place_with_callback(call, waiting)
+            virtual = self.callback_dialer.keep_place(call, waiting)
             if virtual is not None:
                 call.status, call.result = "left", QueueResult(QueueOutcome.TIMEOUT, f"callback:{virtual}")
                 self.interactions.queue_event(call.call_id, now, ivr_outcome="queue_callback")
@@ -373,7 +380,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                 self.legs.stop_music(call.channel.uuid)
                 return
         wait = estimated_wait(position, self.distributor.agents_serving(call.queue), self.handle_times.average(call.queue))
-        self._leave(call, action, f"exit key {digit}", now, due_in=wait)
+        self.executor.leave(call, action, f"exit key {digit}", now, due_in=wait)
 
     def _after_conversation(self, call: QueuedCall, request: QueueRequest) -> QueueResult:
         if call.transfer is None:
@@ -387,8 +394,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
             agent = self.distributor.agent(target)
             queue = call.queue if call.queue in agent.queues else next(iter(agent.queues), call.queue)
             direct = target
-        self.by_caller_uuid.pop(call.channel.uuid, None)
-        self.calls.pop(call.call_id, None)
+        self.live.remove(call, call.channel.uuid)
         again = QueueRequest(queue=queue, priority=request.priority, skills=request.skills, call_uuid=call.call_id,
                              flow=request.flow, customer_id=request.customer_id, language=request.language,
                              ivr_path=request.ivr_path, ivr_digits=request.ivr_digits)
@@ -400,58 +406,47 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         if event.name == commands.EV_CHANNEL_HANGUP and self.calls.get(call.call_id) is call:
             self.caller_gone(call.call_id, hangup_facts(event))
 
-    # ----- leaving ------------------------------------------------------------------------------
-    def _leave(self, call: QueuedCall, action: ExitAction, reason: str, now: float, due_in: float = 0.0) -> None:
-        detail = reason
-        if action is ExitAction.CALLBACK:
-            callback_id = self._request_callback(call, f"{reason} in {call.queue}", now + due_in, "queue")
-            detail = f"callback:{callback_id}" if callback_id else f"{reason}: no callback (caller unknown)"
-        elif action is ExitAction.VOICEMAIL:
-            detail = "voicemail"
-        outcome = QueueOutcome.CLOSED if reason == "queue full" else QueueOutcome.TIMEOUT
-        call.status, call.result = "left", QueueResult(outcome, detail)
-        self.interactions.queue_event(call.call_id, now, ivr_outcome=f"queue_{action.value}")
-        call.decided.set()
-        self.legs.stop_music(call.channel.uuid)
-
-    def _request_callback(self, call: QueuedCall, reason: str, due_at: float, source: str) -> str | None:
-        if not call.caller_number or not call.caller_number.lstrip("+").isdigit():
-            return None
-        try:
-            return self.callbacks.request_callback(call.caller_number, reason, due_at, source,
-                                                   customer_id=call.customer.customer_id if call.customer else None,
-                                                   call_id=call.call_id)
-        except Exception:
-            log.exception("call %s: could not store a callback", call.call_id)
-            return None
-
-    def caller_gone(self, call_id: str, facts: HangupFacts | None = None) -> None:
-        """The caller hung up (event or failed channel command): cancel offers at once, end the conversation.
-        `facts`: the cause and SIP status FreeSWITCH reported, stored on the interaction."""
-        call = self.calls.get(call_id)
-        if call is None:
-            return
-        if facts is not None:
-            call.hangup = facts if call.hangup is None else call.hangup.merge(facts)
-        if call.status == "waiting":
-            call.status = "left"
-            call.result = QueueResult(QueueOutcome.FAILED, "caller hung up")
-            self.execute(self.distributor.caller_left(call_id, self.clock()))
-            call.decided.set()
-        elif call.status == "connected" and call.agent_leg and not call.finished.is_set():
-            self.legs.hang_up(call.agent_leg)
-            known = call.hangup or HangupFacts()
-            self._conversation_over(call, "caller", self.clock(), cause=known.cause, sip_status=known.sip_status)
-
-    # ----- intents ------------------------------------------------------------------------------
+    # ----- the collaborators' entry points (kept on the facade for the engine's adapters) ----------
     def execute(self, intents: list[Intent]) -> list[Intent]:
         """Carry out the distributor's intents (non-blocking; safe in event handlers)."""
-        for intent in intents:
-            try:
-                getattr(self, f"_do_{type(intent).__name__}")(intent)
-            except Exception:
-                log.exception("call %s: failed to carry out %s", getattr(intent, "call_id", "?"), intent)
-        due = self.distributor.next_timer()
-        if due is not None and due < self._sleeping_until:  # a new timer falls before the one awaited
-            self._wake.set()
-        return intents
+        return self.executor.execute(intents)
+
+    def caller_gone(self, call_id: str, facts: HangupFacts | None = None) -> None:
+        """The caller hung up: cancel offers at once, end the conversation (see `IntentExecutor.caller_gone`)."""
+        self.executor.caller_gone(call_id, facts)
+
+    def leg_answered(self, leg_uuid: str) -> None:
+        self.executor.leg_answered(leg_uuid)
+
+    def leg_failed(self, leg_uuid: str, cause: str) -> None:
+        self.executor.leg_failed(leg_uuid, cause)
+
+    def leg_hung_up(self, leg_uuid: str, cause: str, sip_status: int | None = None) -> None:
+        self.executor.leg_hung_up(leg_uuid, cause, sip_status)
+
+    # ----- transfers (transfers.py) --------------------------------------------------------------
+    def transfer(self, call_id: str, kind: str, target: str) -> None:
+        """Blind transfer of a connected call to a `queue`, an `agent` or a `number`."""
+        self.transfer_desk.transfer(call_id, kind, target)
+
+    def consult(self, call_id: str, agent_id: str) -> str:
+        """Ring `agent_id` for the connected agent to consult; returns the consult leg's UUID."""
+        return self.transfer_desk.consult(call_id, agent_id)
+
+    def complete_transfer(self, call_id: str) -> None:
+        self.transfer_desk.complete_transfer(call_id)
+
+    def cancel_consult(self, call_id: str) -> None:
+        self.transfer_desk.cancel_consult(call_id)
+
+    # ----- agent-first callbacks (callbacks.py) ----------------------------------------------------
+    def queue_callback(self, number: str, queue: str, *, since: float | None = None,
+                       priority: int = 0, required_skills: Mapping[str, int] | None = None,
+                       customer: CustomerInfo | None = None, callback_id: str | None = None) -> str:
+        """Put a virtual caller for `number` in `queue`; returns its call id (see `CallbackDialer`)."""
+        return self.callback_dialer.queue_callback(number, queue, since=since, priority=priority,
+                                                   required_skills=required_skills, customer=customer,
+                                                   callback_id=callback_id)
+
+    def restore_callbacks(self) -> list[str]:
+        return self.callback_dialer.restore_callbacks()

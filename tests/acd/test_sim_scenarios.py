@@ -203,9 +203,9 @@ def test_ring_all_and_whisper_queues_keep_the_engine_driven_bridge(sim, rig_fact
     rig = rig_factory(QueueConfig("support", whisper="/sounds/vip.wav"), agents=("1001",), bridge_on_answer=True)
     rig.service.distributor.queues["plain"] = QueueConfig("plain")
     call = type("Call", (), {"callback": False})()
-    assert not rig.service._bridges_on_answer(call, Offer("c", "support", ("1001",), 10))
-    assert not rig.service._bridges_on_answer(call, Offer("c", "plain", ("1001", "1002"), 10))
-    assert rig.service._bridges_on_answer(call, Offer("c", "plain", ("1001",), 10))
+    assert not rig.service.executor.may_bridge_on_answer(call, Offer("c", "support", ("1001",), 10))
+    assert not rig.service.executor.may_bridge_on_answer(call, Offer("c", "plain", ("1001", "1002"), 10))
+    assert rig.service.executor.may_bridge_on_answer(call, Offer("c", "plain", ("1001",), 10))
 
 
 def test_agent_phone_unregistering_mid_offer_moves_the_caller_to_another_agent(sim, rig_factory):
