@@ -2,7 +2,6 @@
 retrying with backoff; plus a watcher that turns callbacks falling due into events."""
 from __future__ import annotations
 
-import datetime as dt
 import http.client
 import logging
 import random
@@ -74,17 +73,26 @@ class DeliveryWorker:
         self._wake = {s.name: Flag() for s in self.settings.subscribers}
         self._greenlets: list[gevent.Greenlet] = []
         self._callbacks_since: float | None = None
+        self._stopping = False
+        self._stopped = Flag()
         outbox.on_enqueued = self.wake
 
     def start(self) -> "DeliveryWorker":
+        self._stopping = False
+        self._stopped.clear()
         for subscriber in self.settings.subscribers:
             self._greenlets.append(gevent.spawn(self._run, subscriber))
         if self.outbox.wanted(CALLBACK_DUE):
             self._greenlets.append(gevent.spawn(self._watch_callbacks))
         return self
 
-    def stop(self) -> None:
-        gevent.killall(self._greenlets, block=True, timeout=2)
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let each greenlet finish the delivery it is in (so a delivered event is marked), then end them."""
+        self._stopping = True
+        self._stopped.set()
+        self.wake()
+        gevent.joinall(self._greenlets, timeout=timeout)
+        gevent.killall(self._greenlets, block=True, timeout=1)
         self._greenlets = []
 
     def wake(self) -> None:
@@ -94,7 +102,7 @@ class DeliveryWorker:
     # ----- delivering ----------------------------------------------------------------------------
     def _run(self, subscriber: Subscriber) -> None:
         flag = self._wake[subscriber.name]
-        while True:
+        while not self._stopping:
             flag.clear()
             try:
                 self.deliver_once(subscriber)
@@ -108,6 +116,8 @@ class DeliveryWorker:
         blocked: set[str] = set()
         delivered = 0
         for row in self.repo.undelivered(subscriber.name):
+            if self._stopping:
+                break
             if row.ordering_key in blocked:
                 continue
             now = self.clock()
@@ -141,12 +151,12 @@ class DeliveryWorker:
 
     # ----- callbacks falling due -----------------------------------------------------------------
     def _watch_callbacks(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 self.callbacks_due_once()
             except Exception as exc:
                 log.warning("webhooks: callbacks not readable (%s); retrying", exc)
-            gevent.sleep(self.settings.poll_every)
+            self._stopped.wait(self.settings.poll_every)
 
     def callbacks_due_once(self) -> int:
         """Enqueue callback.due for open callbacks that fell due since the last look (the first look starts at
@@ -164,7 +174,3 @@ class DeliveryWorker:
                                                       event_id=f"callback-due-{due['callback_id']}-{int(at)}"))
         self._callbacks_since = now
         return added
-
-
-def utc(at: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(at, dt.timezone.utc)

@@ -24,9 +24,8 @@ class Outbox:
 
     def rows(self, event: WebhookEvent) -> list[dict[str, Any]]:
         body = event.body()
-        created = dt.datetime.fromtimestamp(event.at, dt.timezone.utc)
         return [{"event_id": event.event_id, "subscriber": s.name, "kind": event.kind, "ordering_key": event.key[:128],
-                 "body": body, "created_at": created} for s in self.settings.subscribers if s.wants(event.kind)]
+                 "body": body} for s in self.settings.subscribers if s.wants(event.kind)]
 
     def enqueue(self, event: WebhookEvent | Mapping[str, Any], conn: Any = None) -> int:
         """Store the event for each subscriber that wants it (a second enqueue of the same event adds nothing);

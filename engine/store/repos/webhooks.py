@@ -65,10 +65,11 @@ class OutboxRepository:
 
     # ----- adding --------------------------------------------------------------------------------
     def add(self, rows: Iterable[dict[str, Any]], conn: Any = None) -> int:
-        """Insert deliveries (keys: event_id, subscriber, kind, ordering_key, body, created_at); one already
-        there (the same event for the same subscriber, e.g. a replayed journal line) is left as it is.
+        """Insert deliveries (keys: event_id, subscriber, kind, ordering_key, body), created and due now; one
+        already there (the same event for the same subscriber, e.g. a replayed journal line) is left as it is.
         With `conn`, inside the caller's transaction (the fact and its event commit together)."""
-        rows = [{**r, "attempts": 0, "last_error": "", "next_attempt_at": r["created_at"]} for r in rows]
+        now = dt.datetime.now(dt.timezone.utc)
+        rows = [{**r, "attempts": 0, "last_error": "", "created_at": now, "next_attempt_at": now} for r in rows]
         if not rows:
             return 0
         if conn is not None:
