@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.conftest import db_url, store  # noqa: F401  (fixtures: SQLite and PostgreSQL)
+from tests.store.conftest import db_url, sqlite_store, store  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 from tests.webhooks.receiver import Receiver
 
 SECRET = b"s3cret-shared-with-the-crm-0123456789"
