@@ -39,11 +39,13 @@ class CallEvents:
             out.append(WebhookEvent(CALL_ABANDONED, call_id, at, {
                 **base, "queue": call["queue"], "caller": call["caller"], "wait_seconds": fields.get("wait_seconds"),
                 "hangup_cause": fields.get("hangup_cause")}))
-        if "hangup_by" in fields and not call["ended"]:
-            call["ended"] = True
+        left = str(fields.get("ivr_outcome") or "")
+        if ("hangup_by" in fields or left.startswith("queue_")) and not call["ended"]:
+            call["ended"] = True  # a caller who left the line (timeout, exit key, failure) ends here too
             out.append(WebhookEvent(CALL_ENDED, call_id, at, {
                 **base, "queue": call["queue"], "caller": call["caller"], "agent_id": call["agent_id"],
-                "abandoned": bool(fields.get("abandoned")), **{k: fields.get(k) for k in _END_FIELDS}}))
+                "abandoned": bool(fields.get("abandoned")), "left_queue": left[len("queue_"):] or None,
+                **{k: fields.get(k) for k in _END_FIELDS}}))
         return out
 
 
