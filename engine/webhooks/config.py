@@ -114,7 +114,8 @@ def load_webhooks(raw: Mapping[str, Any] | None, source: LocatedYaml | None = No
     for name, sub in raw_subs.items():
         path = root + ("subscribers", name)
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise fail(path, "a subscriber name is lower-case letters, digits and _ (at most 32), starting with a letter")
+            raise fail(path, "a subscriber name is lower-case letters, digits and _ (at most 32), "
+                             "starting with a letter")
         sub = mapping(sub or {}, path, _SUBSCRIBER_KEYS)
         url = sub.get("url")
         if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", url):

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import gevent
 from gevent.event import Event as Flag

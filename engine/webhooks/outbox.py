@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any, Callable, Mapping
 
 from engine.webhooks.config import WebhookSettings
 from engine.webhooks.events import CAMPAIGN_ATTEMPT_ENDED, WebhookEvent
-
-log = logging.getLogger(__name__)
 
 
 class Outbox:

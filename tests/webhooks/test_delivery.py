@@ -27,9 +27,8 @@ def outbox_for(store, url: str, policy: RetryPolicy = FAST, events=KINDS) -> Out
 
 def call_events(t0: float) -> list[WebhookEvent]:
     """Two calls whose events interleave: A offered, B offered, A answered, B ended, A ended."""
-    return [WebhookEvent(CALL_OFFERED, "A", t0, {"call_id": "A"}), WebhookEvent(CALL_OFFERED, "B", t0 + 1, {"call_id": "B"}),
-            WebhookEvent(CALL_ANSWERED, "A", t0 + 2, {"call_id": "A"}), WebhookEvent(CALL_ENDED, "B", t0 + 3, {"call_id": "B"}),
-            WebhookEvent(CALL_ENDED, "A", t0 + 4, {"call_id": "A"})]
+    script = [(CALL_OFFERED, "A"), (CALL_OFFERED, "B"), (CALL_ANSWERED, "A"), (CALL_ENDED, "B"), (CALL_ENDED, "A")]
+    return [WebhookEvent(kind, call, t0 + n, {"call_id": call}) for n, (kind, call) in enumerate(script)]
 
 
 def drain(worker: DeliveryWorker, receiver, want: int, rounds: int = 400) -> None:

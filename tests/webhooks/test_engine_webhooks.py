@@ -74,7 +74,8 @@ def test_a_simulated_inbound_call_reaches_the_receiver_as_offered_answered_ended
 
 def test_call_events_left_in_the_journal_by_a_crash_reach_the_outbox_once_on_replay(tmp_path, sqlite_store) -> None:
     journal = str(tmp_path / "acd-writes.journal")
-    outbox = Outbox(OutboxRepository(sqlite_store), WebhookSettings((Subscriber("crm", "http://127.0.0.1:9/", SECRET),)))
+    crm = Subscriber("crm", "http://127.0.0.1:9/", SECRET)
+    outbox = Outbox(OutboxRepository(sqlite_store), WebhookSettings((crm,)))
 
     class Interactions:
         def queue_event(self, call_id, at, **fields):
@@ -85,10 +86,11 @@ def test_call_events_left_in_the_journal_by_a_crash_reach_the_outbox_once_on_rep
     writes.register("webhooks", outbox)
     writes.start()
     writes._worker.kill()  # the engine dies before the worker applied anything
-    log = EmittingInteractions(
-        type("Journaled", (), {"queue_event": lambda self, c, a, **f: writes.submit("interactions", "queue_event",
-                                                                                      c, a, **f)})(),
-        lambda event: writes.submit("webhooks", "enqueue", event.as_dict()))
+    class Journaled:  # what WriteBehindInteractions does: submit the write to the journaled queue
+        def queue_event(self, call_id, at, **fields):
+            writes.submit("interactions", "queue_event", call_id, at, **fields)
+
+    log = EmittingInteractions(Journaled(), lambda event: writes.submit("webhooks", "enqueue", event.as_dict()))
     now = time.time()
     log.queue_event("c1", now, caller="1330", queue="q", queue_entered_at=now)
     log.queue_event("c1", now + 1, agent_id="2001", answered_at=now + 1)

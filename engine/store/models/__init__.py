@@ -20,5 +20,6 @@ __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow",
     "CampaignRow", "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow",
     "EngineLeaseRow", "ImportRunRow", "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow",
-    "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow", "WebhookOutboxRow", "as_utc",
+    "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow",
+    "WebhookOutboxRow", "as_utc",
 ]
