@@ -105,25 +105,20 @@ class DeliveryWorker:
         while not self._stopping:
             flag.clear()
             try:
-                self.deliver_once(subscriber)
+                while self.deliver_once(subscriber) and not self._stopping:
+                    pass  # delivered something: the next events of those calls are first in line now
             except Exception as exc:  # the store away for a moment: try again at the next poll
                 log.warning("webhooks %s: outbox not readable (%s); retrying", subscriber.name, exc)
             flag.wait(self.settings.poll_every)
 
     def deliver_once(self, subscriber: Subscriber) -> int:
-        """One pass over the subscriber's pending events; returns how many were delivered. An event waits
-        while an earlier event with the same ordering key is pending (the key is 'blocked' for this pass)."""
-        blocked: set[str] = set()
+        """One pass over the subscriber's due events that are first in line for their ordering key (an event
+        waits while an earlier one with the same key is pending); returns how many were delivered."""
         delivered = 0
-        for row in self.repo.undelivered(subscriber.name):
+        for row in self.repo.due_heads(subscriber.name, self.clock()):
             if self._stopping:
                 break
-            if row.ordering_key in blocked:
-                continue
             now = self.clock()
-            if row.next_attempt_at.timestamp() > now:
-                blocked.add(row.ordering_key)
-                continue
             body = row.body.encode("utf-8")
             result = self.post(subscriber.url, body, signed_headers(subscriber, row.event_id, row.kind, body, now),
                                self.settings.timeout)
@@ -146,7 +141,6 @@ class DeliveryWorker:
                 self.counts[(subscriber.name, "failed")] += 1
                 log.info("webhooks %s: event %s (%s) attempt %d failed (%s); next in %.1fs", subscriber.name,
                          row.id, row.kind, attempts, result.error, delay)
-            blocked.add(row.ordering_key)
         return delivered
 
     # ----- callbacks falling due -----------------------------------------------------------------

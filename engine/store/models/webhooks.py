@@ -14,7 +14,8 @@ class WebhookOutboxRow(Base):
 
     __tablename__ = "webhook_outbox"
     __table_args__ = (UniqueConstraint("event_id", "subscriber"),
-                      Index("ix_webhook_outbox_pending", "subscriber", "delivered_at", "dead_at", "id"))
+                      Index("ix_webhook_outbox_pending", "subscriber", "delivered_at", "dead_at", "id"),
+                      Index("ix_webhook_outbox_key", "subscriber", "ordering_key", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64))

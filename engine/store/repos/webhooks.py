@@ -91,6 +91,20 @@ class OutboxRepository:
                 WebhookOutboxRow.dead_at.is_(None)).order_by(WebhookOutboxRow.id).limit(limit)).all()
             return [_row(r) for r in found]
 
+    def due_heads(self, subscriber: str, now: dt.datetime | float, limit: int = 200) -> list[OutboxRow]:
+        """Pending deliveries that are due and first in line for their ordering key (no earlier pending
+        delivery with the same key), oldest first: what the worker may send now."""
+        earlier = WebhookOutboxRow.__table__.alias("earlier")
+        blocked = select(earlier.c.id).where(
+            earlier.c.subscriber == _O.c.subscriber, earlier.c.ordering_key == _O.c.ordering_key,
+            earlier.c.id < _O.c.id, earlier.c.delivered_at.is_(None), earlier.c.dead_at.is_(None)).exists()
+        query = select(WebhookOutboxRow).where(
+            WebhookOutboxRow.subscriber == subscriber, WebhookOutboxRow.delivered_at.is_(None),
+            WebhookOutboxRow.dead_at.is_(None), WebhookOutboxRow.next_attempt_at <= as_utc(now), ~blocked,
+        ).order_by(WebhookOutboxRow.id).limit(limit)
+        with self.store.session() as s:
+            return [_row(r) for r in s.scalars(query).all()]
+
     def delivered(self, row_id: int, at: dt.datetime | float) -> None:
         self._set(row_id, delivered_at=as_utc(at), attempts=_O.c.attempts + 1, last_error="")
 

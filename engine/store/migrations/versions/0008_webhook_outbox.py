@@ -37,10 +37,12 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_outbox', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_outbox_pending', ['subscriber', 'delivered_at', 'dead_at', 'id'],
                               unique=False)
+        batch_op.create_index('ix_webhook_outbox_key', ['subscriber', 'ordering_key', 'id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('webhook_outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_outbox_key')
         batch_op.drop_index('ix_webhook_outbox_pending')
     op.drop_table('webhook_outbox')
