@@ -4,6 +4,7 @@ Example:
     webhooks:
       timeout: 5                 # seconds per POST
       poll_every: 1.0            # seconds between looks at the outbox when nothing woke the worker
+      keep_delivered_days: 7     # delivered events are then removed from the outbox (dead ones stay)
       retry: {first_delay: 2, max_delay: 600, max_attempts: 15, max_age: 86400}
       subscribers:
         crm:
@@ -24,7 +25,7 @@ from engine.webhooks.events import KINDS
 from engine.webhooks.policy import RetryPolicy
 from engine.yamlsrc import LocatedYaml, SourceError
 
-_TOP_KEYS = {"timeout", "poll_every", "retry", "subscribers"}
+_TOP_KEYS = {"timeout", "poll_every", "retry", "subscribers", "keep_delivered_days"}
 _SUBSCRIBER_KEYS = {"url", "secret_file", "events"}
 _RETRY_KEYS = {"first_delay", "max_delay", "max_attempts", "max_age"}
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -56,6 +57,7 @@ class WebhookSettings:
     timeout: float = 5.0
     poll_every: float = 1.0
     retry: RetryPolicy = RetryPolicy()
+    keep_delivered_days: float = 7.0
 
     def subscriber(self, name: str) -> Subscriber | None:
         return next((s for s in self.subscribers if s.name == name), None)
@@ -98,6 +100,8 @@ def load_webhooks(raw: Mapping[str, Any] | None, source: LocatedYaml | None = No
         kw["timeout"] = number(raw["timeout"], root + ("timeout",), 0.1)
     if "poll_every" in raw:
         kw["poll_every"] = number(raw["poll_every"], root + ("poll_every",), 0.05)
+    if "keep_delivered_days" in raw:
+        kw["keep_delivered_days"] = number(raw["keep_delivered_days"], root + ("keep_delivered_days",), 0.01)
     if "retry" in raw:
         retry = mapping(raw["retry"] or {}, root + ("retry",), _RETRY_KEYS)
         values = {key: number(retry[key], root + ("retry", key), 1 if key == "max_attempts" else 0.01)

@@ -22,6 +22,7 @@ from engine.webhooks.signing import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_S
 log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 * 1024
 CALLBACK_LOOKBACK_S = 86400.0  # a first start looks this far back for callbacks that fell due
+PURGE_EVERY_S = 3600.0  # how often delivered events past `keep_delivered_days` are removed
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class DeliveryWorker:
             self._greenlets.append(gevent.spawn(self._run, subscriber))
         if self.outbox.wanted(CALLBACK_DUE):
             self._greenlets.append(gevent.spawn(self._watch_callbacks))
+        self._greenlets.append(gevent.spawn(self._purge))
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -142,6 +144,17 @@ class DeliveryWorker:
                 log.info("webhooks %s: event %s (%s) attempt %d failed (%s); next in %.1fs", subscriber.name,
                          row.id, row.kind, attempts, result.error, delay)
         return delivered
+
+    def _purge(self) -> None:
+        while not self._stopping:
+            try:
+                removed = self.repo.purge_delivered(self.clock() - self.settings.keep_delivered_days * 86400)
+                if removed:
+                    log.info("webhooks: removed %d delivered events older than %g days", removed,
+                             self.settings.keep_delivered_days)
+            except Exception as exc:
+                log.warning("webhooks: delivered events not purged (%s); trying again later", exc)
+            self._stopped.wait(PURGE_EVERY_S)
 
     # ----- callbacks falling due -----------------------------------------------------------------
     def _watch_callbacks(self) -> None:

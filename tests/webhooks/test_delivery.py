@@ -148,3 +148,15 @@ def test_an_unwanted_event_is_not_stored_for_that_subscriber(store, receiver) ->
     outbox = outbox_for(store, receiver.url, events=[CALL_ENDED])
     assert outbox.enqueue(WebhookEvent(CALL_OFFERED, "A", time.time(), {})) == 0
     assert outbox.enqueue(WebhookEvent(CALL_ENDED, "A", time.time(), {})) == 1
+
+
+def test_delivered_events_past_their_keep_time_are_purged_and_dead_letters_stay(store) -> None:
+    outbox = outbox_for(store, "http://127.0.0.1:9/")
+    for n in range(3):
+        outbox.enqueue(WebhookEvent(CALL_ENDED, f"call-{n}", time.time(), {}))
+    repo = OutboxRepository(store)
+    repo.delivered(1, time.time() - 8 * 86400)
+    repo.delivered(2, time.time())
+    repo.dead(3, "HTTP 410 Gone", time.time() - 30 * 86400)
+    assert repo.purge_delivered(time.time() - 7 * 86400) == 1
+    assert repo.get(1) is None and repo.get(2) is not None and repo.get(3).dead_at is not None

@@ -118,6 +118,12 @@ class OutboxRepository:
         with driver_errors(), self.store.engine.begin() as conn:
             conn.execute(update(_O).where(_O.c.id == row_id).values(**values))
 
+    def purge_delivered(self, before: dt.datetime | float) -> int:
+        """Forget deliveries made before `before` (dead letters stay until retried); returns how many."""
+        with driver_errors(), self.store.engine.begin() as conn:
+            return conn.execute(_O.delete().where(_O.c.delivered_at.isnot(None),
+                                                  _O.c.delivered_at < as_utc(before))).rowcount or 0
+
     # ----- operators -----------------------------------------------------------------------------
     def status(self) -> list[SubscriberStatus]:
         """Per subscriber: pending, failing, dead and delivered counts and the oldest pending event."""
