@@ -134,6 +134,7 @@ class Config:
     acd: dict = field(default_factory=dict)
     dialer: dict = field(default_factory=dict)
     recording: dict = field(default_factory=dict)
+    webhooks: dict = field(default_factory=dict)  # validated by engine.webhooks.config
     source: LocatedYaml | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -34,6 +34,7 @@ from engine.store.migrate import SchemaOutdated, check_schema_current
 from engine.store.repos.callbacks import CallbackRepository
 from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.interactions import InteractionRepository, SurveyRepository
+from engine.webhooks.assembly import build_webhooks
 from engine.yamlsrc import SourceError
 from tts import TtsService
 
@@ -54,12 +55,15 @@ class Engine:
     acd: Any = None  # engine.acd.assembly.RunningAcd when acd.queues is configured
     bus: Any = None
     dialer: Any = None  # engine.dialer.service.DialerService when campaigns exist or `dialer:` is configured
+    webhooks: Any = None  # engine.webhooks.assembly.RunningWebhooks when `webhooks.subscribers` is configured
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> "Engine":
         if self.inbound is not None:
             self.inbound.start()
         self.outbound.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         if self.dialer is not None:
             self.dialer.start()
         log.info("engine ready: outbound socket server on %s:%s", *self.outbound.address)
@@ -71,6 +75,8 @@ class Engine:
         self.outbound.stop()
         if self.acd is not None:
             self.acd.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         if self.inbound is not None:
             self.inbound.close()
         self.store.dispose()
@@ -80,6 +86,7 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
     """Every problem that would stop (or cripple) `jinqiao serve`, one line each; empty when it can run."""
     from engine.acd.queue_config import load_queues, load_settings
     from engine.store.errors import StoreError
+    from engine.webhooks.config import WebhookConfigError, load_webhooks
 
     problems: list[str] = []
     if not config.freeswitch.password:
@@ -89,6 +96,10 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
         load_queues(config.acd, config.source)
         load_settings(config.acd, config.source)
     except AcdConfigError as exc:
+        problems.append(str(exc))
+    try:
+        load_webhooks(config.webhooks, config.source)
+    except WebhookConfigError as exc:
         problems.append(str(exc))
     flows = FlowRegistry.from_config(config)
     if not flows.flows_dir.is_dir():
@@ -171,9 +182,11 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
                                     reconnect_max_delay=fs.reconnect_max_delay,
                                     handshake_timeout=fs.handshake_timeout, max_queued_bytes=fs.event_queue_mb << 20)
     bus = Bus()
+    webhooks = build_webhooks(config, store)
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
-        acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)
+        acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts,
+                        outbox=webhooks.outbox if webhooks is not None else None)
         inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
         acd.rebuild = attach_rebuild(acd.service, inbound)
     customers = CustomerRepository(store)
@@ -198,8 +211,10 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         dialer = build_dialer(config, store=store, control=inbound, runner=runner, tts=tts,
                               acd_service=acd.service if acd is not None else None,
                               socket_address=lambda: outbound.address, customers=StoreDirectory(customers))
+        if webhooks is not None:  # campaign.attempt_ended commits with the attempt's outcome
+            dialer.hopper.attempts.on_finished = webhooks.outbox.attempt_ended
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
-                  acd=acd, bus=bus, dialer=dialer)
+                  acd=acd, bus=bus, dialer=dialer, webhooks=webhooks)
 
 
 def agent_control_handler(service: Any, inbound: InboundConnection, password: str) -> AgentControl:

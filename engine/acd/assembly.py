@@ -17,7 +17,6 @@ from engine.acd.restore import last_states
 from engine.acd.service import QueueService
 from engine.acd.store_adapters import (StoreAgentDirectory, StoreAgentLog, StoreCallbacks, StoreCustomers,
                                        StoreInteractions, StoreRecordings, agents_from_store)
-from engine.acd.webhook import WebhookForwarder
 from engine.acd.write_behind import WriteBehind, WriteBehindAgentLog, WriteBehindInteractions
 from engine.esl import commands
 
@@ -40,26 +39,24 @@ class RunningAcd:
     service: QueueService
     reconciler: Reconciler
     settings: AcdSettings
-    webhooks: WebhookForwarder | None
     writes: WriteBehind | None = None
     rebuild: Any = None  # engine.ha.adopt.SwitchRebuild, attached by the daemon
 
     def stop(self) -> None:
         self.service.stop()
         self.reconciler.stop()
-        if self.webhooks is not None:
-            self.webhooks.close()
         if self.writes is not None and not self.writes.stop():
             log.warning("ACD stopped with %d store writes still queued; they are in the journal for the next start",
                         self.writes.pending)
 
 
 def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, tts: Any = None,
-              clock: Callable[[], float] = time.time) -> RunningAcd:
+              clock: Callable[[], float] = time.time, outbox: Any = None) -> RunningAcd:
     """Validate `config.acd`, build the QueueService over the store, attach it to `control` and start it.
 
     Raises AcdConfigError (located in the YAML) for a bad `acd` section. The returned service is the IVR's
-    QueueGateway (`services.queues`).
+    QueueGateway (`services.queues`). With `outbox` (engine.webhooks), call events are journaled with the
+    interaction writes they come from and stored in the outbox in that order.
     """
     from engine.store.repos.agents import AgentRepository
     from engine.store.repos.callbacks import CallbackRepository
@@ -74,6 +71,12 @@ def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, 
     writes = WriteBehind(os.path.join(config.engine.data_dir, JOURNAL_NAME))
     agent_log = WriteBehindAgentLog(writes, StoreAgentLog(agents))
     interactions = WriteBehindInteractions(writes, StoreInteractions(InteractionRepository(store)))
+    if outbox is not None:
+        from engine.webhooks.acd_events import EmittingInteractions
+
+        writes.register("webhooks", outbox)
+        interactions = EmittingInteractions(
+            interactions, lambda event: writes.submit("webhooks", "enqueue", event.as_dict()))
     writes.replay()  # what a crash left queued goes in first
     writes.start()
     gateway = settings.callback_gateway
@@ -95,5 +98,4 @@ def start_acd(config: Any, *, store: Any, control: Any, bus: Bus | None = None, 
         log.exception("could not restore the agents' state from the store; they start logged out")
     reconciler = service.attach(control, reconcile_every=settings.reconcile_every)
     service.start()
-    webhooks = WebhookForwarder(service.bus, settings.screen_pop_webhooks) if settings.screen_pop_webhooks else None
-    return RunningAcd(service, reconciler, settings, webhooks, writes)
+    return RunningAcd(service, reconciler, settings, writes)

@@ -118,7 +118,6 @@ class AcdSettings:
     recordings_dir: str = ""  # empty: <engine.data_dir>/recordings
     reconcile_every: float = 30.0
     callback_gateway: str = ""  # FreeSWITCH gateway for agent-first callbacks; empty: callbacks go to the dialer
-    screen_pop_webhooks: tuple[str, ...] = ()
     agent_domain: str = ""  # user/<ext>@<domain> when set
 
 
@@ -136,11 +135,8 @@ def load_settings(acd: Mapping[str, Any] | None, source: LocatedYaml | None = No
     if "reconcile_every" in acd:
         kw["reconcile_every"] = check.number(acd["reconcile_every"], root + ("reconcile_every",), minimum=1)
     if "screen_pop_webhooks" in acd:
-        urls = check.names(acd["screen_pop_webhooks"], root + ("screen_pop_webhooks",))
-        for i, url in enumerate(urls):
-            if not url.startswith(("http://", "https://")):
-                raise check.fail(root + ("screen_pop_webhooks", i), f"a webhook is an http(s) URL, got {url!r}")
-        kw["screen_pop_webhooks"] = urls
+        raise check.fail(root + ("screen_pop_webhooks",), "removed: webhooks are configured in the `webhooks:` "
+                         "section (subscribers with a url, secret_file and events; see docs/webhooks.md)")
     return AcdSettings(**kw)
 
 

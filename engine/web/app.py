@@ -17,6 +17,7 @@ from engine.web.security import SECURITY_HEADERS, LoginLimiter, csrf_ok, new_csr
 
 log = logging.getLogger(__name__)
 USER_CACHE_SECONDS = 5.0  # a removed user's session ends within this time
+UNSIGNED_PATHS = ("/metrics", "/health")  # engine/web/observe.py
 
 
 @dataclass
@@ -56,6 +57,8 @@ def create_app(services: WebServices, config: Any, secret_key: bytes) -> Flask:
     @app.before_request
     def load_user() -> Any:
         g.user = None
+        if request.path in UNSIGNED_PATHS:  # read-only, no session: a scraper gets no cookie
+            return None
         uid = session.get("uid")
         if uid:
             user = services.user(uid)

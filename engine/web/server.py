@@ -14,6 +14,7 @@ from gevent.pywsgi import WSGIServer
 from engine.store.repos.users import UserRepository
 from engine.web.app import WebServices, create_app
 from engine.web.console import Console
+from engine.web.observe import install as install_observe
 from engine.web.push import PushHub
 from engine.web.security import load_secret_key
 
@@ -62,6 +63,7 @@ def start_web(engine: Any, *, port: int | None = None) -> RunningWeb:
     services = WebServices(console=console, users=UserRepository(engine.store), hub=hub,
                            run_blocking=_run_in_thread)
     app = create_app(services, web, load_secret_key(key_file))
+    install_observe(app, engine)  # /metrics and /health (no sign-in; where the web binds)
     server = WSGIServer((web.host, web.port if port is None else port), app, log=None, error_log=log)
     server.start()
     running = RunningWeb(server, console, hub, app)

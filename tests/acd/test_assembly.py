@@ -17,7 +17,6 @@ engine: {data_dir: %s}
 acd:
   recordings_dir: %s/rec
   callback_gateway: carrier
-  screen_pop_webhooks: [http://crm.example/pop]
   queues:
     support: {strategy: longest-idle, wrap_up_seconds: 5}
 """
@@ -48,7 +47,7 @@ def test_acd_is_built_from_config_and_store_and_listens_to_the_switch(tmp_path):
         assert service.distributor.agents["1001"].extension == "8001"
         assert service.recording_root == f"{tmp_path}/rec"
         assert service.dial_customer("13800138000") == "sofia/gateway/carrier/13800138000"
-        assert control.handlers and control.reconnect and acd.webhooks is not None
+        assert control.handlers and control.reconnect
         service.login("1001", ["support"])
         assert acd.writes.flush(2)  # the timeline is written behind the call path
         assert [c.state for c in AgentRepository(store).state_changes("1001")] == ["available"]
@@ -60,5 +59,12 @@ def test_acd_is_built_from_config_and_store_and_listens_to_the_switch(tmp_path):
 def test_bad_acd_setting_is_located(tmp_path):
     text = YAML % (tmp_path, tmp_path) + "  reconcile_every: soon\n"
     config = build_config(load_text(text, "engine.yaml"), environ={})
-    with pytest.raises(AcdConfigError, match=r"engine.yaml:8:\d+: acd.reconcile_every: expected a number"):
+    with pytest.raises(AcdConfigError, match=r"engine.yaml:7:\d+: acd.reconcile_every: expected a number"):
+        start_acd(config, store=None, control=_Control())
+
+
+def test_the_removed_screen_pop_webhooks_setting_points_to_the_webhooks_section(tmp_path):
+    text = YAML % (tmp_path, tmp_path) + "  screen_pop_webhooks: [http://crm.example/pop]\n"
+    config = build_config(load_text(text, "engine.yaml"), environ={})
+    with pytest.raises(AcdConfigError, match=r"engine.yaml:7:\d+: acd.screen_pop_webhooks: removed: .*`webhooks:`"):
         start_acd(config, store=None, control=_Control())

@@ -14,10 +14,12 @@ from engine.store.models.outbound import (
 from engine.store.models.reports import AgentStateDayRow, ReportDailyCountRow, RollupDayRow
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
 from engine.store.models.users import WebUserRow
+from engine.store.models.webhooks import WebhookOutboxRow
 
 __all__ = [
     "AgentRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow",
     "CampaignRow", "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow",
     "EngineLeaseRow", "ImportRunRow", "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow",
-    "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow", "as_utc",
+    "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow",
+    "WebhookOutboxRow", "as_utc",
 ]

@@ -105,6 +105,8 @@ class DialAttemptRepository:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Called inside finish()'s transaction with the concluded attempt's facts (the webhook outbox).
+        self.on_finished: Callable[[Any, dict[str, Any]], None] | None = None
         self.compliance = ComplianceRepository(store)
 
     def begin(self, contact_id: int, holder: str, now: dt.datetime | float, check: Callable[[NumberFacts], Verdict],
@@ -223,6 +225,12 @@ class DialAttemptRepository:
                 "b_id": attempt_id, "b_outcome": outcome, "b_at": at, "b_talk": talk_seconds,
                 "b_abandoned": bool(live and connected_at is None) if abandoned is None else bool(abandoned),
                 "b_interaction": interaction_id})
+            if self.on_finished is not None:
+                self.on_finished(conn, {
+                    "attempt_id": attempt_id, "campaign_id": row["campaign_id"] if row else None,
+                    "contact_id": contact_id, "number": row["number"] if row else None, "outcome": outcome,
+                    "ended_at": at, "talk_seconds": talk_seconds, "interaction_id": interaction_id,
+                    "abandoned": bool(live and connected_at is None) if abandoned is None else bool(abandoned)})
             if row is None:
                 return None
             contact = row

@@ -1,0 +1,106 @@
+"""/metrics and /health on the engine's web server, scraped over a real socket from an engine that runs a
+simulated call: the series parse with prometheus_client's own parser and say what happened; /health turns
+503 when the ESL connection is down."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine.cli import AppContext, main
+from engine.config import load_config
+from engine.daemon import build_engine
+from engine.sim import FreeSwitchSim, Press
+from engine.store.database import open_store
+from engine.store.migrate import upgrade
+from engine.store.repos.agents import AgentRepository
+from engine.web.server import start_web
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "observe-secret"
+
+
+def get(url: str) -> tuple[int, str, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), dict(exc.headers)
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_show_a_live_call_and_health_follows_the_switch_connection(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("JINQIAO_WEBHOOK_CRM_SECRET", "a-secret-of-at-least-16-bytes")
+    sim = FreeSwitchSim(password=PASSWORD, time_scale=0.02)
+    sim.start()
+    base = load_config(None, environ={})
+    config = dataclasses.replace(
+        base,
+        engine=dataclasses.replace(base.engine, data_dir=str(tmp_path)),
+        freeswitch=dataclasses.replace(base.freeswitch, host=sim.address[0], port=sim.address[1], password=PASSWORD,
+                                       reconnect_max_delay=0.5),
+        outbound=dataclasses.replace(base.outbound, port=0, linger_seconds=1),
+        ivr=dataclasses.replace(base.ivr, flows_dir=str(ROOT / "ivr_flows"), dids={"10086": "telecom_service"}),
+        tts=dataclasses.replace(base.tts, cache_dir=str(tmp_path / "tts")),
+        web=dataclasses.replace(base.web, port=0),
+        acd={"queues": {"general_service": {"wrap_up_seconds": 1}, "vip_service": {}, "sales": {}}},
+        # a receiver that is not there: the call's events stay in the backlog
+        webhooks={"subscribers": {"crm": {"url": "http://127.0.0.1:9/hooks"}}, "retry": {"first_delay": 60}},
+    )
+    store = open_store(config.database_url)
+    upgrade(store.engine)
+    AgentRepository(store).add("2001", name="Agent 2001", extension="2001")
+    AgentRepository(store).set_skill("2001", "mandarin", 5)
+    store.dispose()
+    sim.add_endpoint("2001", answer_after=0.5, hangup_after=3600)
+    engine = build_engine(config).start()
+    web = start_web(engine, port=0)
+    try:
+        assert web.address[0] == "127.0.0.1"
+        assert engine.inbound.wait_connected(10)
+        host, port = engine.outbound.address
+        sim.route("10086", socket=f"{host}:{port} async full")
+        result = CliRunner().invoke(main, ["agent", "login", "2001"], obj=AppContext(_config=config))
+        assert result.exit_code == 0, result.output
+        call = sim.place_call("10086", "13300000000", script=[Press("1", during="play_and_get_digits"),
+                                                              Press("0", during="play_and_get_digits")])
+        assert sim.wait_until(lambda: engine.acd.service.snapshot()["agents"]["2001"]["state"] == "on-call", 20)
+        assert sim.wait_until(lambda: engine.webhooks.outbox.repo.status()
+                              and engine.webhooks.outbox.repo.status()[0].pending >= 2, 10)
+        status, body, headers = get(web.url + "/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert "Set-Cookie" not in headers  # no session for a scraper
+        got = samples(body)
+        assert got[("jinqiao_calls", (("state", "connected"),))] == 1
+        assert got[("jinqiao_agents", (("state", "on-call"),))] == 1
+        assert got[("jinqiao_queue_waiting", (("queue", "general_service"),))] == 0
+        assert ("jinqiao_queue_longest_wait_seconds", (("queue", "sales"),)) in got
+        node = (("node", f"{config.freeswitch.host}:{config.freeswitch.port}"),)
+        assert got[("jinqiao_esl_connected", node)] == 1 and got[("jinqiao_esl_reconnects_total", node)] == 0
+        assert 0 <= got[("jinqiao_esl_event_lag_seconds", node)] < 60
+        assert got[("jinqiao_webhook_backlog", (("subscriber", "crm"),))] >= 2  # offered, answered
+        assert got[("jinqiao_webhook_dead", (("subscriber", "crm"),))] == 0
+        status, body, _ = get(web.url + "/health")
+        assert status == 200
+        assert json.loads(body) == {"status": "ok", "esl_connected": {node[0][1]: True}, "store_reachable": True,
+                                    "lease_role": "single"}
+        call.hangup()
+        sim.stop()  # the switch goes away
+        assert sim.wait_until(lambda: not engine.inbound.connected, 10)
+        status, body, _ = get(web.url + "/health")
+        assert status == 503
+        assert json.loads(body)["esl_connected"] == {node[0][1]: False} and json.loads(body)["status"] == "unhealthy"
+        assert samples(get(web.url + "/metrics")[1])[("jinqiao_esl_connected", node)] == 0
+    finally:
+        web.stop()
+        engine.stop()
+        sim.stop()
