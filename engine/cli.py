@@ -30,6 +30,7 @@ PLUGIN_GROUPS = (
     "engine.web.cli:users",
     "engine.dialer.sim_cli:dialer",
     "engine.reports.cli:report",
+    "engine.api.cli:tokens",
 )
 
 
