@@ -18,7 +18,7 @@ from engine.web.app import WebServices, create_app
 from engine.web.console import Console
 from engine.web.push import PushHub
 from engine.web.security import load_secret_key
-from tests.store.conftest import db_url, store  # noqa: F401  (fixtures: real SQLite and PostgreSQL)
+from tests.store.conftest import db_url, jq, store  # noqa: F401  (fixtures: real SQLite and PostgreSQL, the CLI)
 
 PASSWORD = "api-test-pass"
 NOW = dt.datetime.now(dt.timezone.utc)
