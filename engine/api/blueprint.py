@@ -15,7 +15,7 @@ from engine.api.errors import ApiError, from_store
 from engine.api.openapi import document
 from engine.api.operation import Call, Operation
 from engine.api.table import OPERATIONS, PREFIX
-from engine.api.validation import check, query_values
+from engine.api.validation import check, query_schema, query_values
 from engine.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ def _error(error: ApiError) -> Response:
     return response
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _body(op: Operation) -> tuple[Any, bytes, str]:
     if not op.accepts:
         return None, b"", ""
@@ -57,7 +61,7 @@ def _body(op: Operation) -> tuple[Any, bytes, str]:
     if kind != "application/json":
         return None, raw, kind
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid", f"the body is not valid JSON: {str(exc)[:200]}", "$") from None
     if op.body is not None:
@@ -66,6 +70,9 @@ def _body(op: Operation) -> tuple[Any, bytes, str]:
 
 
 def _view(op: Operation) -> Any:
+    path_params = [p for p in op.params if p.where == "path"]
+    queries = query_schema([p.openapi() for p in op.params if p.where == "query"])
+
     def view(**path: Any) -> Any:
         services = current_app.extensions["jinqiao"]
         store = services.console.store
@@ -73,10 +80,9 @@ def _view(op: Operation) -> Any:
         try:
             principal = identify(request.headers, g.get("user"), store, now)
             principal.require(op.scope)
-            path_params = [p for p in op.params if p.where == "path"]
             for param in path_params:
                 check(param.schema, path[param.name], f"path.{param.name}", status=400)
-            query = query_values([p.openapi() for p in op.params if p.where == "query"], request.args)
+            query = query_values(queries, request.args)
             body, raw, kind = _body(op)
             call = Call(principal, services, store, path, query, body, raw, kind, now,
                         current_app.config.get("JINQIAO_API", {}))

@@ -14,7 +14,7 @@ from engine.api.errors import ApiError, from_store, not_found
 from engine.api.operation import Call, Operation, Param
 from engine.api.validation import check
 from engine.dialer.campaigns import parse_campaign
-from engine.dialer.contacts import import_csv
+from engine.dialer.contacts import enroll_query, import_csv
 from engine.dialer.hopper import load_handle
 from engine.store.errors import ImportFileError, StoreError
 from engine.store.importer import ImportOptions
@@ -161,6 +161,20 @@ def import_contacts(call: Call) -> Any:
             "rejected": rejected}
 
 
+def enroll(call: Call) -> Any:
+    """Enroll the customers the campaign's segment query matches (`jinqiao campaign import NAME`)."""
+    handle = _handle(call)
+    source = handle.config.source
+    if source is None or not source.is_query:
+        raise ApiError(409, "conflict", f"campaign {handle.record.name} has no segment query: send its contacts "
+                                        "as CSV to /contacts")
+    try:
+        result = enroll_query(call.store, handle.id, source, call.now, handle.config.priority)
+    except StoreError as exc:
+        raise from_store(exc) from None
+    return {"enrolled": result.enrolled, "already_there": result.already_there, "customers": None, "rejected": []}
+
+
 def _rejected(errors_file: str | None, limit: int = 1000) -> list[dict[str, Any]]:
     """The bad-row report (line, field, reason) the import wrote, without the rows' own values."""
     if not errors_file or not Path(errors_file).exists():
@@ -202,6 +216,9 @@ OPERATIONS = (
                   Param("extra_columns", "query", {"type": "string", "enum": ["error", "ignore", "attributes"]}),
                   Param("encoding", "query", s.text(32, minLength=1))),
               body={"type": "string"}, body_types=("text/csv",), tag="campaigns"),
+    Operation("POST", "/campaigns/{campaign_id}/enroll", "enrollCampaign", "campaigns:write",
+              "Add the customers the campaign's segment query (source) matches.", enroll, s.IMPORT_RESULT,
+              params=(CAMPAIGN_ID,), tag="campaigns"),
     _status_change("launch", "Start dialing (draft -> running)."),
     _status_change("pause", "Stop placing new calls (running -> paused)."),
     _status_change("resume", "Resume dialing (paused -> running)."),

@@ -75,9 +75,15 @@ def _unsafe_text(value: Any, path: list[Any]) -> list[Any] | None:
     return None
 
 
-def query_values(params: list[dict[str, Any]], args: Any) -> dict[str, Any]:
+def query_schema(params: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON Schema of an operation's query parameters (OpenAPI parameter objects) as one object."""
+    return {"type": "object", "properties": {p["name"]: p["schema"] for p in params},
+            "required": [p["name"] for p in params if p.get("required")], "additionalProperties": False}
+
+
+def query_values(schema: dict[str, Any], args: Any) -> dict[str, Any]:
     """Query parameters converted by their schema type, then checked (unknown ones refused with 400)."""
-    known = {p["name"]: p for p in params}
+    known = schema["properties"]
     for name in args:
         if name not in known:
             raise ApiError(400, "invalid", f"unknown query parameter (known: {', '.join(sorted(known)) or 'none'})",
@@ -86,26 +92,15 @@ def query_values(params: list[dict[str, Any]], args: Any) -> dict[str, Any]:
     for name, param in known.items():
         if name not in args:
             continue
-        schema = param["schema"]
-        if schema.get("type") == "array":
-            values[name] = [_convert(name, schema["items"], v) for v in args.getlist(name)]
-        else:
-            raw = args.getlist(name)
-            if len(raw) > 1:
-                raise ApiError(400, "invalid", "given more than once", f"query.{name}")
-            values[name] = _convert(name, schema, raw[0])
-    schema = {"type": "object", "properties": {n: p["schema"] for n, p in known.items()},
-              "required": [n for n, p in known.items() if p.get("required")], "additionalProperties": False}
-    check(_cached(schema, tuple(known)), values, "query", status=400)
+        if param.get("type") == "array":
+            values[name] = [_convert(name, param["items"], v) for v in args.getlist(name)]
+            continue
+        raw = args.getlist(name)
+        if len(raw) > 1:
+            raise ApiError(400, "invalid", "given more than once", f"query.{name}")
+        values[name] = _convert(name, param, raw[0])
+    check(schema, values, "query", status=400)
     return values
-
-
-_QUERY_SCHEMAS: dict[tuple[str, ...], dict[str, Any]] = {}
-
-
-def _cached(schema: dict[str, Any], key: tuple[str, ...]) -> dict[str, Any]:
-    # one schema object per parameter list, so its compiled validator is reused
-    return _QUERY_SCHEMAS.setdefault(key + (repr(schema),), schema)
 
 
 def _convert(name: str, schema: dict[str, Any], raw: str) -> Any:

@@ -22,6 +22,7 @@ from tests.store.conftest import db_url, jq, store  # noqa: F401  (fixtures: rea
 
 PASSWORD = "api-test-pass"
 NOW = dt.datetime.now(dt.timezone.utc)
+ROLES = {"1001": "agent", "boss": "supervisor"}
 
 
 @dataclass
@@ -45,7 +46,8 @@ class Api:
         return client
 
     def signed_in(self, user_id: str) -> tuple[Any, str]:
-        """A test client signed in as `user_id`, and its CSRF token."""
+        """A test client signed in as `user_id` (agent 1001 or supervisor boss), and its CSRF token."""
+        UserRepository(self.store).add(user_id, PASSWORD, role=ROLES[user_id])
         client = self.app.test_client()
         page = client.get("/login").get_data(as_text=True)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -55,14 +57,10 @@ class Api:
             return client, session["csrf"]
 
 
-def build_api(store: Any, tmp_path: Any, users: bool = True) -> Api:
+def build_api(store: Any, tmp_path: Any) -> Api:
     agents = AgentRepository(store)
     agents.add("1001", name="赵敏", extension="1001")
     agents.add("1002", name="Li Lei", extension="1002")
-    if users:
-        accounts = UserRepository(store)
-        accounts.add("1001", PASSWORD, role="agent")
-        accounts.add("boss", PASSWORD, role="supervisor")
     console = Console(None, store, Bus(), zone=ZoneInfo("Asia/Shanghai"))
     services = WebServices(console=console, users=UserRepository(store), hub=PushHub())
     app = create_app(services, WebSection(cookie_secure=False), load_secret_key(tmp_path / "web-secret"))
@@ -78,11 +76,10 @@ def api(store, tmp_path) -> Api:  # noqa: F811
 
 @pytest.fixture
 def sqlite_api(tmp_path) -> Any:
-    """The API over a migrated SQLite file (`jinqiao db upgrade`, so migration 0008 is used)."""
+    """The API over a SQLite file (tests/store/test_migrations.py checks that migration 0008 makes these tables)."""
     from engine.store.database import open_store
-    from engine.store.migrate import upgrade
 
-    store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
-    upgrade(store.engine)
-    yield build_api(store, tmp_path)
-    store.dispose()
+    database = open_store(f"sqlite:///{tmp_path / 'api.db'}")
+    database.create_all()
+    yield build_api(database, tmp_path)
+    database.dispose()

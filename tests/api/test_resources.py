@@ -135,6 +135,24 @@ def test_campaign_create_import_launch_pause_status(api):
     assert c.get("/api/v1/campaigns/999").status_code == 404
 
 
+def test_campaign_from_the_example_file_enrolls_its_segment(api):
+    from pathlib import Path
+
+    from engine.store.repos.customers import CustomerRepository
+
+    customers = CustomerRepository(api.store)
+    customers.upsert(["13911112222"], name="王芳", segment="vip", tags=["broadband"], value_tier=4)
+    customers.upsert(["13800001111"], name="Zhang San", segment="loyal", tags=["broadband"], value_tier=4)
+    c = api.client(api.token("campaigns:write"))
+    body = (Path(__file__).resolve().parents[2] / "campaigns" / "broadband_upsell.yaml").read_bytes()
+    made = c.post("/api/v1/campaigns", data=body, content_type="application/yaml")
+    assert made.status_code == 201, made.get_json()
+    enrolled = c.post(f"/api/v1/campaigns/{made.get_json()['id']}/enroll")
+    assert enrolled.status_code == 200 and enrolled.get_json()["enrolled"] == 1  # the VIP; loyal is not in the query
+    other = c.post("/api/v1/campaigns", json={"name": "plain", "queue": "sales"}).get_json()
+    assert c.post(f"/api/v1/campaigns/{other['id']}/enroll").status_code == 409
+
+
 def test_reports_as_json(api):
     repo = InteractionRepository(api.store)
     call = repo.start("inbound", T0, caller="13911112222")

@@ -16,7 +16,7 @@ def test_every_operation_from_the_document(sqlite_api):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", sqlite_api.app)
     seen: set[str] = set()
 
-    @settings(max_examples=120, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=80, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=schema.as_strategy())
     def run(case) -> None:
