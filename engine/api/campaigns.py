@@ -141,7 +141,9 @@ def import_contacts(call: Call) -> Any:
         with os.fdopen(fd, "wb") as handle_out:
             handle_out.write(call.raw)
         try:
-            result = import_csv(call.store, handle.id, path, options, handle.config.priority)
+            # Off the event loop: a large file is seconds of parsing and writing, calls must not wait for it.
+            result = call.services.run_blocking(import_csv, call.store, handle.id, path, options,
+                                                handle.config.priority)
         except ImportFileError as exc:
             raise ApiError(422, "invalid", exc.message, f"csv.line[{exc.line}].{exc.field}" if exc.field
                            else f"csv.line[{exc.line}]") from None

@@ -22,12 +22,16 @@ def report(call: Call) -> Any:
     settings = builders.Settings(service_level_s=call.query.get("sl_seconds", DEFAULT_SERVICE_LEVEL_S),
                                  short_abandon_s=call.query.get("short_abandon_seconds", DEFAULT_SHORT_ABANDON_S),
                                  use_rollup=not call.query.get("raw", False))
-    build = builders.REPORTS[call.path["name"]]
-    with call.store.connection() as conn:
-        result = build(conn, since, until, zone, call.now, settings)
+    result = call.services.run_blocking(_build, call.store, call.path["name"], since, until, zone, call.now, settings)
     return {"name": result.name, "since": result.since.isoformat(), "until": result.until.isoformat(),
             "zone": str(zone), "tables": [{"name": t.name, "columns": list(t.columns), "rows": s.plain(t.rows)}
                                           for t in result.tables], "footer": list(result.footer)}
+
+
+def _build(store: Any, name: str, since: Any, until: Any, zone: Any, now: Any, settings: Any) -> Any:
+    """Run in a worker thread (a year's report is up to seconds of database work; calls must not wait)."""
+    with store.connection() as conn:
+        return builders.REPORTS[name](conn, since, until, zone, now, settings)
 
 
 OPERATIONS = (

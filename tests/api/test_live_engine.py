@@ -27,7 +27,7 @@ def _get(url: str, token: str) -> dict:
 
 def test_live_agent_state_and_queue_figures(rig):
     now = dt.datetime.now(dt.timezone.utc)
-    _, token = TokenRepository(rig.web.console.store).create("wallboard", ["agents:read", "queues:read"], now)
+    _, token = TokenRepository(rig.web.console.store).create("wallboard", ["agents:read", "queues:read", "reports:read"], now)
     base = f"{rig.url}/api/v1"
     before = {a["id"]: a["state"] for a in _get(f"{base}/agents", token)["items"]}
     assert before == {"1001": "logged-out", "1002": "logged-out"}
@@ -40,3 +40,5 @@ def test_live_agent_state_and_queue_figures(rig):
     assert set(queues) == {"support", "billing"}
     assert queues["support"]["waiting"] == 0 and queues["support"]["agents"] == {"available": 1}
     assert _get(f"{base}/queues/support", token)["name"] == "support"
+    report = _get(f"{base}/reports/queues?from=2026-12-01", token)  # built in the engine's worker threads
+    assert report["name"] == "queues" and report["footer"]

@@ -170,3 +170,16 @@ def test_reports_as_json(api):
     assert c.get("/api/v1/reports/queues?from=2026-12-02&to=2026-12-01").status_code == 400
     assert c.get("/api/v1/reports/nope?from=2026-12-01").status_code == 400
     assert c.get("/api/v1/reports/queues").get_json()["field"] == "query.from"
+
+
+def test_body_limits_csv_imports_may_be_larger_than_json(sqlite_api):
+    c = sqlite_api.client(sqlite_api.token("*"))
+    campaign = c.post("/api/v1/campaigns", json={"name": "big", "queue": "sales"}).get_json()["id"]
+    body = ("name,phone\n" + "".join(f"Name {i},1391{i:07d}\n" for i in range(3500))).encode()
+    assert len(body) > 64 * 1024
+    imported = c.post(f"/api/v1/campaigns/{campaign}/contacts", data=body, content_type="text/csv")
+    assert imported.status_code == 200 and imported.get_json()["enrolled"] == 3500
+    too_big = c.post("/api/v1/customers", json={"phones": ["13911112222"], "name": "x" * 70000})
+    assert too_big.status_code == 413 and too_big.get_json()["error"] == "too_large"
+    nan = c.post("/api/v1/customers", data='{"phones": ["13911112222"], "arpu": NaN}', content_type="application/json")
+    assert nan.status_code == 400
