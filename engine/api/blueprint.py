@@ -55,7 +55,7 @@ def _body(op: Operation) -> tuple[Any, bytes, str]:
         kind = "application/yaml"
     raw = request.get_data(cache=False)
     if not raw and op.body_required:
-        raise ApiError(400 if kind else 415, "invalid", "a request body is required", "$")
+        raise ApiError(400, "invalid", "a request body is required", "$")
     if kind not in op.accepts:
         raise ApiError(415, "unsupported_media_type", f"send {' or '.join(op.accepts)}, not {kind or 'nothing'}")
     if kind != "application/json":
