@@ -77,6 +77,7 @@ def _view(op: Operation) -> Any:
         services = current_app.extensions["jinqiao"]
         store = services.console.store
         now = dt.datetime.now(dt.timezone.utc)
+        principal = None
         try:
             principal = identify(request.headers, g.get("user"), store, now)
             principal.require(op.scope)
@@ -88,6 +89,8 @@ def _view(op: Operation) -> Any:
                         current_app.config.get("JINQIAO_API", {}))
             result = op.handler(call)
         except ApiError as exc:
+            if exc.status in (401, 403):
+                log.info("API %s refused (%s) for %s", op.name, exc.status, principal.name if principal else "anonymous")
             return _error(exc)
         except StoreError as exc:
             return _error(from_store(exc))
@@ -96,13 +99,15 @@ def _view(op: Operation) -> Any:
         except ValueError as exc:
             return _error(ApiError(422, "invalid", str(exc)[:300]))
         except Exception:
-            log.exception("API %s %s failed", request.method, request.path)
+            log.exception("API %s failed", op.name)  # the path may hold a phone number: not logged
             return _error(ApiError(500, "internal", "the request failed inside the engine; see its log"))
         if isinstance(result, Response):
             return result
         status = op.status
         if isinstance(result, tuple):
             result, status = result
+        if op.method != "GET":
+            log.info("API %s by %s: %s", op.name, principal.name, status)
         response = jsonify(result)
         response.status_code = status
         return response

@@ -50,6 +50,8 @@ def test_tokens_create_list_revoke(jq, tmp_path):
     assert code == 0 and "erp" in out and "active" in out and secret not in out and secret[:8] in out
     assert jq("tokens", "create", "--name", "x", "--scope", "customers:delete")[0] == 2
     assert jq("tokens", "create", "--name", "x", "--scope", "*", "--expires", "soon")[0] == 2
+    code, _, err = jq("tokens", "create", "--name", "x", "--scope", "*", "--agent", "nobody")
+    assert code == 2 and "no agent 'nobody'" in err
     assert jq("tokens", "revoke", "1")[0] == 0
     assert "revoked" in jq("tokens", "list")[1]
     code, _, err = jq("tokens", "revoke", "1")
