@@ -31,6 +31,7 @@ PLUGIN_GROUPS = (
     "engine.dialer.sim_cli:dialer",
     "engine.reports.cli:report",
     "engine.webhooks.cli:webhooks",
+    "engine.api.cli:tokens",
 )
 
 

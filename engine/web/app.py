@@ -69,9 +69,11 @@ def create_app(services: WebServices, config: Any, secret_key: bytes) -> Flask:
         g.lang = pick_language(session.get("lang") or (g.user.language if g.user else None),
                                request.headers.get("Accept-Language"))
         g.t = translator(g.lang)
-        if "csrf" not in session:
+        # REST API calls that carry their own credentials (a Bearer token) need no cookie and no CSRF token.
+        api_credentials = request.path.startswith("/api/v1/") and "Authorization" in request.headers
+        if "csrf" not in session and not api_credentials:
             session["csrf"] = new_csrf_token()
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not api_credentials:
             given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
             if not csrf_ok(session.get("csrf"), given):
                 log.info("web: refused a %s to %s without a valid CSRF token", request.method, request.path)
@@ -146,7 +148,9 @@ def create_app(services: WebServices, config: Any, secret_key: bytes) -> Flask:
         return redirect(url_for("views.wallboard_page"))
 
     from engine.web.views import views
+    from engine.api.blueprint import api
     app.register_blueprint(views)
+    app.register_blueprint(api)
     return app
 
 

@@ -64,6 +64,7 @@ def start_web(engine: Any, *, port: int | None = None) -> RunningWeb:
                            run_blocking=_run_in_thread)
     app = create_app(services, web, load_secret_key(key_file))
     install_observe(app, engine)  # /metrics and /health (no sign-in; where the web binds)
+    app.config["JINQIAO_API"] = {"flows_dir": config.ivr.flows_dir}
     server = WSGIServer((web.host, web.port if port is None else port), app, log=None, error_log=log)
     server.start()
     running = RunningWeb(server, console, hub, app)

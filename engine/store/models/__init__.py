@@ -13,11 +13,12 @@ from engine.store.models.outbound import (
 )
 from engine.store.models.reports import AgentStateDayRow, ReportDailyCountRow, RollupDayRow
 from engine.store.models.people import AgentRow, AgentSkillRow, AgentStateChangeRow, CustomerPhoneRow, CustomerRow, SkillRow
+from engine.store.models.tokens import ApiTokenRow
 from engine.store.models.users import WebUserRow
 from engine.store.models.webhooks import WebhookOutboxRow
 
 __all__ = [
-    "AgentRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow",
+    "AgentRow", "ApiTokenRow", "AgentSkillRow", "AgentStateDayRow", "AgentStateChangeRow", "Base", "CallbackRow", "CampaignContactRow",
     "CampaignRow", "ContactAttemptRow", "CustomerPhoneRow", "CustomerRow", "DispositionRow", "DncEntryRow",
     "EngineLeaseRow", "ImportRunRow", "InteractionRow", "RecordingRow", "DialDecisionRow", "NumberClaimRow",
     "ReportDailyCountRow", "RollupDayRow", "SkillRow", "SurveyResultRow", "UtcDateTime", "WebUserRow",

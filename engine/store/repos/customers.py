@@ -79,6 +79,18 @@ class CustomerRepository:
             log.debug("customer %s upserted (%s)", row.id, mask(numbers[0]))
             return self._record(row)
 
+    def search(self, name: str | None = None, segment: str | None = None, limit: int = 50,
+               offset: int = 0) -> list[Customer]:
+        """Customers whose name contains `name` (any case) and who are in `segment`, by id."""
+        query = select(CustomerRow)
+        if name:
+            query = query.where(func.lower(CustomerRow.name).contains(name.strip().lower(), autoescape=True))
+        if segment:
+            query = query.where(CustomerRow.segment == clean_field("segment", segment))
+        query = query.order_by(CustomerRow.id).limit(max(1, int(limit))).offset(max(0, int(offset)))
+        with self.store.session() as s:
+            return [self._record(r) for r in s.scalars(query)]
+
     def set_last_agent(self, customer_id: int, agent_id: str, at: dt.datetime | float) -> None:
         """Remember who served the customer last, and when (used for sticky routing)."""
         self._set(customer_id, last_agent_id=agent_id, last_contact_at=as_utc(at))

@@ -136,7 +136,8 @@ class InteractionRepository:
 
     def search(self, since: dt.datetime | float | None = None, until: dt.datetime | float | None = None,
                number: str | None = None, queue: str | None = None, agent_id: str | None = None,
-               outcome: str | None = None, abandoned: bool | None = None, limit: int = 100) -> list[Interaction]:
+               outcome: str | None = None, abandoned: bool | None = None, limit: int = 100,
+               offset: int = 0) -> list[Interaction]:
         """Interactions that arrived in [since, until), newest first, at most `limit`.
 
         `number` matches the caller or the callee in any format; `outcome` is `answered` (bridged to an
@@ -163,6 +164,7 @@ class InteractionRepository:
         if abandoned is not None:
             query = query.where(InteractionRow.abandoned == (true() if abandoned else false()))
         query = query.order_by(InteractionRow.arrived_at.desc(), InteractionRow.id.desc()).limit(max(1, int(limit)))
+        query = query.offset(max(0, int(offset)))
         with self.store.session() as s:
             return [to_record(Interaction, r) for r in s.scalars(query)]
 
@@ -198,6 +200,11 @@ class RecordingRepository:
             s.add(row)
             s.flush()
             return to_record(Recording, row)
+
+    def get(self, recording_id: int) -> Recording | None:
+        with self.store.session() as s:
+            row = s.get(RecordingRow, recording_id)
+            return to_record(Recording, row) if row else None
 
     def for_interaction(self, interaction_id: int) -> list[Recording]:
         with self.store.session() as s:
