@@ -192,7 +192,10 @@ class SwitchNodes:
         return [node for node in self.nodes.values() if node.connection.connected]
 
     def _pick(self) -> str | None:
-        return self.selector.pick(self.clock(), self.registry.counts())
+        now = self.clock()
+        for name, node in self.nodes.items():  # the connections' own state, not a watcher's last look
+            self.selector.set_connected(name, node.connection.connected, now)
+        return self.selector.pick(now, self.registry.counts())
 
     def _target(self, command: str, node: str | None) -> str:
         """The node a command goes to (and, for an originate, the node its new channels are noted on)."""
