@@ -24,6 +24,7 @@ from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
 from engine.esl.switchnodes import Node, SwitchNodes
 from engine.ha.adopt import attach_rebuild
+from engine.ha.campaign_resume import attach_campaign_resume
 from engine.ha.nodeloss import attach_node_loss
 from engine.ha.readopt import ReadoptingHandler
 from engine.ha.verify import VerifiedCalls
@@ -200,6 +201,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         dialer = build_dialer(config, store=store, control=inbound, runner=runner, tts=tts,
                               acd_service=acd.service if acd is not None else None,
                               socket_address=lambda: outbound.address, customers=StoreDirectory(customers))
+        dialer.resume = attach_campaign_resume(dialer, inbound)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
                   acd=acd, bus=bus, dialer=dialer)
 
