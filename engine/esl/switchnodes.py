@@ -1,8 +1,9 @@
 """Several FreeSWITCH nodes behind the one control interface (`api`, `bgapi`, handlers) the ACD, dialer and IVR use.
 
-How it works: one `InboundConnection` per node, each with its own reconnect. Their events go to every handler
-(from that node's dispatcher greenlet) after the channel registry (engine/esl/nodes.py) has noted which node
-created or destroyed which channel and which phone registered where. A command is routed by what it names: a
+How it works: one `InboundConnection` per node, each with its own reconnect. The channel registry
+(engine/esl/nodes.py) notes from each node's events which node created or destroyed which channel and which phone
+registered where; then every handler runs, in that node's dispatcher greenlet but under one lock, so handlers of
+two nodes' events never interleave (as with one node) and no event waits for an extra hand-over. A command is routed by what it names: a
 `uuid_*` command goes to the node that has that channel (unknown channels are looked up with `uuid_exists` on
 each node); an originate that names a live channel (an `api_on_answer` bridge, an eavesdrop target) runs on
 that channel's node (FreeSWITCH can only bridge channels it has), any other originate on the node the selector
@@ -20,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import gevent
 from gevent.event import AsyncResult
+from gevent.lock import Semaphore
 
 from engine.esl import commands
 from engine.esl.inbound import EventHandler, InboundConnection
@@ -63,6 +65,7 @@ class SwitchNodes:
         self._lost_callbacks: list[Callable[[str, set[str], set[str]], None]] = []
         self._back_callbacks: list[Callable[[str], None]] = []
         self._watchers: list[gevent.Greenlet] = []
+        self._handling = Semaphore()
         for node in nodes:
             node.connection.add_handler(lambda event, name=node.name: self._on_event(name, event))
             node.connection.on_reconnect(lambda name=node.name: self._node_up(name))
@@ -283,11 +286,12 @@ class SwitchNodes:
                 self.registry.registered(user, node)
             elif user and subclass in (commands.SUBCLASS_SOFIA_UNREGISTER, commands.SUBCLASS_SOFIA_EXPIRE):
                 self.registry.unregistered(user, node)
-        for handler in list(self._handlers):
-            try:
-                handler(event)
-            except Exception:  # one broken handler must not keep the event from the others
-                log.exception("event handler failed on %s from node %s", name, node)
+        with self._handling:
+            for handler in list(self._handlers):
+                try:
+                    handler(event)
+                except Exception:  # one broken handler must not keep the event from the others
+                    log.exception("event handler failed on %s from node %s", name, node)
 
     def _node_up(self, name: str) -> None:
         self.selector.set_connected(name, True, self.clock())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import gevent
 import pytest
 
 from engine.acd.models import AgentState
@@ -52,11 +53,10 @@ def restart(sim: FreeSwitchSim, port: int) -> None:
     sim._server.start()
 
 
-def until(predicate, timeout=20.0, what="condition") -> None:
+def until(predicate, timeout=20.0, what="condition", why=lambda: "") -> None:
     deadline = time.monotonic() + timeout
-    import gevent
     while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s {why()}"
         gevent.sleep(0.01)
 
 
@@ -139,9 +139,9 @@ def test_two_nodes_share_one_agent_pool_and_survive_losing_one(tmp_path, two_nod
         for sim, agent, home in ((b, "1001", "a"), (a, "1002", "b")):
             originates = [line for line in sim.command_log if "originate" in line and f"jq_agent_id={agent}" in line]
             assert len(originates) == 1 and f"}}sofia/internal/{agent}@127.0.0.1:{SIP_PORTS[home]} " in originates[0]
-        # The conversations end; both agents are free again
-        for sim, call in ((a, call_a), (b, call_b)):
-            agent_leg(sim, serving(sim, call.uuid)).hangup("NORMAL_CLEARING")
+        # The callers hang up; both agents are free again
+        for call in (call_a, call_b):
+            call.hangup("NORMAL_CLEARING")
         until(lambda: call_a.hung_up and call_b.hung_up, what="first calls over")
         until(lambda: all(ag.state is AgentState.AVAILABLE for ag in service.distributor.agents.values()),
               what="agents free")
