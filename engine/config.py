@@ -55,6 +55,36 @@ class FreeswitchSection:
     reconnect_max_delay: float = 2.0  # backoff cap: back within ~2 s of FreeSWITCH accepting again
     handshake_timeout: float = 10.0  # auth/request, auth reply and subscription replies, each
     event_queue_mb: int = 32  # events received but not yet handled; when full, reading pauses
+    node_lost_after: float = 5.0  # a node whose connection stays down this long is lost: its calls are closed
+    nodes: tuple = ()  # several FreeSWITCH nodes (FreeswitchNode); empty: the one node at host:port above
+
+    def node_list(self) -> tuple["FreeswitchNode", ...]:
+        """The nodes this engine controls; the single `host`/`port` form is one node named "main"."""
+        if self.nodes:
+            return self.nodes
+        return (FreeswitchNode(name=SINGLE_NODE, host=self.host, port=self.port, password=self.password),)
+
+
+SINGLE_NODE = "main"
+_NODE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,31}\Z")
+
+
+@dataclass(frozen=True)
+class FreeswitchNode:
+    """One FreeSWITCH node of `freeswitch.nodes`: its event socket, password and SIP address."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password_file: str = ""  # empty: freeswitch.password (JINQIAO_FREESWITCH_PASSWORD)
+    weight: float = 1.0  # relative share of new calls when nodes are equally loaded
+    sip_host: str = ""  # where other nodes reach this node's SIP profile; empty: host
+    sip_port: int = 5060
+    password: str = field(default="", repr=False, compare=False)  # read from password_file at load
+
+    @property
+    def sip_address(self) -> str:
+        return f"{self.sip_host or self.host}:{self.sip_port}"
 
 
 @dataclass(frozen=True)
@@ -192,6 +222,10 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         raise ValueError(f"expected text, got {type(value).__name__}")
+    if kind is tuple:
+        if isinstance(value, list):
+            return tuple(value)
+        raise ValueError(f"expected a list, got {type(value).__name__}")
     if kind is dict:
         if isinstance(value, dict):
             return value
@@ -209,7 +243,7 @@ _CHOICES = {
 }
 
 
-_FINITE_SECONDS = {("freeswitch", "reconnect_min_delay"), ("freeswitch", "reconnect_max_delay"),
+_FINITE_SECONDS = {("freeswitch", "reconnect_min_delay"), ("freeswitch", "node_lost_after"), ("freeswitch", "reconnect_max_delay"),
                    ("freeswitch", "handshake_timeout"), ("outbound", "connect_timeout"),
                    ("outbound", "execute_timeout"), ("outbound", "bridge_timeout")}
 
@@ -331,7 +365,7 @@ def build_config(source: LocatedYaml, environ: Mapping[str, str] | None = None) 
         from_env: dict[str, str] = {}
         for key, ftype in field_types.items():
             env_name = f"{ENV_PREFIX}{name}_{key}".upper()
-            if env_name in environ and ftype is not dict:
+            if env_name in environ and ftype not in (dict, tuple):
                 from_env[key] = env_name
                 try:
                     values[key] = _convert(environ[env_name], ftype, env_name)
@@ -343,9 +377,76 @@ def build_config(source: LocatedYaml, environ: Mapping[str, str] | None = None) 
                 if key in from_env:
                     raise EnvironmentConfigError(from_env[key], problem)
                 raise _error(source, (name, key), problem)
+        if name == "freeswitch" and values.get("nodes"):
+            values["nodes"] = _parse_nodes(source, values["nodes"], values.get("password", ""))
         sections[name] = kind(**values)
     _resolve_paths(source, sections)
     return Config(**sections, source=source)
+
+
+_NODE_TYPES = {"name": str, "host": str, "port": int, "password_file": str, "weight": float, "sip_host": str,
+               "sip_port": int}
+
+
+def _parse_nodes(source: LocatedYaml, raw: tuple, shared_password: str) -> tuple[FreeswitchNode, ...]:
+    """`freeswitch.nodes`: each entry checked (located errors), its password read from its password_file."""
+    base = Path(source.file).resolve().parent if not source.file.startswith("<") else Path.cwd()
+    nodes: list[FreeswitchNode] = []
+    seen_names: dict[str, int] = {}
+    seen_sockets: dict[tuple[str, int], int] = {}
+    for index, entry in enumerate(raw):
+        where = ("freeswitch", "nodes", index)
+        if not isinstance(entry, dict):
+            raise _error(source, where, "expected a mapping with name, host, port, password_file")
+        values: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key not in _NODE_TYPES:
+                raise _error(source, where + (key,), f"unknown setting (known: {', '.join(_NODE_TYPES)})")
+            try:
+                values[key] = _convert(value, _NODE_TYPES[key], f"freeswitch.nodes[{index}].{key}")
+            except ValueError as exc:
+                raise _error(source, where + (key,), str(exc)) from None
+            problem = _node_problem(key, values[key])
+            if problem:
+                raise _error(source, where + (key,), problem)
+        if "name" not in values:
+            raise _error(source, where, "a node needs a name")
+        name = values["name"]
+        if name in seen_names:
+            raise _error(source, where + ("name",), f"duplicate node name {name!r} (also nodes[{seen_names[name]}])")
+        seen_names[name] = index
+        socket = (values.get("host", "127.0.0.1"), values.get("port", 8021))
+        if socket in seen_sockets:
+            raise _error(source, where + ("port",), f"{socket[0]}:{socket[1]} is also nodes[{seen_sockets[socket]}]")
+        seen_sockets[socket] = index
+        password = shared_password
+        if values.get("password_file"):
+            path = Path(values["password_file"])
+            path = path if path.is_absolute() else base / path
+            values["password_file"] = str(path)
+            try:
+                password = path.read_text(encoding="utf-8").strip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _error(source, where + ("password_file",), f"cannot read {path}: {exc}") from None
+            problem = check_password(password) or ("" if password else "the file is empty")
+            if problem:
+                raise _error(source, where + ("password_file",), f"{path}: {problem}")
+        nodes.append(FreeswitchNode(**values, password=password))
+    return tuple(nodes)
+
+
+def _node_problem(key: str, value: Any) -> str:
+    if key == "name" and not _NODE_NAME_RE.match(value):
+        return f"must be a letter then letters, digits, _ or - (at most 32), got {value[:40]!r}"
+    if key == "weight" and not (math.isfinite(value) and value > 0):
+        return f"must be a finite number above 0, got {value}"
+    if key in ("port", "sip_port") and not 1 <= value <= 65535:
+        return f"must be a TCP port 1..65535, got {value}"
+    if key in ("host", "sip_host") and value and not _HOST_RE.match(value):
+        return f"must be a host name or IP address, got {value[:60]!r}"
+    if key == "password_file" and any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters"
+    return ""
 
 
 def _error(source: LocatedYaml, path: tuple, message: str) -> ConfigError:

@@ -22,7 +22,10 @@ from engine.config import Config
 from engine.dialer.assembly import build_dialer, wanted as dialer_wanted
 from engine.esl import commands
 from engine.esl.connection import CallChannel, InboundConnection, OutboundServer
+from engine.esl.switchnodes import Node, SwitchNodes
 from engine.ha.adopt import attach_rebuild
+from engine.ha.campaign_resume import attach_campaign_resume
+from engine.ha.nodeloss import attach_node_loss
 from engine.ha.readopt import ReadoptingHandler
 from engine.ha.verify import VerifiedCalls
 from engine.ivr.registry import FlowRegistry
@@ -89,9 +92,8 @@ def preflight(config: Config, *, check_store: bool = True) -> list[str]:
     from engine.webhooks.config import WebhookConfigError, load_webhooks
 
     problems: list[str] = []
-    if not config.freeswitch.password:
-        problems.append("freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD); "
-                        "there is no default")
+    if missing_password(config):
+        problems.append(missing_password(config))
     try:
         load_queues(config.acd, config.source)
         load_settings(config.acd, config.source)
@@ -139,18 +141,23 @@ def check_switch_login(config: Config, timeout: float | None = None) -> tuple[st
     reconnects until it is up)."""
     from engine.esl.probe import LoginResult, try_login
 
-    fs = config.freeswitch
-    if not fs.password:
-        return "", ""
-    where = f"FreeSWITCH event socket {fs.host}:{fs.port}"
-    result, detail = try_login(fs.host, fs.port, fs.password, fs.connect_timeout if timeout is None else timeout)
-    if result is LoginResult.REFUSED:
-        return f"{where} refused the ESL password (freeswitch.password / JINQIAO_FREESWITCH_PASSWORD): {detail}", ""
-    if result is LoginResult.REJECTED:
-        return f"{where} refused this host (event_socket.conf.xml apply-inbound-acl): {detail}", ""
-    if result is LoginResult.UNREACHABLE:
-        return "", f"{where} not reachable ({detail}); the password was not checked"
-    return "", ""
+    problems, warnings = [], []
+    for node in config.freeswitch.node_list():
+        if not node.password:
+            continue
+        where = f"FreeSWITCH event socket {node.host}:{node.port}"
+        if config.freeswitch.nodes:
+            where = f"FreeSWITCH node {node.name} ({node.host}:{node.port})"
+        result, detail = try_login(node.host, node.port, node.password,
+                                   config.freeswitch.connect_timeout if timeout is None else timeout)
+        if result is LoginResult.REFUSED:
+            problems.append(f"{where} refused the ESL password (freeswitch.password / JINQIAO_FREESWITCH_PASSWORD): "
+                            f"{detail}")
+        elif result is LoginResult.REJECTED:
+            problems.append(f"{where} refused this host (event_socket.conf.xml apply-inbound-acl): {detail}")
+        elif result is LoginResult.UNREACHABLE:
+            warnings.append(f"{where} not reachable ({detail}); the password was not checked")
+    return "; ".join(problems), "; ".join(warnings)
 
 
 def open_checked_store(config: Config) -> Store:
@@ -172,23 +179,19 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         log.error("flow problem: %s", problem)
     inbound = None
     if connect_inbound:
-        fs = config.freeswitch
-        if not fs.password:
-            raise SystemExit("jinqiao: set the FreeSWITCH ESL password (freeswitch.password or "
-                             "JINQIAO_FREESWITCH_PASSWORD); there is no default")
-        inbound = InboundConnection(fs.host, fs.port, fs.password, event_format=fs.event_format,
-                                    heartbeat_timeout=fs.heartbeat_timeout, connect_timeout=fs.connect_timeout,
-                                    reconnect_min_delay=fs.reconnect_min_delay,
-                                    reconnect_max_delay=fs.reconnect_max_delay,
-                                    handshake_timeout=fs.handshake_timeout, max_queued_bytes=fs.event_queue_mb << 20)
+        if missing_password(config):
+            raise SystemExit(f"jinqiao: {missing_password(config)}")
+        inbound = control_connection(config)
     bus = Bus()
     webhooks = build_webhooks(config, store)
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts,
                         outbox=webhooks.outbox if webhooks is not None else None)
-        inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
+        inbound.add_handler(agent_control_handler(acd.service, inbound, control_password(config)))
         acd.rebuild = attach_rebuild(acd.service, inbound)
+        if isinstance(inbound, SwitchNodes):
+            acd.node_loss = attach_node_loss(acd.service, inbound)
     customers = CustomerRepository(store)
     runner = FlowRunner(
         flows, tts,
@@ -202,7 +205,7 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
     ob = config.outbound
     handler = call_handler or ReadoptingHandler(runner.run, acd and acd.service)
     if inbound is not None:  # only channels the switch confirms run a flow (engine/ha/verify.py)
-        handler = VerifiedCalls(handler, [inbound])
+        handler = VerifiedCalls(handler, [inbound])  # SwitchNodes asks each node
     outbound = OutboundServer(ob.host, ob.port, handler, linger=ob.linger_seconds,
                               max_calls=ob.max_calls, connect_timeout=ob.connect_timeout,
                               execute_timeout=ob.execute_timeout, bridge_timeout=ob.bridge_timeout)
@@ -213,8 +216,38 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
                               socket_address=lambda: outbound.address, customers=StoreDirectory(customers))
         if webhooks is not None:  # campaign.attempt_ended commits with the attempt's outcome
             dialer.hopper.attempts.on_finished = webhooks.outbox.attempt_ended
+        dialer.resume = attach_campaign_resume(dialer, inbound)
     return Engine(config=config, store=store, tts=tts, flows=flows, ivr=runner, outbound=outbound, inbound=inbound,
                   acd=acd, bus=bus, dialer=dialer, webhooks=webhooks)
+
+
+def control_password(config: Config) -> str:
+    """The secret agent-control signatures derive from: freeswitch.password, else the first node's password."""
+    return config.freeswitch.password or config.freeswitch.node_list()[0].password
+
+
+def missing_password(config: Config) -> str:
+    """Why the engine cannot log in to a FreeSWITCH node ("" when every node has an ESL password)."""
+    for node in config.freeswitch.node_list():
+        if not node.password:
+            where = "freeswitch.password" if not config.freeswitch.nodes else \
+                f"freeswitch.nodes ({node.name}): no password_file and no freeswitch.password"
+            return (f"{where}: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD); there is no default")
+    return ""
+
+
+def control_connection(config: Config) -> InboundConnection | SwitchNodes:
+    """One inbound ESL connection per FreeSWITCH node; several nodes are routed by SwitchNodes."""
+    fs = config.freeswitch
+    connections = [(node, InboundConnection(
+        node.host, node.port, node.password, event_format=fs.event_format, heartbeat_timeout=fs.heartbeat_timeout,
+        connect_timeout=fs.connect_timeout, reconnect_min_delay=fs.reconnect_min_delay,
+        reconnect_max_delay=fs.reconnect_max_delay, handshake_timeout=fs.handshake_timeout,
+        max_queued_bytes=fs.event_queue_mb << 20)) for node in fs.node_list()]
+    if not fs.nodes:
+        return connections[0][1]
+    return SwitchNodes([Node(node.name, connection, node.weight, node.sip_address) for node, connection in connections],
+                       lost_after=fs.node_lost_after)
 
 
 def agent_control_handler(service: Any, inbound: InboundConnection, password: str) -> AgentControl:
@@ -238,8 +271,8 @@ def run_forever(config: Config, standby: bool = False) -> int:
 
     monkey.patch_all()
     setup_logging(config.engine.log_level, config.engine.log_format)
-    if not config.freeswitch.password:
-        log.error("freeswitch.password: not set (set it in the config or JINQIAO_FREESWITCH_PASSWORD)")
+    if missing_password(config):
+        log.error("%s", missing_password(config))
         return 2
     if standby:
         from engine.ha.standby import run_pair

@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 import pytest
 
 from engine.config import load_config
+from engine.esl import commands
 from engine.fsconf import render_all
 
 
@@ -109,3 +110,112 @@ def test_render_writes_private_files_and_never_overwrites_a_changed_one_without_
     forced = _render(tmp_path, "--force")
     assert forced.exit_code == 0 and 'value="127.0.0.1"' in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def _nodes_config(tmp_path):
+    (tmp_path / "b.pw").write_text("node-b-secret\n")
+    path = tmp_path / "jinqiao.yaml"
+    path.write_text(f"""
+database: {{url: "sqlite:///{tmp_path / 'jq.db'}"}}
+outbound: {{host: 10.0.0.9, port: 8084}}
+ivr: {{dids: {{"4000": demo_welcome}}}}
+freeswitch:
+  password: node-a-secret
+  nodes:
+    - {{name: fs-a, host: 10.0.0.1, sip_host: 10.1.0.1}}
+    - {{name: fs-b, host: 10.0.0.2, password_file: b.pw}}
+""")
+    return load_config(str(path), environ={})
+
+
+def _render_with(tmp_path, config, *extra, input=None):
+    from click.testing import CliRunner
+
+    from engine.cli import AppContext, main
+
+    return CliRunner().invoke(main, ["fs", "render", "--out", str(tmp_path / "fs"), *extra],
+                              obj=AppContext(_config=config), input=input)
+
+
+def test_several_nodes_render_a_folder_each_with_its_password_acl_and_peers(tmp_path) -> None:
+    import stat
+    import wave
+
+    result = _render_with(tmp_path, _nodes_config(tmp_path))
+    assert result.exit_code == 0, result.output
+    for name, host, password, peer in (("fs-a", "10.0.0.1", "node-a-secret", "10.0.0.2"),
+                                       ("fs-b", "10.0.0.2", "node-b-secret", "10.1.0.1")):
+        folder = tmp_path / "fs" / name
+        params = {p.get("name"): p.get("value") for p in ElementTree.parse(
+            folder / "autoload_configs" / "event_socket.conf.xml").iter("param")}
+        assert (params["listen-ip"], params["password"], params["apply-inbound-acl"]) == (host, password, "10.0.0.9/32")
+        public = ElementTree.parse(folder / "dialplan" / "public" / "jinqiao.xml").getroot()
+        assert {a.get("data") for a in public.iter("action") if a.get("application") == "socket"} == {
+            "10.0.0.9:8084 async full"}
+        peers = ElementTree.parse(folder / "dialplan" / "public" / "jinqiao_nodes.xml").getroot()
+        condition = peers.find("extension/condition")
+        assert condition.get("field") == "${network_addr}"
+        assert condition.get("expression") == "^(" + peer.replace(".", r"\.") + ")$"
+        bridge = [a.get("data") for a in peers.iter("action") if a.get("application") == "bridge"]
+        assert bridge == ["user/$1@${domain_name}"]
+        # Hold music without a sound pack: local_stream moh/<rate> over WAVs the render generated
+        streams = ElementTree.parse(folder / "autoload_configs" / "local_stream.conf.xml").getroot()
+        assert streams.get("name") == "local_stream.conf"
+        for directory in streams.findall("directory"):
+            rate = directory.get("name").split("/")[1]
+            assert directory.get("name") == f"moh/{rate}"
+            assert directory.get("path") == f"$${{conf_dir}}/jinqiao-moh/{rate}"
+            assert {p.get("name"): p.get("value") for p in directory.iter("param")}["rate"] == rate
+            wav = folder / "jinqiao-moh" / rate / "jinqiao-hold.wav"
+            with wave.open(str(wav)) as audio:
+                assert audio.getframerate() == int(rate) and audio.getnchannels() == 1
+                assert audio.getnframes() >= 4 * int(rate)
+                assert max(audio.readframes(audio.getnframes())) > 0  # not silence
+        assert {d.get("name") for d in streams.findall("directory")} == {"moh/8000", "moh/16000"}
+        for path in folder.rglob("*"):
+            assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    assert commands.MUSIC_ON_HOLD == "local_stream://moh"  # what the queue plays is what is rendered
+
+
+def test_agent_sip_users_come_from_the_agents_table_with_operator_passwords(tmp_path) -> None:
+    import stat
+
+    from engine.store.database import open_store
+    from engine.store.migrate import upgrade
+    from engine.store.repos.agents import AgentRepository
+
+    config = _nodes_config(tmp_path)
+    store = open_store(config.database_url)
+    upgrade(store.engine)
+    AgentRepository(store).add("alice", name="Alice <Ops>", extension="1001")
+    AgentRepository(store).add("bob", extension="1002")
+    store.dispose()
+    secrets = tmp_path / "agents.pw"
+    secrets.write_text("# extension password\n1001 alice-sip-pass\n")
+    secrets.chmod(0o600)
+    missing = _render_with(tmp_path, config, "--agents", "--agent-passwords", str(secrets))
+    assert missing.exit_code != 0 and "agent bob: no SIP password for extension 1002" in missing.output
+    assert not (tmp_path / "fs").exists()  # nothing written with a user missing
+    secrets.write_text("1001 alice-sip-pass\n1002 short\n")
+    short = _render_with(tmp_path, config, "--agents", "--agent-passwords", str(secrets))
+    assert short.exit_code != 0 and "agent bob: SIP password must be at least 8 characters" in short.output
+    secrets.write_text("1001 alice-sip-pass\n1002 bob-sip-pass\n")
+    secrets.chmod(0o644)
+    public = _render_with(tmp_path, config, "--agents", "--agent-passwords", str(secrets))
+    assert public.exit_code != 0 and "chmod 600" in public.output
+    secrets.chmod(0o600)
+    done = _render_with(tmp_path, config, "--agents", "--agent-passwords", str(secrets))
+    assert done.exit_code == 0, done.output
+    for node in ("fs-a", "fs-b"):
+        path = tmp_path / "fs" / node / "directory" / "default" / "jinqiao_agents.xml"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        users = {u.get("id"): u for u in ElementTree.parse(path).getroot().findall("user")}
+        assert set(users) == {"1001", "1002"}
+        assert {p.get("name"): p.get("value") for p in users["1001"].iter("param")} == {"password": "alice-sip-pass"}
+        variables = {v.get("name"): v.get("value") for v in users["1001"].iter("variable")}
+        assert variables["effective_caller_id_name"] == "Alice <Ops>"
+        assert {p.get("value") for p in users["1002"].iter("param")} == {"bob-sip-pass"}
+    assert "alice-sip-pass" not in done.output
+    # Without a passwords file the operator is asked (no terminal here: refused, never a default)
+    asked = _render_with(tmp_path, config, "--agents", "--force")
+    assert asked.exit_code != 0 and "there is no default" in asked.output

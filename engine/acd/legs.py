@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
@@ -18,7 +19,7 @@ from engine.esl.commands import HangupCause
 
 log = logging.getLogger(__name__)
 RECOVERY_TIMEOUT = 30.0  # how long a recovery command waits for the control connection to come back
-
+NEAR_KEPT = 50_000  # calls whose first channel is remembered, for placing their agent legs on the same node
 
 
 class Control(Protocol):
@@ -67,6 +68,29 @@ class SwitchLegs:
     def __init__(self, control: Control, *, domain: str | None = None) -> None:
         self.control = control
         self.domain = domain
+        # call id -> the channel its other legs must share a node with (several nodes: engine/esl/switchnodes.py)
+        self._near: OrderedDict[str, str] = OrderedDict()
+
+    def _remember(self, call_id: str, uuid: str) -> None:
+        if call_id and uuid and call_id not in self._near:
+            self._near[call_id] = uuid
+            if len(self._near) > NEAR_KEPT:
+                self._near.popitem(last=False)
+
+    def calls_on(self, channels: set[str]) -> dict[str, str]:
+        """call id -> caller uuid for the queued callers (and first legs) among `channels`."""
+        return {call_id: uuid for call_id, uuid in self._near.items() if uuid in channels}
+
+    def _place(self, extension: str, near: str | None) -> tuple[Any, str]:
+        """(send, endpoint) for ringing a phone: with several nodes, on the node of the channel it will be
+        bridged to, reaching a phone registered with another node over SIP (engine/esl/switchnodes.py)."""
+        route = getattr(self.control, "agent_route", None)
+        if route is None:
+            return self.control.bgapi, self.agent_endpoint(extension)
+        node, uri = route(extension, near)
+        endpoint = (commands.sip_uri_endpoint(uri, self.control.profile(node)) if uri
+                    else self.agent_endpoint(extension))
+        return (lambda command: self.control.bgapi(command, node=node)), endpoint
 
     def ring_agent(self, leg_uuid: str, extension: str, *, call_id: str, queue: str, caller_number: str,
                    display_name: str, timeout: float, headers: Mapping[str, str], bridge_to: str | None = None,
@@ -92,9 +116,12 @@ class SwitchLegs:
             value = clean_text(value)
             if value:
                 variables[sip_header(name)] = value
-        command = commands.originate(self.agent_endpoint(extension), app=commands.APP_PARK,
+        near = bridge_to or self._near.get(call_id)
+        self._remember(call_id, leg_uuid)
+        send, endpoint = self._place(extension, near)
+        command = commands.originate(endpoint, app=commands.APP_PARK,
                                      variables=variables, uuid=leg_uuid, timeout=max(1, int(round(timeout))))
-        return self.control.bgapi(command)
+        return send(command)
 
     def agent_endpoint(self, extension: str) -> str:
         """`user/<ext>[@domain]`; raises ValueError when the agent's extension cannot be dialled."""
@@ -114,10 +141,11 @@ class SwitchLegs:
             commands.VAR_EAVESDROP_WHISPER_BLEG: str(whisper_caller).lower(),
             commands.VAR_EAVESDROP_ENABLE_DTMF: "false",
         }
-        command = commands.originate(commands.user_endpoint(extension, self.domain), app=commands.APP_EAVESDROP,
+        send, endpoint = self._place(extension, target_uuid)  # eavesdrop needs the target on its own node
+        command = commands.originate(endpoint, app=commands.APP_EAVESDROP,
                                      app_arg=commands.check_uuid(target_uuid), variables=variables, uuid=leg_uuid,
                                      timeout=max(1, int(round(timeout))))
-        return self.control.bgapi(command)
+        return send(command)
 
     def ring_customer(self, leg_uuid: str, endpoint: str, *, call_id: str, queue: str, timeout: float) -> Any:
         """Originate the customer leg of an agent-first callback (parked on answer)."""
@@ -126,7 +154,9 @@ class SwitchLegs:
                                         commands.VAR_HANGUP_AFTER_BRIDGE: "true"}
         command = commands.originate(endpoint, app=commands.APP_PARK, variables=variables, uuid=leg_uuid,
                                      timeout=max(1, int(round(timeout))))
-        return self.control.bgapi(command)
+        near = self._near.get(call_id)  # the agent leg it is bridged to must be on the same node
+        node = self.control.node_of(near) if near and hasattr(self.control, "node_of") else None
+        return self.control.bgapi(command, node=node) if node else self.control.bgapi(command)
 
     def hang_up(self, uuid: str, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> Any:
         """Kill a leg (non-blocking); a kill lost with the connection is sent again once reconnected."""
@@ -175,6 +205,7 @@ class SwitchLegs:
     def mark_queued(self, caller_uuid: str, call_id: str, queue: str, since: float, priority: int = 0) -> Any:
         """Tag a queued caller so an engine restart can find it and give back its place in line; with
         `socket_resume` the caller survives the engine's socket closing (the dialplan parks it)."""
+        self._remember(call_id, caller_uuid)
         return self.control.bgapi(commands.uuid_setvar_multi(caller_uuid, {
             commands.VAR_CALL_ID: call_id, commands.VAR_QUEUE: queue, commands.VAR_QUEUED_AT: f"{since:.3f}",
             commands.VAR_QUEUE_PRIORITY: str(int(priority)), commands.VAR_SOCKET_RESUME: "true"}))

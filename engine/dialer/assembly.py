@@ -42,7 +42,10 @@ def build_dialer(config: Any, *, store: Any, control: Any, runner: Any, acd_serv
     runner.campaign_calls = calls.handle
     if acd_service is not None:
         dialer.agent_first = AgentFirstDialer(dialer, ComplianceGate(store, policy))
-        password = getattr(getattr(config, "freeswitch", None), "password", "") or ""
+        fs = getattr(config, "freeswitch", None)
+        password = getattr(fs, "password", "") or ""
+        if not password and getattr(fs, "nodes", None):  # several nodes: the key derives from the first one's
+            password = fs.node_list()[0].password
         if password:
             control.add_handler(DialerControl(dialer.agent_first, control_key(password), _acker(control)))
     dialer.attach(control)

@@ -140,7 +140,8 @@ class CampaignLoop:
             try:
                 if d.hopper.status(self.handle.id) != "running":
                     break
-                want = self.calls_to_place()
+                # No switch, no dials: a contact leased now would only fail (at start-up, during an outage).
+                want = self.calls_to_place() if getattr(d.control, "connected", True) else 0
                 if want > 0:
                     contacts = d.hopper.fill(self.handle, want, d.now())
                     for contact in contacts:

@@ -483,3 +483,25 @@ def socket_arg(host: str, port: int) -> str:
     if not 1 <= int(port) <= 65535:
         raise ValueError(f"not a TCP port: {port!r}")
     return f"{host}:{int(port)} async full"
+
+
+# --- routing API commands between several FreeSWITCH nodes (engine/esl/switchnodes.py) -----------------------
+H_SESSION_COUNT = "Session-Count"  # HEARTBEAT: channels in use on that switch
+_UUID_WORD_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+MERGED_LISTINGS = (show_channels_json(), show_calls_json())  # answered by every node, rows joined
+
+
+def command_channel(command: str) -> str:
+    """The channel a `uuid_*` API command acts on (its first argument); "" for any other command."""
+    verb, _, rest = command.partition(" ")
+    return rest.split(" ", 1)[0] if verb.startswith("uuid_") and rest else ""
+
+
+def is_originate(command: str) -> bool:
+    return command.startswith("originate ")
+
+
+def uuids_named(command: str) -> list[str]:
+    """Every channel UUID written in a command (an originate's own uuid, its api_on_answer bridge, an eavesdrop
+    target), in order."""
+    return _UUID_WORD_RE.findall(command)

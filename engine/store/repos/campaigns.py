@@ -283,6 +283,17 @@ class CampaignRepository:
                 CampaignContactRow.lease_until > at).values(lease_until=at + dt.timedelta(seconds=lease_seconds)))
             return bool(result.rowcount)
 
+    def take_over(self, contact_id: int, attempt_id: int, holder: str, now: dt.datetime | float,
+                  lease_seconds: float = 120) -> bool:
+        """Lease a contact whose attempt is still in flight to a new holder (a restarted dialer re-attaching the
+        call); False when the contact no longer waits on that attempt."""
+        at = as_utc(now)
+        with self.store.session() as s:
+            result = s.execute(update(CampaignContactRow).where(
+                CampaignContactRow.id == contact_id, CampaignContactRow.attempt_id == attempt_id).values(
+                lease_holder=holder, lease_until=at + dt.timedelta(seconds=lease_seconds)))
+            return bool(result.rowcount)
+
     def release(self, contact_id: int, holder: str) -> None:
         """Give a contact back without an attempt (e.g. the dialer is stopping)."""
         with self.store.session() as s:
