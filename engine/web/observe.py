@@ -48,9 +48,14 @@ class EngineState:
             self.lags[name] = lag
 
     def nodes(self) -> list[tuple[str, Any]]:
-        """Every FreeSWITCH control connection, named host:port."""
+        """Every FreeSWITCH control connection: a node's name with several nodes, else host:port."""
         inbound = getattr(self.engine, "inbound", None)
-        return [(f"{inbound.host}:{inbound.port}", inbound)] if inbound is not None else []
+        if inbound is None:
+            return []
+        several = getattr(inbound, "nodes", None)  # engine.esl.switchnodes.SwitchNodes
+        if isinstance(several, dict):
+            return [(name, node.connection) for name, node in several.items()]
+        return [(f"{inbound.host}:{inbound.port}", inbound)]
 
     def role(self) -> str:
         return str(getattr(self.engine, "extras", {}).get("lease_role", "single"))

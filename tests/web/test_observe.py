@@ -104,3 +104,34 @@ def test_metrics_show_a_live_call_and_health_follows_the_switch_connection(tmp_p
         web.stop()
         engine.stop()
         sim.stop()
+
+
+def test_health_and_metrics_name_every_freeswitch_node(tmp_path) -> None:
+    """With several nodes, /health and jinqiao_esl_connected list each node by name; one node down is unhealthy."""
+    import types
+
+    from engine.esl.inbound import InboundConnection
+    from engine.esl.switchnodes import Node, SwitchNodes
+    from engine.web.observe import EngineState
+
+    sims = [FreeSwitchSim(password=PASSWORD, sounds_dir=str(tmp_path)) for _ in range(2)]
+    for sim in sims:
+        sim.start()
+    nodes = SwitchNodes([Node(name, InboundConnection(*sim.address, PASSWORD, heartbeat_timeout=5,
+                                                      reconnect_min_delay=0.05))
+                         for name, sim in zip(("fs-a", "fs-b"), sims)]).start()
+    try:
+        for node in nodes.nodes.values():
+            assert node.connection.wait_connected(5)
+        state = EngineState(types.SimpleNamespace(inbound=nodes, store=None))
+        assert [name for name, _ in state.nodes()] == ["fs-a", "fs-b"]
+        assert all(connection.connected for _, connection in state.nodes())
+        sims[1].stop()
+        import time
+        deadline = time.monotonic() + 5
+        while dict((n, c.connected) for n, c in state.nodes())["fs-b"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dict((n, c.connected) for n, c in state.nodes()) == {"fs-a": True, "fs-b": False}
+    finally:
+        nodes.close()
+        sims[0].stop()
