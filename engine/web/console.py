@@ -33,6 +33,7 @@ DISPOSITION_REASON = "disposition"  # the not-ready reason while a disposition i
 TRANSFER_KINDS = ("agent", "queue", "number")
 MAX_NOTES = 2000
 REMEMBERED_CALLS = 200  # calls per agent whose cards that agent may still open (history, late disposition)
+FLOOR_REFRESH_S = 2.0  # the wallboard's figures read from the store are checked this often
 FLOOR_PUSH_DELAY = 0.1  # floor updates within this window of the last push are pushed as one message
 
 Push = Callable[[str, str, dict], None]  # (audience: "agent:<id>" | "supervisors", event name, data)
@@ -95,9 +96,33 @@ class Console:
         self._unsubscribe = [bus.subscribe(self._on_pop, TOPIC_SCREEN_POP), bus.subscribe(self._on_call, TOPIC_CALL),
                              bus.subscribe(self._on_agent_state, TOPIC_AGENT_STATE)]
 
+        self._refresher: gevent.Greenlet | None = None
+
+    def start(self) -> "Console":
+        """Refresh the wallboard every FLOOR_REFRESH_S when what it shows changed without a bus event (today's
+        figures once the store has the call, campaign progress, a campaign paused from the CLI)."""
+        self._refresher = gevent.spawn(self._refresh)
+        return self
+
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        if self._refresher is not None:
+            self._refresher.kill(block=False)
+
+    def _refresh(self) -> None:
+        shown = None
+        while True:
+            gevent.sleep(FLOOR_REFRESH_S)
+            try:
+                floor = self.floor(history=False)
+            except Exception:
+                log.exception("could not build the floor view")
+                continue
+            figures = (floor["waiting"], floor["queues"], floor["agent_states"], floor["campaigns"])
+            if shown is not None and figures != shown and self._floor_due is None:
+                self._floor_changed()
+            shown = figures
 
     # ----- bus ----------------------------------------------------------------------------------
     def _on_pop(self, topic: str, payload: Any) -> None:

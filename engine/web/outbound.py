@@ -16,8 +16,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-import gevent
-
 from engine.dialer.agent_first import DialRefused
 from engine.store.database import Store
 from engine.store.phones import mask
@@ -48,7 +46,6 @@ class Outbound:
         self.campaigns = CampaignRepository(store)
         self.attempts = DialAttemptRepository(store)
         self._cache: tuple[float, list[dict[str, Any]]] = (float("-inf"), [])
-        self._watcher: gevent.Greenlet | None = None
 
     def _agent_first(self) -> Any:
         agent_first = getattr(self.dialer, "agent_first", None)
@@ -185,30 +182,6 @@ class Outbound:
                          "total": total, "progress": round(100 * (total - remaining) / total, 1) if total else 0.0})
         self._cache = (now, rows)
         return rows
-
-    def start(self) -> "Outbound":
-        """Watch the campaign figures: when they change (a contact dialled, a campaign paused from the CLI),
-        the wallboard gets a fresh floor within CAMPAIGN_CACHE_S."""
-        self._watcher = gevent.spawn(self._watch)
-        return self
-
-    def stop(self) -> None:
-        if self._watcher is not None:
-            self._watcher.kill(block=False)
-
-    def _watch(self) -> None:
-        shown: list[dict[str, Any]] | None = None
-        while True:
-            gevent.sleep(CAMPAIGN_CACHE_S)
-            try:
-                self._cache = (float("-inf"), [])
-                rows = self.floor()
-            except Exception:
-                log.exception("could not read the campaign figures")
-                continue
-            if shown is not None and rows != shown:
-                self.console.floor_changed()
-            shown = rows
 
     def change(self, name: str, action: str, by: str) -> str:
         """Pause or resume campaign `name` (the same store call as `jinqiao campaign pause|resume`)."""

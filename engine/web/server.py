@@ -39,8 +39,6 @@ class RunningWeb:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
-        if self.console.outbound is not None:
-            self.console.outbound.stop()
         self.console.close()
         self.hub.close_all()
         self.server.stop(timeout=1)
@@ -62,7 +60,8 @@ def start_web(engine: Any, *, port: int | None = None) -> RunningWeb:
                       zone=zone)
     if getattr(engine, "dialer", None) is not None:
         from engine.web.outbound import Outbound
-        console.outbound = Outbound(engine.dialer, engine.store, console, clock=time.time, zone=zone).start()
+        console.outbound = Outbound(engine.dialer, engine.store, console, clock=time.time, zone=zone)
+    console.start()
     hub = PushHub(max_streams=web.max_push_clients)
     console.push = hub.publish
     services = WebServices(console=console, users=UserRepository(engine.store), hub=hub,

@@ -252,10 +252,10 @@ def test_supervisor_pauses_a_campaign_from_the_wallboard_and_an_agent_gets_403(r
         x.send(); return x.status;""")
     assert status == 403 and repo.get(cid).status == "running"
     # When the supervisor presses Pause, the campaign is paused in the store and the row says so
-    supervisor.driver.find_element("css selector", "#campaigns tr[data-campaign=winback] button[data-action=pause]").click()
+    assert supervisor.click("#campaigns tr[data-campaign=winback] button[data-action=pause]")
     assert rig.wait(lambda: repo.get(cid).status == "paused", 10)
     assert supervisor.wait(lambda: supervisor.js(f"return {row}.dataset.status") == "paused")
     # ... and Resume puts it back to running
-    supervisor.driver.find_element("css selector", "#campaigns tr[data-campaign=winback] button[data-action=resume]").click()
+    assert supervisor.click("#campaigns tr[data-campaign=winback] button[data-action=resume]")
     assert rig.wait(lambda: repo.get(cid).status == "running", 10)
     assert supervisor.wait(lambda: supervisor.js(f"return {row}.dataset.status") == "running")
