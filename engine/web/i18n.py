@@ -105,7 +105,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "error": {"zh": "操作失败", "en": "That did not work"},
     "no_history": {"zh": "还没有通话记录", "en": "No calls yet"},
     # outbound, attended transfer, recording, campaigns
-    "st_reserved": {"zh": "外呼预留", "en": "Reserved (outbound)"},
+    "st_reserved": {"zh": "外呼预留", "en": "Reserved"},
     "preview": {"zh": "预览外呼", "en": "Preview dialing"},
     "preview_hint": {"zh": "选择预览活动，领取下一位客户。", "en": "Pick a preview campaign to get your next contact."},
     "next_contact": {"zh": "领取下一位", "en": "Next contact"},

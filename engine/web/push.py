@@ -7,13 +7,14 @@ writes it in one socket write. A stream whose queue is full (a browser not readi
 its backlog and gets a single resync marker instead: when it next writes, it sends a fresh snapshot
 (the agent's state or the whole floor) built by `resync()`, so a slow browser costs bounded memory and
 catches up without reconnecting. Streams send a comment every `heartbeat` seconds so proxies keep them
-open and dead peers are noticed.
+open and dead peers are noticed: one greenlet for the whole hub, not a timer per stream and wait.
 """
 from __future__ import annotations
 
 import logging
 from typing import Callable, Iterator
 
+import gevent
 import orjson
 from gevent.queue import Empty, Full, Queue
 
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 QUEUE_MESSAGES = 64
 MAX_WRITE_BYTES = 256 * 1024  # one drained write is at most about this size
 _CLOSE = b""
-_RESYNC = b"\0resync"  # never a valid SSE message: compared by identity
+_RESYNC = b"\0resync"
+KEEP_ALIVE = b": keep-alive\n\n"  # never a valid SSE message: compared by identity
 
 
 class TooManyStreams(Exception):
@@ -37,6 +39,7 @@ class PushHub:
         self._audiences: dict[str, set[Queue]] = {}
         self.count = 0
         self.resyncs = 0  # slow streams sent a snapshot instead of their backlog
+        self._beat: gevent.Greenlet | None = None
 
     def publish(self, audience: str, name: str, data: dict) -> None:
         streams = self._audiences.get(audience)
@@ -64,6 +67,8 @@ class PushHub:
         if self.count >= self.max_streams:
             raise TooManyStreams(f"{self.count} streams are open (web.max_push_clients)")
         queue: Queue = Queue(QUEUE_MESSAGES)
+        if self._beat is None or self._beat.dead:
+            self._beat = gevent.spawn(self._heartbeats)
         for audience in audiences:
             self._audiences.setdefault(audience, set()).add(queue)
         self.count += 1
@@ -74,10 +79,7 @@ class PushHub:
         try:
             yield b"retry: 2000\n" + first
             while True:
-                try:
-                    batch = [queue.get(timeout=self.heartbeat)]
-                except Empty:
-                    batch = [b": keep-alive\n\n"]
+                batch = [queue.get()]  # no timer per wait: the hub's one heartbeat greenlet wakes idle streams
                 size = len(batch[0])
                 while size < MAX_WRITE_BYTES:  # drain what is already queued: one write for all of it
                     try:
@@ -103,6 +105,15 @@ class PushHub:
                         del self._audiences[audience]
             if removed:
                 self.count -= 1
+
+    def _heartbeats(self) -> None:
+        """Every `heartbeat` seconds a comment on every idle stream (proxies keep it open, dead peers show)."""
+        while self._audiences:
+            gevent.sleep(self.heartbeat)
+            for streams in list(self._audiences.values()):
+                for queue in tuple(streams):
+                    if queue.empty():
+                        queue.put_nowait(KEEP_ALIVE)
 
     def close_all(self) -> None:
         """End every stream (server shutdown)."""

@@ -43,3 +43,10 @@ def test_a_stream_that_falls_behind_gets_a_snapshot_then_only_newer_messages():
     assert messages[1:] == [encode("state", {"n": n}).rstrip(b"\n") for n in newer]
     assert all(b'"n":0}' not in m for m in messages)  # the dropped backlog is not sent
     assert hub.resyncs == 1 and hub.count == 2  # still open: no reconnect needed
+
+
+def test_idle_streams_get_a_keep_alive_comment_from_the_hub_heartbeat():
+    hub = PushHub(heartbeat=0.05)
+    idle = hub.stream(("supervisors",))
+    next(idle)
+    assert next(idle) == b": keep-alive\n\n"  # blocks until the hub's heartbeat greenlet wakes it
