@@ -34,6 +34,7 @@ TRANSFER_KINDS = ("agent", "queue", "number")
 MAX_NOTES = 2000
 REMEMBERED_CALLS = 200  # calls per agent whose cards that agent may still open (history, late disposition)
 FLOOR_REFRESH_S = 2.0  # the wallboard's figures read from the store are checked this often
+FLOOR_GATHER_S = 0.01  # events of one instant (a call connected and its agent on call) make one push
 FLOOR_PUSH_DELAY = 0.1  # floor updates within this window of the last push are pushed as one message
 
 Push = Callable[[str, str, dict], None]  # (audience: "agent:<id>" | "supervisors", event name, data)
@@ -92,6 +93,7 @@ class Console:
         self.waiting_history: list[tuple[float, int]] = []  # (time, callers waiting) for the chart
         self._floor_due: float | None = None  # time of the oldest event not yet pushed to the floor
         self._floor_pushed_at = float("-inf")
+        self._floor_shown: tuple = ()  # the figures of the last floor pushed
         self._day_cache: tuple[float, dict] = (float("-inf"), {})
         self._unsubscribe = [bus.subscribe(self._on_pop, TOPIC_SCREEN_POP), bus.subscribe(self._on_call, TOPIC_CALL),
                              bus.subscribe(self._on_agent_state, TOPIC_AGENT_STATE)]
@@ -111,7 +113,6 @@ class Console:
             self._refresher.kill(block=False)
 
     def _refresh(self) -> None:
-        shown = None
         while True:
             gevent.sleep(FLOOR_REFRESH_S)
             try:
@@ -119,10 +120,8 @@ class Console:
             except Exception:
                 log.exception("could not build the floor view")
                 continue
-            figures = (floor["waiting"], floor["queues"], floor["agent_states"], floor["campaigns"])
-            if shown is not None and figures != shown and self._floor_due is None:
+            if _figures(floor) != self._floor_shown and self._floor_due is None:
                 self._floor_changed()
-            shown = figures
 
     # ----- bus ----------------------------------------------------------------------------------
     def _on_pop(self, topic: str, payload: Any) -> None:
@@ -200,8 +199,9 @@ class Console:
         self.state_since[agent_id] = at
         state = str(payload.get("state"))
         view = self.current.get(agent_id)
-        if view is not None and state == "on-call" and view.status == "dialing":
-            view.status, view.connected_at = "connected", at  # an agent-first call: the customer answered
+        if view is not None and state == "on-call" and view.status in ("dialing", "ringing"):
+            # an agent-first call the customer answered, or a consultation the agent picked up
+            view.status, view.connected_at = "connected", view.connected_at or at
         if view is not None and state in ("wrap-up", "available", "not-ready", "logged-out") \
                 and payload.get("previous") in ("on-call", "ringing", "reserved"):
             view.status = "ended" if payload.get("previous") == "on-call" else "missed"
@@ -216,10 +216,12 @@ class Console:
 
     # ----- the floor (wallboard) ----------------------------------------------------------------
     def _floor_changed(self) -> None:
-        """Push the floor at once after a quiet spell; within FLOOR_PUSH_DELAY of the last push, coalesce."""
+        """Push the floor almost at once after a quiet spell (FLOOR_GATHER_S gathers the events of one instant);
+        within FLOOR_PUSH_DELAY of the last push, coalesce."""
         if self._floor_due is None:
             self._floor_due = now = self.clock()
-            gevent.spawn_later(max(0.0, self._floor_pushed_at + FLOOR_PUSH_DELAY - now), self._push_floor)
+            wait = max(FLOOR_GATHER_S, self._floor_pushed_at + FLOOR_PUSH_DELAY - now)
+            gevent.spawn_later(wait, self._push_floor)
 
     def _push_floor(self) -> None:
         first, self._floor_due = self._floor_due, None
@@ -229,6 +231,7 @@ class Console:
         except Exception:
             log.exception("could not build the floor view")
             return
+        self._floor_shown = _figures(floor)
         self.push("supervisors", "floor", {"event_at": first, **floor})
 
     def floor(self, history: bool = True) -> dict[str, Any]:
@@ -531,6 +534,12 @@ class Console:
 
     def _local(self, value: dt.datetime | None) -> str:
         return value.astimezone(self.zone).strftime("%m-%d %H:%M") if value else ""
+
+
+def _figures(floor: dict[str, Any]) -> tuple:
+    """What the wallboard shows of a floor, without the clock (time in state runs in the browser)."""
+    return (floor["waiting"], floor["queues"], floor["agent_states"], floor["campaigns"],
+            [(a["id"], a["state"], a["reason"], a["call_id"]) for a in floor["agents"]])
 
 
 def _agent_label(agent: Any) -> str:

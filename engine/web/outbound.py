@@ -22,6 +22,8 @@ from engine.store.phones import mask
 from engine.store.repos.campaigns import CampaignRepository
 from engine.store.repos.dial_attempts import DialAttemptRepository
 
+from engine.web.console import ConsoleError
+
 if TYPE_CHECKING:  # pragma: no cover
     from engine.web.console import Console
 
@@ -50,7 +52,6 @@ class Outbound:
     def _agent_first(self) -> Any:
         agent_first = getattr(self.dialer, "agent_first", None)
         if agent_first is None:
-            from engine.web.console import ConsoleError
             raise ConsoleError("no_dialer")
         return agent_first
 
@@ -71,7 +72,6 @@ class Outbound:
             try:
                 held = agent_first.preview_next(agent_id, campaign)
             except DialRefused as exc:
-                from engine.web.console import ConsoleError
                 raise ConsoleError("not_dialed", str(exc)) from None
         return self._preview_view(held)
 
@@ -101,8 +101,6 @@ class Outbound:
             return fallback
 
     def preview_skip(self, agent_id: str, reason: str) -> None:
-        from engine.web.console import ConsoleError
-
         if reason not in SKIP_REASONS:
             raise ConsoleError("skip_reason_required")
         try:
@@ -112,8 +110,6 @@ class Outbound:
 
     def preview_dial(self, agent_id: str) -> str:
         """Dial the reserved contact: the agent's phone rings first, then the customer's."""
-        from engine.web.console import ConsoleError
-
         agent_first = self._agent_first()
         held = agent_first.previews.get(agent_id)
         if held is None:
@@ -130,8 +126,6 @@ class Outbound:
     # ----- click-to-dial --------------------------------------------------------------------------
     def manual_call(self, agent_id: str, number: str) -> str:
         """A call to `number` through the compliance engine; a refusal names the rule."""
-        from engine.web.console import ConsoleError
-
         number = number.strip()
         if not number or len(number) > MAX_NUMBER:
             raise ConsoleError("not_dialed", "enter a phone number")
@@ -185,8 +179,6 @@ class Outbound:
 
     def change(self, name: str, action: str, by: str) -> str:
         """Pause or resume campaign `name` (the same store call as `jinqiao campaign pause|resume`)."""
-        from engine.web.console import ConsoleError
-
         if action not in CAMPAIGN_ACTIONS:
             raise ConsoleError("error", "action must be pause or resume")
         record = self.campaigns.by_name(name)

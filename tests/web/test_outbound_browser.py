@@ -196,6 +196,7 @@ def test_attended_transfer_consults_then_completes_with_the_card_and_notes(rig, 
     assert _card(agent2, "callId") == call.uuid
     assert agent1.wait(lambda: agent1.text("#consult-with") == "1002")
     assert rig.wait(lambda: rig.state("1002") == "on-call", 20)
+    assert agent2.wait(lambda: _card(agent2, "status") == "connected")
     agent1.screenshot("console_consulting")
     # When 1001 completes the transfer
     _click(agent1, "btn-consult-complete")
