@@ -55,7 +55,7 @@ def stop_session_recording(ch: Channel, path: str, why: str = "stop") -> bool:
         if why == "limit" and entry["limit"]:
             seconds = entry["limit"]
         if entry["masked_at"] is not None:  # still masked at the end: silence up to the end
-            entry["masks"].append((entry["masked_at"], round(seconds, 3)))
+            entry["masks"].append((entry["masked_at"], seconds))
         ch.recording_masks[p] = list(entry["masks"])
         write_silence_wav(p, seconds)
         ms = int(seconds * 1000)
@@ -77,7 +77,7 @@ def mask_session_recording(ch: Channel, path: str, on: bool) -> bool:
     entry = ch.session_recordings.get(path)
     if entry is None:
         return False
-    offset = round((time.monotonic() - entry["started"]) / (ch.switch.time_scale or 1.0), 3)
+    offset = (time.monotonic() - entry["started"]) / (ch.switch.time_scale or 1.0)
     if on and entry["masked_at"] is None:
         entry["masked_at"] = offset
     elif not on and entry["masked_at"] is not None:
