@@ -34,7 +34,7 @@ TRANSFER_KINDS = ("agent", "queue", "number")
 MAX_NOTES = 2000
 REMEMBERED_CALLS = 200  # calls per agent whose cards that agent may still open (history, late disposition)
 FLOOR_REFRESH_S = 2.0  # the wallboard's figures read from the store are checked this often
-FLOOR_GATHER_S = 0.01  # events of one instant (a call connected and its agent on call) make one push
+FLOOR_GATHER_S = 0.05  # events of one instant (a call connected and its agent on call) make one push
 FLOOR_PUSH_DELAY = 0.1  # floor updates within this window of the last push are pushed as one message
 
 Push = Callable[[str, str, dict], None]  # (audience: "agent:<id>" | "supervisors", event name, data)
@@ -537,8 +537,10 @@ class Console:
 
 
 def _figures(floor: dict[str, Any]) -> tuple:
-    """What the wallboard shows of a floor, without the clock (time in state runs in the browser)."""
-    return (floor["waiting"], floor["queues"], floor["agent_states"], floor["campaigns"],
+    """What the wallboard shows of a floor, without what only the clock moves (time in state, longest wait):
+    a refresh for those alone would cost a message to every wallboard every FLOOR_REFRESH_S."""
+    queues = [{k: v for k, v in q.items() if k != "longest_wait"} for q in floor["queues"]]
+    return (floor["waiting"], queues, floor["agent_states"], floor["campaigns"],
             [(a["id"], a["state"], a["reason"], a["call_id"]) for a in floor["agents"]])
 
 
