@@ -155,6 +155,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "cs_done": {"zh": "已完成", "en": "Done"},
     "cs_draft": {"zh": "草稿", "en": "Draft"},
     "no_campaigns": {"zh": "没有外呼活动", "en": "No campaigns"},
+    "bad_input": {"zh": "输入有误", "en": "Check the input"},
 }
 
 

@@ -102,7 +102,7 @@ class Outbound:
 
     def preview_skip(self, agent_id: str, reason: str) -> None:
         if reason not in SKIP_REASONS:
-            raise ConsoleError("skip_reason_required")
+            raise ConsoleError("skip_reason_required", f"reason: one of {', '.join(SKIP_REASONS)}")
         try:
             self._agent_first().preview_skip(agent_id, reason)
         except DialRefused as exc:
@@ -128,7 +128,7 @@ class Outbound:
         """A call to `number` through the compliance engine; a refusal names the rule."""
         number = number.strip()
         if not number or len(number) > MAX_NUMBER:
-            raise ConsoleError("not_dialed", "enter a phone number")
+            raise ConsoleError("bad_input", f"number: enter a phone number of at most {MAX_NUMBER} characters")
         try:
             call = self._agent_first().manual_call(agent_id, number)
         except DialRefused as exc:
@@ -180,7 +180,7 @@ class Outbound:
     def change(self, name: str, action: str, by: str) -> str:
         """Pause or resume campaign `name` (the same store call as `jinqiao campaign pause|resume`)."""
         if action not in CAMPAIGN_ACTIONS:
-            raise ConsoleError("error", "action must be pause or resume")
+            raise ConsoleError("bad_input", "action: must be pause or resume")
         record = self.campaigns.by_name(name)
         if record is None:
             raise ConsoleError("error", f"no campaign {name!r}")

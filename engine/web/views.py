@@ -12,6 +12,7 @@ from engine.web.outbound import SKIP_REASONS
 from engine.web.push import TooManyStreams, encode
 
 views = Blueprint("views", __name__)
+BAD_INPUT = ("bad_input", "skip_reason_required")  # the request itself is wrong (400, naming the field)
 
 
 def _services() -> WebServices:
@@ -30,7 +31,7 @@ def _ok(**data: Any) -> Any:
 
 
 def _failed(error: ConsoleError) -> Any:
-    status = 403 if error.key == "forbidden" else 409
+    status = 403 if error.key == "forbidden" else 400 if error.key in BAD_INPUT else 409
     return jsonify({"ok": False, "error": error.key, "message": g.t(error.key), "detail": error.detail}), status
 
 
@@ -153,7 +154,7 @@ def _agent_action(action: Any) -> Any:
 def preview_next() -> Any:
     campaign = request.form.get("campaign", "").strip()
     if not campaign:
-        return _failed(ConsoleError("not_dialed", "choose a preview campaign"))
+        return _failed(ConsoleError("bad_input", "campaign: choose a preview campaign"))
     return _agent_action(lambda a: {"preview": _outbound().preview(a, campaign)})
 
 
@@ -192,7 +193,7 @@ def consult_step(step: str) -> Any:
 def recording() -> Any:
     masked = request.form.get("masked", "")
     if masked not in ("0", "1"):
-        return _failed(ConsoleError("error", "masked must be 0 or 1"))
+        return _failed(ConsoleError("bad_input", "masked: must be 0 or 1"))
     return _agent_action(lambda a: _services().console.recording(a, masked == "1"))
 
 
