@@ -24,6 +24,7 @@ from engine.dialer.outcomes import ANSWERED, job_cause, outcome_for_cause
 from engine.esl import commands
 from engine.store.phones import mask
 from engine.store.records import CampaignContact
+from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.dial_attempts import DialAttemptRepository
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class AgentFirstDialer:
         d.queues.reserve(agent_id, "preview")
         contact = contacts[0]
         customer = {k: v for k, v in (contact.data or {}).items() if k != "outcomes"}
+        customer.update(self._customer_fields(contact.customer_id))
         try:
             script = handle.config.render_script({**customer, "phone": contact.number}, d.now())
         except Exception:
@@ -107,6 +109,20 @@ class AgentFirstDialer:
         preview = Preview(agent_id, handle, contact, script)
         self.previews[agent_id] = preview
         return preview
+
+    def _customer_fields(self, customer_id: int | None) -> dict[str, Any]:
+        """The linked customer's fields for the script (`customer.name`, `customer.segment`, ...)."""
+        if customer_id is None:
+            return {}
+        try:
+            c = CustomerRepository(self.dialer.store).get(customer_id)
+        except Exception:
+            log.exception("customer %s: could not read it for the agent script", customer_id)
+            return {}
+        if c is None:
+            return {}
+        return {"id": c.id, "name": c.name, "segment": getattr(c.segment, "value", c.segment),
+                "value_tier": c.value_tier, "tags": list(c.tags), "language": c.language, "account_no": c.account_no}
 
     def preview_dial(self, agent_id: str) -> AgentFirstCall:
         d = self.dialer

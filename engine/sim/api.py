@@ -311,6 +311,11 @@ def _uuid_record(sw: Switch, arg: str) -> str:
         return "+OK Success\n" if start_session_recording(ch, path, limit) else "-ERR Cannot record session!\n"
     if action == "stop":
         return "+OK Success\n" if stop_session_recording(ch, path) else "-ERR Cannot stop record session!\n"
+    if action in ("mask", "unmask"):  # switch_ivr_record_session_mask: SMBF_MASK on the file's media bug
+        from engine.sim.recording import mask_session_recording
+        if mask_session_recording(ch, path, action == "mask"):
+            return "+OK Success\n"
+        return "-ERR Cannot %s recording session!\n" % action
     return "+OK Success\n"
 
 

@@ -106,6 +106,7 @@ class Channel:
         self.pending_transfer: tuple[str, str, str] | None = None
         self.exported: dict[str, str] = {}
         self.session_recordings: dict[str, Any] = {}
+        self.recording_masks: dict[str, list[tuple[float, float]]] = {}  # path -> masked (from, to) seconds
         self.on_hangup: list[Any] = []
         self.on_cs_hangup: list[Any] = []
         self.break_park = False

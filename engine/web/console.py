@@ -18,6 +18,7 @@ from typing import Any, Callable
 import gevent
 
 from engine.acd.bus import TOPIC_AGENT_STATE, TOPIC_CALL, TOPIC_SCREEN_POP, Bus
+from engine.esl import commands
 from engine.store.database import Store
 from engine.store.phones import mask
 from engine.store.repos.agents import AgentRepository, DispositionRepository
@@ -32,7 +33,9 @@ DISPOSITION_REASON = "disposition"  # the not-ready reason while a disposition i
 TRANSFER_KINDS = ("agent", "queue", "number")
 MAX_NOTES = 2000
 REMEMBERED_CALLS = 200  # calls per agent whose cards that agent may still open (history, late disposition)
-FLOOR_PUSH_DELAY = 0.1  # floor updates within this window are pushed as one message
+FLOOR_REFRESH_S = 2.0  # the wallboard's figures read from the store are checked this often
+FLOOR_GATHER_S = 0.05  # events of one instant (a call connected and its agent on call) make one push
+FLOOR_PUSH_DELAY = 0.1  # floor updates within this window of the last push are pushed as one message
 
 Push = Callable[[str, str, dict], None]  # (audience: "agent:<id>" | "supervisors", event name, data)
 
@@ -79,6 +82,8 @@ class Console:
         self.callbacks = CallbackRepository(store)
         self.agents = AgentRepository(store)
         self.push: Push = lambda audience, name, data: None
+        self.outbound: Any = None  # engine.web.outbound.Outbound when the engine has a dialer
+        self.masks: dict[str, list[list[float | None]]] = {}  # call id -> recording masked intervals [from, to]
         self.current: dict[str, CallView] = {}  # agent -> the call on their screen
         self.served: dict[str, OrderedDict[str, CallView]] = {}  # agent -> calls offered to them (bounded)
         self.notes: dict[str, str] = {}  # call id -> the notes that travel with a transfer
@@ -87,13 +92,36 @@ class Console:
         self.state_since: dict[str, float] = {}
         self.waiting_history: list[tuple[float, int]] = []  # (time, callers waiting) for the chart
         self._floor_due: float | None = None  # time of the oldest event not yet pushed to the floor
+        self._floor_pushed_at = float("-inf")
+        self._floor_shown: tuple = ()  # the figures of the last floor pushed
         self._day_cache: tuple[float, dict] = (float("-inf"), {})
         self._unsubscribe = [bus.subscribe(self._on_pop, TOPIC_SCREEN_POP), bus.subscribe(self._on_call, TOPIC_CALL),
                              bus.subscribe(self._on_agent_state, TOPIC_AGENT_STATE)]
 
+        self._refresher: gevent.Greenlet | None = None
+
+    def start(self) -> "Console":
+        """Refresh the wallboard every FLOOR_REFRESH_S when what it shows changed without a bus event (today's
+        figures once the store has the call, campaign progress, a campaign paused from the CLI)."""
+        self._refresher = gevent.spawn(self._refresh)
+        return self
+
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        if self._refresher is not None:
+            self._refresher.kill(block=False)
+
+    def _refresh(self) -> None:
+        while True:
+            gevent.sleep(FLOOR_REFRESH_S)
+            try:
+                floor = self.floor(history=False)
+            except Exception:
+                log.exception("could not build the floor view")
+                continue
+            if _figures(floor) != self._floor_shown and self._floor_due is None:
+                self._floor_changed()
 
     # ----- bus ----------------------------------------------------------------------------------
     def _on_pop(self, topic: str, payload: Any) -> None:
@@ -105,7 +133,9 @@ class Console:
         view = CallView(str(payload.get("call_id")), agent_id, str(payload.get("queue") or ""),
                         str(payload.get("caller_number") or ""), offered_at=at)
         try:
-            view.card = self._card(payload)
+            view.card = self.build_card(payload)
+            if self.outbound is not None:
+                self.outbound.enrich(view.card, payload)
         except Exception:
             log.exception("call %s: could not build the customer card for agent %s", view.call_id, agent_id)
             view.card = {"call_id": view.call_id, "queue": view.queue, "customer": None}
@@ -116,7 +146,8 @@ class Console:
             served.popitem(last=False)
         self.push(f"agent:{agent_id}", "pop", {"at": at, "status": "ringing", "card": view.card})
 
-    def _card(self, payload: dict) -> dict[str, Any]:
+    def build_card(self, payload: dict) -> dict[str, Any]:
+        """The customer card for a pop payload (customer context read from the store)."""
         call_id = str(payload.get("call_id"))
         customer = payload.get("customer") or None
         card: dict[str, Any] = {
@@ -168,8 +199,11 @@ class Console:
         self.state_since[agent_id] = at
         state = str(payload.get("state"))
         view = self.current.get(agent_id)
+        if view is not None and state == "on-call" and view.status in ("dialing", "ringing"):
+            # an agent-first call the customer answered, or a consultation the agent picked up
+            view.status, view.connected_at = "connected", view.connected_at or at
         if view is not None and state in ("wrap-up", "available", "not-ready", "logged-out") \
-                and payload.get("previous") in ("on-call", "ringing"):
+                and payload.get("previous") in ("on-call", "ringing", "reserved"):
             view.status = "ended" if payload.get("previous") == "on-call" else "missed"
         self.push(f"agent:{agent_id}", "state", {"at": at, "state": state,
                                                 "reason": payload.get("reason") or "", "since": at,
@@ -182,17 +216,22 @@ class Console:
 
     # ----- the floor (wallboard) ----------------------------------------------------------------
     def _floor_changed(self) -> None:
+        """Push the floor almost at once after a quiet spell (FLOOR_GATHER_S gathers the events of one instant);
+        within FLOOR_PUSH_DELAY of the last push, coalesce."""
         if self._floor_due is None:
-            self._floor_due = self.clock()
-            gevent.spawn_later(FLOOR_PUSH_DELAY, self._push_floor)
+            self._floor_due = now = self.clock()
+            wait = max(FLOOR_GATHER_S, self._floor_pushed_at + FLOOR_PUSH_DELAY - now)
+            gevent.spawn_later(wait, self._push_floor)
 
     def _push_floor(self) -> None:
         first, self._floor_due = self._floor_due, None
+        self._floor_pushed_at = self.clock()
         try:
             floor = self.floor(history=False)  # browsers extend their own chart from `waiting`
         except Exception:
             log.exception("could not build the floor view")
             return
+        self._floor_shown = _figures(floor)
         self.push("supervisors", "floor", {"event_at": first, **floor})
 
     def floor(self, history: bool = True) -> dict[str, Any]:
@@ -228,10 +267,24 @@ class Console:
         totals: dict[str, int] = {}
         for agent in agents:
             totals[agent["state"]] = totals.get(agent["state"], 0) + 1
-        floor = {"at": now, "waiting": waiting, "queues": queues, "agents": agents, "agent_states": totals}
+        floor = {"at": now, "waiting": waiting, "queues": queues, "agents": agents, "agent_states": totals,
+                 "campaigns": self._campaign_floor()}
         if history:
             floor["waiting_history"] = [[round(t, 1), n] for t, n in self.waiting_history[-300:]]
         return floor
+
+    def _campaign_floor(self) -> list[dict[str, Any]]:
+        if self.outbound is None:
+            return []
+        try:
+            return self.outbound.floor()
+        except Exception:
+            log.exception("could not read the campaign figures")
+            return []
+
+    def floor_changed(self) -> None:
+        """Something the wallboard shows changed outside the bus (a campaign paused): push the floor."""
+        self._floor_changed()
 
     def _today(self) -> dict:
         cached_at, cached = self._day_cache
@@ -341,6 +394,94 @@ class Console:
                  target if kind != "number" else mask(target))
         return call_id
 
+    def show_outbound(self, agent_id: str, call_id: str, number: str, card: dict[str, Any]) -> None:
+        """Put an agent-first call's card on the agent's screen (the agent's phone rings first)."""
+        view = CallView(call_id, agent_id, str(card.get("queue") or ""), number, status="dialing", card=card,
+                        offered_at=self.clock())
+        self.current[agent_id] = view
+        served = self.served.setdefault(agent_id, OrderedDict())
+        served[call_id] = view
+        while len(served) > REMEMBERED_CALLS:
+            served.popitem(last=False)
+        self.push(f"agent:{agent_id}", "pop", {"at": view.offered_at, "status": "dialing", "card": card})
+
+    def _connected_call(self, agent_id: str) -> tuple[Any, str]:
+        acd = self._require_acd()
+        call_id = acd.agent_status(agent_id).get("call_id")
+        view = self.current.get(agent_id)
+        if not call_id or view is None or view.call_id != call_id or view.status != "connected":
+            raise ConsoleError("error", "no connected call")
+        return acd, call_id
+
+    def _keep_notes(self, call_id: str, notes: str) -> None:
+        if notes.strip():
+            self.notes[call_id] = notes[:MAX_NOTES]
+            interaction = self.interactions.by_call_id(call_id)
+            if interaction is not None:
+                self.interactions.update(interaction.id, notes=notes[:MAX_NOTES])
+
+    def consult(self, agent_id: str, target: str, notes: str = "") -> str:
+        """Attended transfer, step 1: ring agent `target`, whose console pops this card with the notes."""
+        acd, call_id = self._connected_call(agent_id)
+        target = target.strip()
+        if not target or target == agent_id:
+            raise ConsoleError("error", "consult another agent (their agent id)")
+        self._keep_notes(call_id, notes)
+        try:
+            acd.consult(call_id, target)
+        except Exception as exc:
+            raise ConsoleError("error", str(exc)) from None
+        self.push(f"agent:{agent_id}", "consult", {"at": self.clock(), "call_id": call_id, "target": target,
+                                                  "status": "ringing"})
+        return call_id
+
+    def complete_transfer(self, agent_id: str) -> str:
+        """Attended transfer, step 2: the caller goes to the consulted agent; this agent goes to wrap-up."""
+        acd, call_id = self._connected_call(agent_id)
+        try:
+            acd.complete_transfer(call_id)
+        except Exception as exc:
+            raise ConsoleError("error", str(exc)) from None
+        self.awaiting.pop(agent_id, None)  # the call and its disposition belong to the receiving agent now
+        self.push(f"agent:{agent_id}", "consult", {"at": self.clock(), "call_id": call_id, "status": "completed"})
+        return call_id
+
+    def cancel_consult(self, agent_id: str) -> str:
+        acd, call_id = self._connected_call(agent_id)
+        try:
+            acd.cancel_consult(call_id)
+        except Exception as exc:
+            raise ConsoleError("error", str(exc)) from None
+        self.push(f"agent:{agent_id}", "consult", {"at": self.clock(), "call_id": call_id, "status": "cancelled"})
+        return call_id
+
+    def recording(self, agent_id: str, masked: bool) -> dict[str, Any]:
+        """Mask (pause) or unmask (resume) the recording of the agent's call: while masked FreeSWITCH writes
+        silence (`uuid_record <uuid> mask|unmask <path>`); the masked intervals are kept and logged."""
+        acd, call_id = self._connected_call(agent_id)
+        call = acd.calls.get(call_id)
+        path = getattr(call, "recording", None)
+        if call is None or not path:
+            raise ConsoleError("not_recorded")
+        intervals = self.masks.setdefault(call_id, [])
+        if masked == bool(intervals and intervals[-1][1] is None):
+            return {"masked": masked, "intervals": intervals}
+        try:
+            reply = acd.legs.control.api(commands.uuid_record(call.channel.uuid, "mask" if masked else "unmask", path))
+        except Exception as exc:
+            raise ConsoleError("error", str(exc)) from None
+        if reply.startswith(commands.REPLY_ERR):
+            raise ConsoleError("error", reply.strip())
+        offset = round(self.clock() - (self.current[agent_id].connected_at or self.clock()), 1)
+        if masked:
+            intervals.append([offset, None])
+        else:
+            intervals[-1][1] = offset
+        log.info("call %s: recording %s %s by agent %s at %.1f s of the conversation", call_id, path,
+                 "masked" if masked else "unmasked", agent_id, offset)
+        self.push(f"agent:{agent_id}", "recording", {"at": self.clock(), "call_id": call_id, "masked": masked})
+        return {"masked": masked, "intervals": intervals}
+
     def schedule_callback(self, agent_id: str, call_id: str, due_at: dt.datetime, reason: str) -> None:
         view = self.call_for(agent_id, call_id)
         customer = view.card.get("customer") or {}
@@ -393,6 +534,14 @@ class Console:
 
     def _local(self, value: dt.datetime | None) -> str:
         return value.astimezone(self.zone).strftime("%m-%d %H:%M") if value else ""
+
+
+def _figures(floor: dict[str, Any]) -> tuple:
+    """What the wallboard shows of a floor, without what only the clock moves (time in state, longest wait):
+    a refresh for those alone would cost a message to every wallboard every FLOOR_REFRESH_S."""
+    queues = [{k: v for k, v in q.items() if k != "longest_wait"} for q in floor["queues"]]
+    return (floor["waiting"], queues, floor["agent_states"], floor["campaigns"],
+            [(a["id"], a["state"], a["reason"], a["call_id"]) for a in floor["agents"]])
 
 
 def _agent_label(agent: Any) -> str:

@@ -41,6 +41,7 @@ class RunningWeb:
 
     def stop(self) -> None:
         self.console.close()
+        self.hub.close_all()
         self.server.stop(timeout=1)
 
 
@@ -58,6 +59,10 @@ def start_web(engine: Any, *, port: int | None = None) -> RunningWeb:
     console = Console(engine.acd.service if engine.acd is not None else None, engine.store, engine.bus,
                       clock=time.time, disposition_queues=web.disposition_queues, sla_seconds=web.sla_seconds,
                       zone=zone)
+    if getattr(engine, "dialer", None) is not None:
+        from engine.web.outbound import Outbound
+        console.outbound = Outbound(engine.dialer, engine.store, console, clock=time.time, zone=zone)
+    console.start()
     hub = PushHub(max_streams=web.max_push_clients)
     console.push = hub.publish
     services = WebServices(console=console, users=UserRepository(engine.store), hub=hub,

@@ -8,9 +8,11 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 
 from engine.web.app import WebServices, require
 from engine.web.console import NOT_READY_REASONS, TRANSFER_KINDS, ConsoleError
+from engine.web.outbound import SKIP_REASONS
 from engine.web.push import TooManyStreams, encode
 
 views = Blueprint("views", __name__)
+BAD_INPUT = ("bad_input", "skip_reason_required")  # the request itself is wrong (400, naming the field)
 
 
 def _services() -> WebServices:
@@ -29,7 +31,7 @@ def _ok(**data: Any) -> Any:
 
 
 def _failed(error: ConsoleError) -> Any:
-    status = 403 if error.key == "forbidden" else 409
+    status = 403 if error.key == "forbidden" else 400 if error.key in BAD_INPUT else 409
     return jsonify({"ok": False, "error": error.key, "message": g.t(error.key), "detail": error.detail}), status
 
 
@@ -45,9 +47,18 @@ def _agent_id() -> str:
 def console_page() -> Any:
     agent_id = _agent_id()
     console = _services().console
+    outbound = console.outbound
+    preview = None
+    if outbound is not None:
+        try:
+            preview = outbound.preview(agent_id)
+        except ConsoleError:
+            preview = None
     return render_template("console.html", agent_id=agent_id, reasons=NOT_READY_REASONS,
                            dispositions=console.disposition_codes(), kinds=TRANSFER_KINDS,
-                           history=console.history(agent_id, limit=8), state=_status(agent_id))
+                           history=console.history(agent_id, limit=8), state=_status(agent_id),
+                           outbound=outbound is not None, skip_reasons=SKIP_REASONS, preview=preview,
+                           preview_campaigns=outbound.preview_campaigns() if outbound is not None else [])
 
 
 def _status(agent_id: str) -> dict:
@@ -122,6 +133,70 @@ def callback() -> Any:
     return _ok()
 
 
+def _outbound() -> Any:
+    outbound = _services().console.outbound
+    if outbound is None:
+        raise ConsoleError("no_dialer")
+    return outbound
+
+
+def _agent_action(action: Any) -> Any:
+    """Run `action(agent_id)` for the signed-in agent; a refusal is a 409 (or 403) naming the reason."""
+    agent_id = _agent_id()
+    try:
+        result = action(agent_id)
+    except ConsoleError as exc:
+        return _failed(exc)
+    return _ok(**(result or {}))
+
+
+@views.post("/api/console/preview/next")
+def preview_next() -> Any:
+    campaign = request.form.get("campaign", "").strip()
+    if not campaign:
+        return _failed(ConsoleError("bad_input", "campaign: choose a preview campaign"))
+    return _agent_action(lambda a: {"preview": _outbound().preview(a, campaign)})
+
+
+@views.post("/api/console/preview/skip")
+def preview_skip() -> Any:
+    return _agent_action(lambda a: _outbound().preview_skip(a, request.form.get("reason", "")))
+
+
+@views.post("/api/console/preview/dial")
+def preview_dial() -> Any:
+    return _agent_action(lambda a: {"call_id": _outbound().preview_dial(a)})
+
+
+@views.post("/api/console/dial")
+def click_to_dial() -> Any:
+    return _agent_action(lambda a: {"call_id": _outbound().manual_call(a, request.form.get("number", ""))})
+
+
+@views.post("/api/console/consult")
+def consult() -> Any:
+    console = _services().console
+    return _agent_action(lambda a: {"call_id": console.consult(a, request.form.get("target", ""),
+                                                                request.form.get("notes", ""))})
+
+
+@views.post("/api/console/consult/<step>")
+def consult_step(step: str) -> Any:
+    console = _services().console
+    steps = {"complete": console.complete_transfer, "cancel": console.cancel_consult}
+    if step not in steps:
+        abort(404)
+    return _agent_action(lambda a: {"call_id": steps[step](a)})
+
+
+@views.post("/api/console/recording")
+def recording() -> Any:
+    masked = request.form.get("masked", "")
+    if masked not in ("0", "1"):
+        return _failed(ConsoleError("bad_input", "masked: must be 0 or 1"))
+    return _agent_action(lambda a: _services().console.recording(a, masked == "1"))
+
+
 @views.get("/api/calls/<call_id>/card")
 def card(call_id: str) -> Any:
     agent_id = _agent_id()
@@ -151,6 +226,16 @@ def wallboard_page() -> Any:
 def floor() -> Any:
     require("supervisor")
     return jsonify(_services().console.floor())
+
+
+@views.post("/api/campaigns/<name>/<action>")
+def campaign_action(name: str, action: str) -> Any:
+    user = require("supervisor")
+    try:
+        status = _outbound().change(name, action, user.id)
+    except ConsoleError as exc:
+        return _failed(exc)
+    return _ok(status=status)
 
 
 @views.post("/api/agents/<agent_id>/state")
@@ -184,9 +269,15 @@ def events() -> Any:
         abort(401)
     services = _services()
     if user.role == "agent" and user.agent_id:
-        audience, first = f"agent:{user.agent_id}", encode("hello", _status(user.agent_id))
+        agent_id = user.agent_id
+
+        def snapshot() -> bytes:
+            return encode("hello", _status(agent_id))
+        audience = f"agent:{agent_id}"
     elif user.role in ("supervisor", "admin"):
-        audience, first = "supervisors", encode("floor", services.console.floor())
+        def snapshot() -> bytes:
+            return encode("floor", services.console.floor())
+        audience = "supervisors"
     else:
         abort(403)
     try:
@@ -194,7 +285,7 @@ def events() -> Any:
             now = services.user(user.id)
             return now is not None and now.active and now.role == user.role
 
-        body = services.hub.stream((audience,), first, allowed)
+        body = services.hub.stream((audience,), snapshot(), allowed, resync=snapshot)
     except TooManyStreams:
         return jsonify({"error": "busy"}), 503
     response = Response(body, mimetype="text/event-stream")

@@ -67,6 +67,13 @@ class Browser:
             gevent.sleep(0.05)
         return False
 
+    def click(self, css: str, timeout: float = 20.0) -> bool:
+        """Click an element that the live stream may redraw between finding and clicking it (retried)."""
+        def once() -> bool:
+            self.driver.find_element("css selector", css).click()
+            return True
+        return self.wait(once, timeout)
+
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"

@@ -43,10 +43,16 @@ SUPERVISOR_PASSWORD = "super-pass-1"
 SUPERVISOR_PHONE = "2001"
 
 
+DIALER = {"gateway": "sim", "tick_s": 0.2, "poll_s": 0.2, "publish_s": 0.3,
+          "compliance": {"calling_hours": {"daily": "00:00-24:00"}, "max_attempts_per_24h": 50,
+                         "max_marketing_contacts_per_7d": 50}}
+
+
 class WebRig:
     """Simulator + engine + web console; agents' phones answer `answer_after` seconds after they ring."""
 
-    def __init__(self, tmp: Path, agents: tuple[str, ...] = ("1001", "1002"), answer_after: float = 2.0) -> None:
+    def __init__(self, tmp: Path, agents: tuple[str, ...] = ("1001", "1002"), answer_after: float = 2.0, *,
+                 dialer: bool = False, record: bool = False) -> None:
         from engine.daemon import build_engine
         from engine.esl import commands
         from engine.sim import FreeSwitchSim
@@ -73,7 +79,8 @@ class WebRig:
             ivr=dataclasses.replace(base.ivr, flows_dir=str(flows), dids={DID: "web_test"}, default_flow=""),
             tts=dataclasses.replace(base.tts, cache_dir=str(tmp / "tts")),
             web=dataclasses.replace(base.web, port=0, cookie_secure=False, disposition_queues="support"),
-            acd={"queues": QUEUES})
+            acd={"queues": {name: {**q, "record": "always"} if record else q for name, q in QUEUES.items()}},
+            dialer=DIALER if dialer else {})
         Path(self.config.engine.data_dir).mkdir(parents=True, exist_ok=True)
         store = open_store(self.config.database_url)
         upgrade(store.engine)
@@ -107,6 +114,20 @@ class WebRig:
         gevent.spawn(_drive, call, ScriptedCaller("web test", number, DID, keys), self.sim.switch.scaled)
         self.calls.append(call)
         return call
+
+    def campaign(self, yaml_text: str, numbers: list[str], status: str = "running") -> int:
+        """A campaign (YAML as `jinqiao campaign create` reads it) with these E.164 numbers, launched."""
+        from engine.dialer.campaigns import parse_campaign
+        from engine.store.repos.campaigns import CampaignRepository
+        from engine.yamlsrc import load_text
+
+        config = parse_campaign(load_text(yaml_text, "campaign.yaml"))
+        repo = CampaignRepository(self.engine.store)
+        record = repo.save(config.name, config.mode, config.queue, config.max_attempts, 600, {"config": config.raw})
+        repo.enroll(record.id, [(n, None, None) for n in numbers])
+        if status != "draft":
+            repo.change_status(record.id, status)
+        return record.id
 
     def wait(self, predicate, timeout: float = 20.0) -> bool:
         return self.sim.wait_until(predicate, timeout)

@@ -169,7 +169,7 @@ def test_supervisor_whispers_to_an_agent_through_their_own_phone(rig, supervisor
     agent_leg = rig.acd.calls[call.uuid].agent_leg
     # When the supervisor enters their phone and presses Whisper
     supervisor.driver.find_element("id", "sup-ext").send_keys(SUPERVISOR_PHONE)
-    supervisor.driver.find_element("css selector", whisper).click()
+    assert supervisor.click(whisper)
     # Then their phone rings, answers and eavesdrops on the agent's leg, heard by the agent only
     assert rig.wait(lambda: any((commands.APP_EAVESDROP, agent_leg) in ch.apps for ch in rig.monitor_legs()), 15)
     leg = rig.monitor_legs()[0]

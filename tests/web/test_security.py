@@ -175,3 +175,26 @@ def test_push_stream_ends_when_the_user_is_removed(web):
     services.hub.publish("supervisors", "floor", {"event_at": clock.now})
     assert list(stream) == []  # nothing more is written: the stream ends
     assert services.hub.count == 0
+
+
+def test_outbound_and_transfer_actions_check_role_and_input(web):
+    app, _ = web
+    agent, boss = app.test_client(), app.test_client()
+    _sign_in(agent, "1001")
+    _sign_in(boss, "boss")
+    a_token, b_token = _csrf(agent), _csrf(boss)
+    # an agent may not pause campaigns; a supervisor has no console to dial from
+    assert agent.post("/api/campaigns/x/pause", headers={"X-CSRF-Token": a_token}).status_code == 403
+    assert boss.post("/api/console/dial", data={"number": "13800138000"},
+                     headers={"X-CSRF-Token": b_token}).status_code == 403
+    # bad input is a 400 naming the field
+    bad = agent.post("/api/console/recording", data={"masked": "2"}, headers={"X-CSRF-Token": a_token})
+    assert bad.status_code == 400 and bad.get_json()["detail"].startswith("masked:")
+    bad = agent.post("/api/console/preview/next", data={}, headers={"X-CSRF-Token": a_token})
+    assert bad.status_code == 400 and bad.get_json()["detail"].startswith("campaign:")
+    # without a dialer the outbound actions say so (409), and without CSRF they are refused (403)
+    none = agent.post("/api/console/dial", data={"number": "13800138000"}, headers={"X-CSRF-Token": a_token})
+    assert none.status_code == 409 and none.get_json()["error"] == "no_dialer"
+    assert agent.post("/api/console/consult", data={"target": "1002"}).status_code == 403
+    paused = boss.post("/api/campaigns/x/pause", headers={"X-CSRF-Token": b_token})
+    assert paused.status_code == 409 and paused.get_json()["error"] == "no_dialer"

@@ -3,7 +3,7 @@
 (function () {
   var T = JQ.json("i18n"), floor = JQ.json("initial"), plot = null, received = [], series = floor.waiting_history || [];
   window.jqReceived = received;
-  var STATES = ["available", "ringing", "on-call", "wrap-up", "not-ready", "logged-out"];
+  var STATES = ["available", "ringing", "reserved", "on-call", "wrap-up", "not-ready", "logged-out"];
   var $ = function (id) { return document.getElementById(id); };
 
   function kpi(value, label, small) {
@@ -87,6 +87,32 @@
       body.appendChild(tr);
     });
   }
+  function campaigns(list) {
+    var body = $("campaigns").querySelector("tbody"); body.textContent = "";
+    if (!list || !list.length) {
+      var tr = JQ.el("tr"), td = JQ.el("td", "muted", T.no_campaigns); td.colSpan = 8; tr.appendChild(td); body.appendChild(tr); return;
+    }
+    list.forEach(function (c) {
+      var tr = JQ.el("tr"); tr.dataset.campaign = c.name; tr.dataset.status = c.status;
+      tr.appendChild(JQ.el("td", null, c.name)); tr.appendChild(JQ.el("td", null, c.mode));
+      var st = JQ.el("td"), pill = JQ.el("span", "pill"); pill.appendChild(JQ.el("i", "c-" + c.status));
+      pill.appendChild(document.createTextNode(T.campaign_states[c.status] || c.status)); st.appendChild(pill); tr.appendChild(st);
+      tr.appendChild(JQ.el("td", "mono dial-level", c.dial_level == null ? "—" : Number(c.dial_level).toFixed(2)));
+      var today = JQ.el("td", "mono abandon-today" + (c.abandon_today > 3 ? " over" : ""), pct(c.abandon_today)); tr.appendChild(today);
+      tr.appendChild(JQ.el("td", "mono" + (c.abandon_30d > 3 ? " over" : ""), pct(c.abandon_30d)));
+      var prog = JQ.el("td", "progress"), bar = JQ.el("div", "pbar"), fill = JQ.el("span");
+      fill.style.width = c.progress + "%"; bar.appendChild(fill); prog.appendChild(bar);
+      var txt = JQ.el("small", "muted dialed", T.dialed + " " + c.dialed + " · " + T.remaining + " " + c.remaining); prog.appendChild(txt);
+      tr.appendChild(prog);
+      var act = JQ.el("td"), action = c.status === "running" ? "pause" : c.status === "paused" ? "resume" : null;
+      if (action) {
+        var b = JQ.el("button", action === "pause" ? "" : "primary", T[action]); b.dataset.action = action;
+        b.addEventListener("click", function () { send("/api/campaigns/" + encodeURIComponent(c.name) + "/" + action, {}); });
+        act.appendChild(b);
+      }
+      tr.appendChild(act); body.appendChild(tr);
+    });
+  }
   function send(url, data) {
     return JQ.post(url, data).then(function (r) { JQ.toast(r.ok ? T.done : (r.message || T.error) + (r.detail ? " — " + r.detail : ""), !r.ok); });
   }
@@ -102,7 +128,7 @@
       series.push([f.at, f.waiting]);
       while (series.length && series[0][0] < f.at - 600) series.shift();
     }
-    tiles(f.queues); stateBars(f.agent_states); agents(f.agents); chart(series);
+    tiles(f.queues); stateBars(f.agent_states); agents(f.agents); campaigns(f.campaigns); chart(series);
   }
   render(floor);
   setInterval(function () {
