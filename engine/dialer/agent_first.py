@@ -26,6 +26,7 @@ from engine.store.phones import mask
 from engine.store.records import CampaignContact
 from engine.store.repos.customers import CustomerRepository
 from engine.store.repos.dial_attempts import DialAttemptRepository
+from engine.store.repos.interactions import InteractionRepository
 
 log = logging.getLogger(__name__)
 SKIP_DELAY = dt.timedelta(hours=1)
@@ -222,6 +223,17 @@ class AgentFirstDialer:
             d.queues.execute(d.queues.distributor.call_ended(call.agent_id, d.clock()))
             gevent.spawn(self._conclude, call, ANSWERED)
 
+    def _record_conversation(self, call: AgentFirstCall) -> int:
+        """The agent's conversation as an outbound interaction (callee, agent, campaign, bridge to hang-up), so the
+        agent's manual and preview calls count in the reports like their other calls."""
+        interactions = InteractionRepository(self.dialer.store)
+        bridged = call.bridged_at or self.dialer.clock()
+        interaction = interactions.start("outbound", bridged, callee=call.number, call_id=call.customer_leg,
+                                         campaign_id=call.campaign.id if call.campaign is not None else None)
+        interactions.update(interaction, agent_id=call.agent_id, answered_at=bridged, bridged_at=bridged)
+        interactions.finish(interaction, call.ended_at or self.dialer.clock(), hangup_by="switch", abandoned=False)
+        return interaction
+
     def _conclude(self, call: AgentFirstCall, outcome: str) -> None:
         if call.done:
             return
@@ -231,16 +243,19 @@ class AgentFirstDialer:
         d.queues.release(call.agent_id, "outbound call over")
         talk = round(call.ended_at - call.bridged_at, 3) if call.bridged_at and call.ended_at else None
         try:
+            interaction = None
             if call.bridged_at is not None:
                 attempts = DialAttemptRepository(d.store)
                 attempts.mark_answered(call.attempt_id, dt.datetime.fromtimestamp(call.bridged_at, dt.timezone.utc))
                 attempts.mark_connected(call.attempt_id, dt.datetime.fromtimestamp(call.bridged_at, dt.timezone.utc),
                                         call.agent_id)
+                interaction = self._record_conversation(call)
             if call.campaign is not None:
-                d.hopper.finish(call.campaign, call.attempt_id, outcome, d.now(), talk_seconds=talk, abandoned=False)
+                d.hopper.finish(call.campaign, call.attempt_id, outcome, d.now(), talk_seconds=talk, abandoned=False,
+                                interaction_id=interaction)
             else:
                 DialAttemptRepository(d.store).finish(call.attempt_id, outcome, d.now(), talk_seconds=talk,
-                                                      abandoned=False)
+                                                      abandoned=False, interaction_id=interaction)
         except Exception:
             log.exception("attempt %s: outcome %s not stored", call.attempt_id, outcome)
         call.finished.set()

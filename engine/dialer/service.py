@@ -95,8 +95,8 @@ class OutboundCall:
     agent_id: str | None = None
     done: bool = False
     outcome: str = ""
-    on_beep: Callable[[], None] | None = None
-    interaction_id: int | None = None  # the outbound interaction opened when the answered call reached the engine  # set while the answered call is handled (answered.py)
+    on_beep: Callable[[], None] | None = None  # set while the answered call is handled (answered.py)
+    interaction_id: int | None = None  # the outbound interaction opened when the answered call reached the engine
     concluded: Flag = field(default_factory=Flag)
 
     @property
@@ -138,8 +138,11 @@ class CampaignLoop:
                  self.policy.name)
         while True:
             try:
-                if d.hopper.status(self.handle.id) != "running":
+                record = d.campaigns.get(self.handle.id)
+                if record is None or record.status != "running":
                     break
+                if record.settings != self.settings:  # `campaign create --replace`: before leasing with the old rules
+                    d.apply_new_settings(self, record)
                 # No switch, no dials: a contact leased now would only fail (at start-up, during an outage).
                 want = self.calls_to_place() if getattr(d.control, "connected", True) else 0
                 if want > 0:
@@ -336,8 +339,6 @@ class DialerService:
             if loop is not None and loop.greenlet is not None and loop.greenlet.dead and not loop.calls:
                 self.loops.pop(record.id, None)
                 loop = None
-            if loop is not None and record.status == "running" and record.settings != loop.settings:
-                self._apply_new_settings(loop, record)
             if record.status != "running" or record.mode not in LOOP_MODES or loop is not None:
                 continue
             handle = load_handle(self.store, record.id)
@@ -349,7 +350,7 @@ class DialerService:
                 continue
             self.loops[record.id] = CampaignLoop(self, handle, record.settings).start()
 
-    def _apply_new_settings(self, loop: "CampaignLoop", record: Any) -> None:
+    def apply_new_settings(self, loop: "CampaignLoop", record: Any) -> None:
         """`campaign create --replace` on a running campaign: its windows, retries, script, caller ID and abandon
         target apply from the next tick; a changed mode needs a pause and resume (the loop's pacer stays)."""
         handle = load_handle(self.store, record.id)

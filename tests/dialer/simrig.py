@@ -78,6 +78,9 @@ class DialerRig:
         self.watch.add_handler(self.truth.on_event)
         self.records = MemoryRecords()
         names = [str(1001 + i) for i in range(agents)]
+        from engine.store.repos.agents import AgentRepository
+        for name in names:  # the agents table, as `jinqiao agents add` fills it (interactions name their agent)
+            AgentRepository(self.store).add(name, extension=name)
         for name in names:
             self.sim.add_endpoint(name, answer_after=agent_answer_after)
         self.acd = QueueService({queue: QueueConfig(queue, wrap_up_seconds=wrap_up)},

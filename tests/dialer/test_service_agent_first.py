@@ -41,6 +41,12 @@ def test_manual_call_rings_the_agent_first_then_bridges_the_customer(rig) -> Non
     agent_leg = [c for c in rig.sim.command_log if "user/1001" in str(c)][0]
     customer_leg = [c for c in rig.sim.command_log if "+8613700000001" in str(c) and "originate" in str(c)][-1]
     assert rig.sim.command_log.index(agent_leg) < rig.sim.command_log.index(customer_leg)
+    # and the conversation is the agent's outbound interaction, linked from the attempt (reports count it)
+    from engine.store.repos.interactions import InteractionRepository
+    talk = InteractionRepository(rig.store).get(attempt.interaction_id)
+    assert (talk.direction, talk.callee, talk.agent_id, talk.campaign_id) == ("outbound", "+8613700000001", "1001",
+                                                                              None)
+    assert talk.hangup_at is not None and talk.talk_seconds == pytest.approx(attempt.talk_seconds, abs=0.01)
 
 
 def test_manual_call_to_a_dnc_number_is_refused_before_any_phone_rings(rig) -> None:
@@ -69,6 +75,10 @@ def test_preview_reserves_a_contact_for_one_agent_who_skips_or_dials_it(rig) -> 
     assert call.finished.wait(10) and call.outcome == "answered"
     f = DialAttemptRepository(rig.store).figures(cid, utc(0))
     assert f.attempts == 1 and f.outcomes == {"answered": 1} and f.connected == 1 and f.abandoned == 0
+    [attempt] = DialAttemptRepository(rig.store).for_number([numbers[1]])
+    from engine.store.repos.interactions import InteractionRepository
+    talk = InteractionRepository(rig.store).get(attempt.interaction_id)
+    assert (talk.direction, talk.agent_id, talk.campaign_id) == ("outbound", "1001", cid)
 
 
 def control_rig(rig):
