@@ -144,6 +144,8 @@ def create_app(services: WebServices, config: Any, secret_key: bytes) -> Flask:
 
     from engine.web.views import views
     app.register_blueprint(views)
+    from engine.web.reports_pages import reports_pages
+    app.register_blueprint(reports_pages)
     return app
 
 
