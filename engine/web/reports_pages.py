@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
 
 from engine.reports import builders
+from engine.reports.render import NUMERIC as NUMBER
 from engine.reports.render import cell, write_csv
 from engine.web.app import WebServices, require
 
@@ -189,14 +190,22 @@ def page(name: str) -> Any:
         return _period_error(exc)
     zone = _services().console.zone
     query = {"from": first.isoformat(), "to": last.isoformat()}
-    tables = [{"name": t.name, "title": table_title(t.name), "columns": [(c, column_title(c)) for c in t.columns],
-               "rows": [[(c, cell(r.get(c))) for c in t.columns] for r in t.rows]} for t in report.tables]
+    tables = [_table(t) for t in report.tables]
     names = [n for n in builders.REPORTS if own is None or n == "agents"]
     return render_template("report_page.html", name=name, title=text(name), reports=[(n, text(n)) for n in names],
                            tables=tables, footer=report.footer, first=first.isoformat(), last=last.isoformat(),
                            zone=getattr(zone, "key", str(zone)), own=own, rt=text,
                            csv_url=url_for("reports.download", name=name, **query),
                            chart=chart(report, own), heat=heat_map(report) if name == "hourly" else None)
+
+
+def _table(table: builders.Table) -> dict:
+    """A table as the page shows it: cells as the CLI writes them; numeric columns marked to align right."""
+    rows = [[(c, cell(r.get(c))) for c in table.columns] for r in table.rows]
+    numeric = {c for i, c in enumerate(table.columns)
+               if all(NUMBER.fullmatch(row[i][1]) for row in rows if row[i][1]) and rows}
+    return {"name": table.name, "title": table_title(table.name), "numeric": numeric,
+            "columns": [(c, column_title(c)) for c in table.columns], "rows": rows}
 
 
 @reports_pages.get("/reports/<name>.csv")
@@ -249,9 +258,11 @@ def chart(report: builders.Report, own: str | None) -> dict | None:
         for r in rows:
             at = dt.datetime.combine(dt.date.fromisoformat(r["day"]), dt.time(int(r["hour"])), zone)
             points[int(at.timestamp())] = int(r["arrived"])
-        xs = sorted(points)
-        return {"kind": "time", "title": title, "x": xs,
-                "series": [{"label": column_title("arrived"), "color": "#1769aa", "values": [points[x] for x in xs]}]}
+        first, last = int(report.since.timestamp()) // 3600 * 3600, int(report.until.timestamp())
+        xs = list(range(first, last, 3600))  # every hour of the period, quiet ones as 0
+        return {"kind": "time", "title": title, "x": xs, "zone": getattr(zone, "key", str(zone)),
+                "series": [{"label": column_title("arrived"), "color": "#1769aa",
+                            "values": [points.get(x, 0) for x in xs]}]}
     if report.name == "ivr-funnel":
         rows = report.table("nodes").rows
         return _bars([f"{r['flow']} · {r['node']}" for r in rows],

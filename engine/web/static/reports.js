@@ -40,12 +40,21 @@
     if (!spec.x.length) { box.classList.add("empty"); return null; }
     var series = [{}], data = [spec.x];
     spec.series.forEach(function (s) {
-      series.push({ label: s.label, stroke: s.color, width: 2, fill: "rgba(23,105,170,.12)", points: { show: true, size: 5 } });
+      series.push({ label: s.label, stroke: s.color, width: 2, fill: "rgba(23,105,170,.12)", points: { show: false } });
       data.push(s.values); legendItem(s);
     });
+    var fmt = new Intl.DateTimeFormat("en-CA", { timeZone: spec.zone, year: "numeric", month: "2-digit", day: "2-digit",
+                                                 hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    function label(ts, withDay) {  // center-time "MM-DD HH:MM" / "HH:MM"
+      var p = {}; fmt.formatToParts(new Date(ts * 1000)).forEach(function (x) { p[x.type] = x.value; });
+      return (withDay ? p.month + "-" + p.day + " " : "") + p.hour + ":" + p.minute;
+    }
     return new uPlot({ width: width(), height: height, legend: { show: false },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), spec.zone); },
       scales: { y: { range: function (u, min, max) { return [0, Math.max(2, max + 1)]; } } },
-      axes: [{ stroke: "#6b7487", grid: { stroke: "#eef1f6" } }, { stroke: "#6b7487", grid: { stroke: "#eef1f6" } }],
+      axes: [{ stroke: "#6b7487", grid: { stroke: "#eef1f6" }, values: function (u, splits) {
+                 return splits.map(function (ts, i) { var l = label(ts, true); return i === 0 || l.slice(6) === "00:00" ? l.slice(6) + "\n" + l.slice(0, 5) : l.slice(6); }); }, size: 48 },
+             { stroke: "#6b7487", grid: { stroke: "#eef1f6" } }],
       series: series }, data, box);
   }
 
