@@ -238,6 +238,7 @@ def run_forever(config: Config, standby: bool = False) -> int:
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
     engine.start()
+    rollup = start_rollup_schedule(engine)
     web = None
     if config.web.enabled:
         from engine.web.server import start_web
@@ -247,5 +248,16 @@ def run_forever(config: Config, standby: bool = False) -> int:
     log.info("stopping")
     if web is not None:
         web.stop()
+    rollup.stop()
     engine.stop()
     return 0
+
+
+def start_rollup_schedule(engine: Engine) -> Any:
+    """The daily report rollup (engine/reports/schedule.py): missing days now, then yesterday after midnight."""
+    import zoneinfo
+
+    from engine.reports.schedule import RollupScheduler
+
+    zone = zoneinfo.ZoneInfo(engine.config.engine.timezone)
+    return RollupScheduler(engine.store, zone, clock=_utc_now, sleep=gevent.sleep).start()

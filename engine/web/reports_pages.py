@@ -73,6 +73,7 @@ COLUMNS = {  # column headings; a column not listed shows its CSV name
     "node": ("节点", "Node"), "reached": ("到达", "Reached"), "reached_pct": ("到达 %", "Reached %"),
     "left_hung_up": ("在此挂机", "Hung up here"), "left_contained": ("在此完成", "Finished here"),
     "left_to_queue": ("在此转队列", "Queued here"), "left_transferred": ("在此转接", "Transferred here"),
+    **{f"s{i}": (f"{i} 分", f"Score {i}") for i in range(1, 6)},
     "answers": ("评价数", "Answers"), "average": ("平均分", "Average"), "top2_pct": ("满意（4-5 分）%", "Top-2-box %"),
 }
 TABLE_TITLES = {
