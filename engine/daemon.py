@@ -17,6 +17,7 @@ import gevent
 from engine.acd.agent_control import AgentControl, control_key
 from engine.acd.assembly import start_acd
 from engine.acd.bus import Bus
+from engine.acd.hold import HoldRecorder
 from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
 from engine.dialer.assembly import build_dialer, wanted as dialer_wanted
@@ -171,6 +172,8 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
                                     reconnect_max_delay=fs.reconnect_max_delay,
                                     handshake_timeout=fs.handshake_timeout, max_queued_bytes=fs.event_queue_mb << 20)
     bus = Bus()
+    if inbound is not None:  # hold time of every call, from CHANNEL_HOLD / CHANNEL_UNHOLD (engine/acd/hold.py)
+        inbound.add_handler(HoldRecorder(InteractionRepository(store).add_hold, time.time, gevent.spawn))
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts)

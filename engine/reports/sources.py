@@ -52,20 +52,22 @@ def agent_calls(conn: Connection, plan: Plan) -> dict[str, q.AgentCalls]:
     out: dict[str, q.AgentCalls] = defaultdict(q.AgentCalls)
     for since, until in plan.pieces:
         for agent, a in q.agent_calls(conn, since, until).items():
-            _add_agent(out[agent], a.handled, a.inbound, a.conversions, a.talk_s, a.wrap_up_s)
+            _add_agent(out[agent], a.handled, a.inbound, a.conversions, a.talk_s, a.wrap_up_s, a.hold_s)
     for row in read(conn, "agent", plan.days):
-        n, x = row[3:11], row[11:14]
-        _add_agent(out[row[0]], int(n[0]), int(n[1]), int(n[2]), float(x[0]), float(x[1]))
+        n, x = row[3:11], row[11:15]
+        _add_agent(out[row[0]], int(n[0]), int(n[1]), int(n[2]), float(x[0]), float(x[1]), float(x[2]))
     return dict(out)
 
 
-def _add_agent(a: q.AgentCalls, handled: int, inbound: int, conversions: int, talk: float, wrap: float) -> None:
+def _add_agent(a: q.AgentCalls, handled: int, inbound: int, conversions: int, talk: float, wrap: float,
+               hold: float) -> None:
     a.handled += handled
     a.inbound += inbound
     a.outbound += handled - inbound
     a.conversions += conversions
     a.talk_s += talk
     a.wrap_up_s += wrap
+    a.hold_s += hold
 
 
 def ivr_paths(conn: Connection, plan: Plan) -> list[q.PathCount]:
