@@ -97,6 +97,13 @@ def handled() -> ColumnElement:
     return and_(I.c.agent_id.is_not(None), I.c.bridged_at.is_not(None))
 
 
+def talk_without_hold() -> ColumnElement:
+    """Talk of one interaction as AHT counts it: the bridged conversation (`talk_seconds`, bridge to
+    hang-up) minus the seconds on hold in it, so that talk + hold + wrap-up counts each second once."""
+    talk, hold = func.coalesce(I.c.talk_seconds, 0.0), func.coalesce(I.c.hold_seconds, 0.0)
+    return case((talk > hold, talk - hold), else_=0.0)
+
+
 def wrap_up_seconds(dialect: str) -> ColumnElement:
     """After-call work of one interaction: wrap_up_until − end of the agent conversation (bridge + talk), ≥ 0."""
     conversation_end = epoch(dialect, I.c.bridged_at) + func.coalesce(I.c.talk_seconds, 0.0)

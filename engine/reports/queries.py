@@ -41,7 +41,7 @@ def queue_counts(conn: Connection, since: dt.datetime, until: dt.datetime, limit
         func.count(), k.count_if(answered), k.count_if(k.abandoned(True)),
         k.count_if(k.short_abandoned(limits.short_abandon_s, True)),
         k.count_if(k.answered_within(limits.service_level_s, True)), k.count_if(k.overflowed(True)),
-        k.sum_if(answered, func.coalesce(I.c.wait_seconds, 0.0)), k.sum_if(answered, func.coalesce(I.c.talk_seconds, 0.0)),
+        k.sum_if(answered, func.coalesce(I.c.wait_seconds, 0.0)), k.sum_if(answered, k.talk_without_hold()),
         k.sum_if(answered, k.wrap_up_seconds(dialect)), k.count_if(success),
         k.sum_if(answered, func.coalesce(I.c.hold_seconds, 0.0)),
     ]
@@ -87,7 +87,7 @@ class AgentCalls:
 def agent_calls(conn: Connection, since: dt.datetime, until: dt.datetime, *extra: Any) -> dict[Any, AgentCalls]:
     """AgentCalls per agent (per (agent, *extra) when extra group expressions are given)."""
     dialect = conn.dialect.name
-    query = (select(I.c.agent_id, *extra, func.count(), func.sum(func.coalesce(I.c.talk_seconds, 0.0)),
+    query = (select(I.c.agent_id, *extra, func.count(), func.sum(k.talk_without_hold()),
                     func.sum(k.wrap_up_seconds(dialect)), k.count_if(D.c.is_success.is_(True)),
                     k.count_if(I.c.direction == "inbound"), func.sum(func.coalesce(I.c.hold_seconds, 0.0)))
              .select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))

@@ -53,8 +53,9 @@ def test_hold_is_in_aht_and_fcr_counts_resolved_first_contacts(store) -> None:
         queues = builders.queues(conn, since, until, ZONE, now)
         short = builders.queues(conn, since, until, ZONE, now, builders.Settings(fcr_window_days=1))
     agent = agents.table("agents").rows[0]
-    assert agent["hold_s"] == 80.0 and agent["talk_s"] == 400.0 and agent["wrap_up_s"] == 80.0
-    assert agent["aht_s"] == (400.0 + 80.0 + 80.0) / 4
+    # Talk is the conversation without the hold in it: each second is counted once in AHT.
+    assert agent["hold_s"] == 80.0 and agent["talk_s"] == 400.0 - 80.0 and agent["wrap_up_s"] == 80.0
+    assert agent["aht_s"] == (320.0 + 80.0 + 80.0) / 4
     assert agent["fcr_pct"] == round(100 / 3, 1)  # 1 of the 3 calls with a disposition
     support = next(r for r in queues.table("queues").rows if r["queue"] == "support")
     assert support["hold_s"] == 80.0 and support["aht_s"] == agent["aht_s"] and support["fcr_pct"] == agent["fcr_pct"]
