@@ -8,6 +8,7 @@ import csv
 import io
 import json
 
+import gevent
 import pytest
 from click.testing import CliRunner
 from gevent.pywsgi import WSGIServer
@@ -37,11 +38,16 @@ def site(day):  # noqa: F811
     users.add(SUPERVISOR, PASSWORD, role="supervisor", language="en")
     users.add(AGENT, PASSWORD, role="agent", language="zh")
     console = Console(None, store, Bus(), zone=ZONE)
-    app = create_app(WebServices(console=console, users=users, hub=PushHub()), config.web, b"k" * 32)
+    hub = PushHub(heartbeat=0.5)  # sign-in lands on the wallboard/console, whose push streams end soon after
+    app = create_app(WebServices(console=console, users=users, hub=hub), config.web, b"k" * 32)
     server = WSGIServer(("127.0.0.1", 0), app, log=None)
     server.start()
     first, last = since.astimezone(ZONE).date().isoformat(), until.astimezone(ZONE).date().isoformat()
     yield f"http://127.0.0.1:{server.server_port}", first, last, config
+    for _ in range(100):  # the browsers are closed: let their push streams notice before the store goes
+        if hub.count == 0:
+            break
+        gevent.sleep(0.1)
     server.stop(timeout=1)
     console.close()
     store.dispose()
