@@ -6,7 +6,7 @@ import io
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from engine.reports import builders
 from engine.reports.render import NUMERIC as NUMBER
@@ -46,7 +46,8 @@ TEXTS = {
     "chart_hourly": {"zh": "每小时来电", "en": "Calls arrived per hour"},
     "chart_ivr-funnel": {"zh": "各节点到达的呼叫", "en": "Calls that reached each node"},
     "chart_csat": {"zh": "评分分布", "en": "Scores given, per queue"},
-    "bad_period": {"zh": "日期无效", "en": "Invalid period"},
+    "connected_other": {"zh": "接通（未成交）", "en": "Connected, no success"},
+    "no_contact": {"zh": "未接通", "en": "No contact"},
 }
 COLUMNS = {  # column headings; a column not listed shows its CSV name
     "agent": ("坐席", "Agent"), "calls": ("通话", "Calls"), "inbound": ("呼入", "Inbound"),
@@ -177,8 +178,6 @@ def _period_error(exc: PeriodError) -> Any:
 @reports_pages.get("/reports")
 def index() -> Any:
     user = require("agent", "supervisor")
-    from flask import redirect
-
     return redirect(url_for("reports.page", name="agents" if user.role == "agent" else "queues"))
 
 
@@ -248,9 +247,9 @@ def chart(report: builders.Report, own: str | None) -> dict | None:
         rows = report.table("campaigns").rows
         return _bars([str(r["campaign"]) for r in rows], [
             (column_title("successes"), "#1f9d55", [r["successes"] for r in rows]),
-            (column_title("connected"), "#1769aa", [r["connected"] - r["successes"] for r in rows]),
+            (text("connected_other"), "#1769aa", [r["connected"] - r["successes"] for r in rows]),
             (column_title("abandoned"), "#d64545", [r["abandoned"] for r in rows]),
-            ("—" if g.lang == "en" else "未接通", "#9aa3b2", [r["attempts"] - r["connected"] - r["abandoned"] for r in rows]),
+            (text("no_contact"), "#9aa3b2", [r["attempts"] - r["connected"] - r["abandoned"] for r in rows]),
         ], title)
     if report.name == "hourly":
         rows = report.table("hourly").rows
