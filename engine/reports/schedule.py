@@ -4,7 +4,7 @@ How it works: `days_to_roll_up` (pure, time passed in) names the local days that
 ROLLUP_DELAY past their end, so calls that straddle midnight have ended — within the catch-up horizon and
 not yet marked in report_rollup_days for this zone and these thresholds; `next_check` is when to look
 again (the next local midnight + the delay). `RollupScheduler` is the greenlet that does both, calling the
-same `engine.reports.rollup.build` as `jinqiao report rollup`, one contiguous run of days at a time.
+same `engine.reports.rollup.build` as `jinqiao report rollup`, one day at a time.
 A day rolled up by hand with other thresholds is not the daily rollup and is rolled up again with these.
 """
 from __future__ import annotations
@@ -42,17 +42,6 @@ def next_check(now: dt.datetime, zone: Any, delay: dt.timedelta = ROLLUP_DELAY) 
     return (midnight.astimezone(dt.timezone.utc) + delay)
 
 
-def runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """Sorted days as (first, last) runs of consecutive days."""
-    out: list[tuple[dt.date, dt.date]] = []
-    for day in sorted(days):
-        if out and day == out[-1][1] + dt.timedelta(days=1):
-            out[-1] = (out[-1][0], day)
-        else:
-            out.append((day, day))
-    return out
-
-
 def rolled_up_days(conn: Any, first: dt.date, last: dt.date, zone: Any, limits: q.Thresholds) -> set[dt.date]:
     """Days first..last marked as rolled up for this zone and these thresholds."""
     query = select(M.c.day).where(M.c.day >= first, M.c.day <= last, M.c.zone == str(zone),
@@ -64,14 +53,15 @@ def rolled_up_days(conn: Any, first: dt.date, last: dt.date, zone: Any, limits: 
 def catch_up(store: Any, zone: Any, now: dt.datetime, limits: q.Thresholds = DEFAULT_THRESHOLDS,
              horizon_days: int = CATCH_UP_DAYS, delay: dt.timedelta = ROLLUP_DELAY,
              pause: Callable[[], None] = lambda: None) -> list[dt.date]:
-    """Roll up every day `days_to_roll_up` names; returns them. `pause` runs between runs of days."""
+    """Roll up every day `days_to_roll_up` names, one day per transaction; returns them. `pause` runs after
+    each day (the scheduler yields to the engine's other greenlets there: a busy day takes about a second)."""
     first = now.astimezone(zone).date() - dt.timedelta(days=horizon_days)
     with store.connection() as conn:
         done = rolled_up_days(conn, first, now.astimezone(zone).date(), zone, limits)
     wanted = days_to_roll_up(now, zone, done, horizon_days, delay)
-    for start, end in runs(wanted):
+    for day in wanted:
         with store.engine.begin() as conn:
-            build(conn, start, end, zone, now, limits)
+            build(conn, day, day, zone, now, limits)
         pause()
     if wanted:
         log.info("report rollup: %d day(s) rolled up, %s to %s (%s)", len(wanted), wanted[0], wanted[-1], zone)

@@ -9,7 +9,7 @@ from engine.reports import builders
 from engine.reports.queries import Thresholds
 from engine.reports.rollup import build, plan
 from engine.reports.schedule import (DEFAULT_THRESHOLDS, ROLLUP_DELAY, RollupScheduler, catch_up, days_to_roll_up,
-                                     next_check, rolled_up_days, runs)
+                                     next_check, rolled_up_days)
 from engine.store.repos.agents import AgentRepository
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -42,12 +42,6 @@ def test_next_check_is_the_next_local_midnight_plus_the_delay_even_across_dst() 
     at = next_check(dt.datetime(2026, 3, 8, 12, 0, tzinfo=NEW_YORK).astimezone(UTC), NEW_YORK)
     assert at.astimezone(NEW_YORK).replace(tzinfo=None) == dt.datetime(2026, 3, 9, 0, 15)
     assert days_to_roll_up(at, NEW_YORK, set(), horizon_days=1) == [D(2026, 3, 8)]
-
-
-def test_runs_group_consecutive_days() -> None:
-    days = [D(2026, 12, 1), D(2026, 12, 2), D(2026, 12, 4), D(2026, 12, 3), D(2026, 12, 9)]
-    assert runs(days) == [(D(2026, 12, 1), D(2026, 12, 4)), (D(2026, 12, 9), D(2026, 12, 9))]
-    assert runs([]) == []
 
 
 def _day_of_work(store) -> None:
