@@ -74,7 +74,7 @@ def agents(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt
     calls = sources.agent_calls(conn, _plan(conn, since, until, zone, settings))
     times = agent_seconds(conn, since, min(until, now), zone, settings.use_rollup)
     reasons = sorted({r for t in times.values() for r in t.not_ready})
-    fcr = q.fcr_counts(conn, since, until, settings.fcr_window_days * 86400.0, q.I.c.agent_id)
+    fcr = sources.fcr(conn, _plan(conn, since, until, zone, settings), zone, settings.fcr_window_days, "agent")
     columns = ["agent", "calls", "inbound", "outbound", "talk_s", "hold_s", "wrap_up_s", "aht_s", "logged_in_s",
                "available_s", "on_call_s", "wrap_up_state_s", "not_ready_s",
                *[f"not_ready:{r or '-'}_s" for r in reasons], "occupancy_pct", "utilisation_pct", "conversions",
@@ -132,7 +132,7 @@ def queues(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt
            settings: Settings = Settings()) -> Report:
     """Per queue: offered, answered, abandoned (with and without short ones), service level, ASA, AHT."""
     counts = sources.queues(conn, _plan(conn, since, until, zone, settings), settings.thresholds)
-    fcr = q.fcr_counts(conn, since, until, settings.fcr_window_days * 86400.0, q.I.c.queue)
+    fcr = sources.fcr(conn, _plan(conn, since, until, zone, settings), zone, settings.fcr_window_days, "queue")
     table = Table("queues", QUEUE_COLUMNS)
     total = m.QueueCounts()
     for queue, c in sorted(counts.items()):

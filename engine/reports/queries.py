@@ -62,13 +62,14 @@ def queue_counts(conn: Connection, since: dt.datetime, until: dt.datetime, limit
 
 
 def fcr_counts(conn: Connection, since: dt.datetime, until: dt.datetime, window_s: float,
-               key: Any) -> dict[Any, tuple[int, int]]:
-    """{key: (resolved on first contact, eligible)} for calls arrived in [since, until), always from raw rows:
-    whether a call was resolved depends on the calls of the days after it, which no daily rollup can know."""
-    query = (select(key, k.count_if(k.fcr_resolved(conn.dialect.name, window_s)), func.count())
+               *group: Any) -> dict[tuple, tuple[int, int]]:
+    """{group key: (resolved on first contact, eligible)} for calls arrived in [since, until), from raw rows
+    (a repeat call may come up to `window_s` after `until`)."""
+    query = (select(*group, k.count_if(k.fcr_resolved(conn.dialect.name, window_s)), func.count())
              .select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))
-             .where(k.in_range(_naive(since), _naive(until)), k.fcr_eligible()).group_by(key))
-    return {name: (int(resolved or 0), int(n or 0)) for name, resolved, n in conn.execute(query)}
+             .where(k.in_range(_naive(since), _naive(until)), k.fcr_eligible()).group_by(*group))
+    width = len(group)
+    return {tuple(row[:width]): (int(row[width] or 0), int(row[width + 1] or 0)) for row in conn.execute(query)}
 
 
 @dataclass

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from engine.reports import counting as k
 from engine.reports import queries as q
+from engine.reports.metrics import DEFAULT_FCR_WINDOW_DAYS as FCR_WINDOW_DAYS
 from engine.reports.metrics import CampaignCounts, QueueCounts
 from engine.reports.timeline import raw_seconds, R as STATE_DAYS
 from engine.store.models import ReportDailyCountRow, RollupDayRow
@@ -37,6 +38,11 @@ class Plan:
 
     days: list[dt.date] = field(default_factory=list)
     pieces: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+
+
+def fcr_closed(day: dt.date, zone: Any) -> dt.datetime:
+    """When the FCR window of a day's last call has passed: a rollup built after it has final FCR counts."""
+    return _midnight(day + dt.timedelta(days=1), zone) + dt.timedelta(days=FCR_WINDOW_DAYS)
 
 
 def _midnight(day: dt.date, zone: Any) -> dt.datetime:
@@ -63,6 +69,24 @@ def plan(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any, li
         cursor = end
     if cursor < until:
         result.pieces.append((cursor, until))
+    return result
+
+
+def fcr_plan(conn: Connection, period: Plan, zone: Any, window_days: float) -> Plan:
+    """The part of `period` whose first-contact resolution the rollup knows for good: rolled-up days built
+    after their FCR window closed, with the rollup's window; every other day of `period` goes raw."""
+    if not period.days:
+        return period
+    built = dict(conn.execute(select(M.c.day, M.c.built_at).where(M.c.day >= min(period.days),
+                                                                   M.c.day <= max(period.days))).all())
+    result = Plan([], list(period.pieces))
+    for day in period.days:
+        at = built.get(day)
+        at = None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc))
+        if window_days == FCR_WINDOW_DAYS and at is not None and at >= fcr_closed(day, zone):
+            result.days.append(day)
+        else:
+            result.pieces.append((_midnight(day, zone), _midnight(day + dt.timedelta(days=1), zone)))
     return result
 
 
@@ -120,6 +144,10 @@ def _counts_rows(conn: Connection, since: dt.datetime, until: dt.datetime, zone:
     for (agent, s), a in q.agent_calls(conn, since, until, islot).items():
         put((_local(s, zone).date(), "agent", agent, "", ""), [a.handled, a.inbound, a.conversions],
             [a.talk_s, a.wrap_up_s, a.hold_s])
+    for kind, column in (("fcr_agent", k.I.c.agent_id), ("fcr_queue", k.I.c.queue)):
+        for (name, s), (resolved, eligible) in q.fcr_counts(conn, since, until, FCR_WINDOW_DAYS * 86400.0,
+                                                            column, islot).items():
+            put((_local(s, zone).date(), kind, name or "", "", ""), [resolved, eligible], [])
     for p in q.ivr_paths(conn, since, until, islot):
         put((_local(p.slot, zone).date(), "ivr", p.flow, q.path_text(p.path), f"{p.exit_node}|{p.how}"), [p.calls], [])
     for by in ("queue", "agent"):

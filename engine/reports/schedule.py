@@ -2,8 +2,9 @@
 
 How it works: `days_to_roll_up` (pure, time passed in) names the local days that are over — at least
 ROLLUP_DELAY past their end, so calls that straddle midnight have ended — within the catch-up horizon and
-not yet marked in report_rollup_days for this zone and these thresholds; `next_check` is when to look
-again (the next local midnight + the delay). `RollupScheduler` is the greenlet that does both, calling the
+not yet marked in report_rollup_days for this zone and these thresholds, or whose first-contact
+resolution was not final when they were (their 7-day repeat-call window had not closed: those days are
+rolled up again once it has); `next_check` is when to look again (the next local midnight + the delay). `RollupScheduler` is the greenlet that does both, calling the
 same `engine.reports.rollup.build` as `jinqiao report rollup`, one day at a time.
 A day rolled up by hand with other thresholds is not the daily rollup and is rolled up again with these.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from engine.reports import queries as q
 from engine.reports.metrics import DEFAULT_SERVICE_LEVEL_S, DEFAULT_SHORT_ABANDON_S
-from engine.reports.rollup import M, build
+from engine.reports.rollup import M, build, fcr_closed
 
 log = logging.getLogger(__name__)
 ROLLUP_DELAY = dt.timedelta(minutes=15)  # after local midnight: the day's last calls have ended
@@ -26,13 +27,19 @@ CATCH_UP_DAYS = 35  # start-up fills missing days this far back (the 30-day aban
 DEFAULT_THRESHOLDS = q.Thresholds(DEFAULT_SERVICE_LEVEL_S, DEFAULT_SHORT_ABANDON_S)
 
 
-def days_to_roll_up(now: dt.datetime, zone: Any, done: set[dt.date], horizon_days: int = CATCH_UP_DAYS,
-                    delay: dt.timedelta = ROLLUP_DELAY) -> list[dt.date]:
-    """Local days within `horizon_days` before `now` whose end is at least `delay` ago and not in `done`,
-    oldest first."""
+def days_to_roll_up(now: dt.datetime, zone: Any, done: dict[dt.date, dt.datetime],
+                    horizon_days: int = CATCH_UP_DAYS, delay: dt.timedelta = ROLLUP_DELAY) -> list[dt.date]:
+    """Local days within `horizon_days` before `now` whose end is at least `delay` ago and that are not
+    rolled up (`done`: day -> built at), or were rolled up before their FCR window closed when it now has
+    (by `delay`): their first-contact resolution counts become final. Oldest first."""
     last = (now - delay).astimezone(zone).date() - dt.timedelta(days=1)
     first = now.astimezone(zone).date() - dt.timedelta(days=horizon_days)
-    return [d for d in (first + dt.timedelta(days=i) for i in range((last - first).days + 1)) if d not in done]
+
+    def due(day: dt.date) -> bool:
+        built = done.get(day)
+        return built is None or (built < fcr_closed(day, zone) <= now - delay)
+
+    return [d for d in (first + dt.timedelta(days=i) for i in range((last - first).days + 1)) if due(d)]
 
 
 def next_check(now: dt.datetime, zone: Any, delay: dt.timedelta = ROLLUP_DELAY) -> dt.datetime:
@@ -42,12 +49,14 @@ def next_check(now: dt.datetime, zone: Any, delay: dt.timedelta = ROLLUP_DELAY) 
     return (midnight.astimezone(dt.timezone.utc) + delay)
 
 
-def rolled_up_days(conn: Any, first: dt.date, last: dt.date, zone: Any, limits: q.Thresholds) -> set[dt.date]:
-    """Days first..last marked as rolled up for this zone and these thresholds."""
-    query = select(M.c.day).where(M.c.day >= first, M.c.day <= last, M.c.zone == str(zone),
-                                  M.c.service_level_s == limits.service_level_s,
-                                  M.c.short_abandon_s == limits.short_abandon_s)
-    return {d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for (d,) in conn.execute(query)}
+def rolled_up_days(conn: Any, first: dt.date, last: dt.date, zone: Any,
+                   limits: q.Thresholds) -> dict[dt.date, dt.datetime]:
+    """{day: built at (UTC)} of days first..last rolled up for this zone and these thresholds."""
+    query = select(M.c.day, M.c.built_at).where(M.c.day >= first, M.c.day <= last, M.c.zone == str(zone),
+                                                M.c.service_level_s == limits.service_level_s,
+                                                M.c.short_abandon_s == limits.short_abandon_s)
+    return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))):
+            (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)) for d, at in conn.execute(query)}
 
 
 def catch_up(store: Any, zone: Any, now: dt.datetime, limits: q.Thresholds = DEFAULT_THRESHOLDS,

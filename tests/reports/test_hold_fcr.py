@@ -76,3 +76,27 @@ def test_hold_reads_the_same_from_the_rollup(store) -> None:
             raw = builders.REPORTS[name](conn, since, until, ZONE, until, builders.Settings(use_rollup=False))
             assert rolled.tables[0].rows == raw.tables[0].rows, name
             assert rolled.tables[0].rows[0]["hold_s"] == 80.0
+
+
+def test_fcr_reads_from_the_rollup_only_once_its_window_has_closed(store) -> None:
+    from engine.reports.rollup import fcr_plan, plan
+
+    _calls(store)
+    since = dt.datetime(2026, 11, 24, tzinfo=ZONE)
+    until = since + dt.timedelta(days=1)
+    limits = Thresholds(20.0, 5.0)
+    for built_at, final in ((until + dt.timedelta(hours=1), False), (until + dt.timedelta(days=8), True)):
+        with store.engine.begin() as conn:
+            build(conn, since.date(), since.date(), ZONE, built_at, limits)
+        with store.connection() as conn:
+            part = fcr_plan(conn, plan(conn, since, until, ZONE, limits), ZONE, 7.0)
+            assert part.days == ([since.date()] if final else [])
+            for name in ("agents", "queues"):
+                rolled = builders.REPORTS[name](conn, since, until, ZONE, until + dt.timedelta(days=9))
+                raw = builders.REPORTS[name](conn, since, until, ZONE, until + dt.timedelta(days=9),
+                                             builders.Settings(use_rollup=False))
+                assert rolled.tables[0].rows == raw.tables[0].rows and rolled.footer == raw.footer, (name, final)
+                assert rolled.tables[0].rows[0]["fcr_pct"] == round(100 / 3, 1)
+        # Another window than the rollup's is always counted from raw rows.
+        with store.connection() as conn:
+            assert fcr_plan(conn, plan(conn, since, until, ZONE, limits), ZONE, 1.0).days == []

@@ -25,12 +25,23 @@ def _local(*args: int, zone=ZONE) -> dt.datetime:
 def test_yesterday_is_due_only_after_the_delay_past_local_midnight() -> None:
     before = _local(2026, 12, 6, 0, 10)  # 10 minutes after midnight: Dec 5's last calls may still be on
     after = _local(2026, 12, 6, 0, 20)
-    assert D(2026, 12, 5) not in days_to_roll_up(before, ZONE, set(), horizon_days=3)
-    assert days_to_roll_up(before, ZONE, set(), horizon_days=3) == [D(2026, 12, 3), D(2026, 12, 4)]
-    assert days_to_roll_up(after, ZONE, set(), horizon_days=3) == [D(2026, 12, 3), D(2026, 12, 4), D(2026, 12, 5)]
+    assert D(2026, 12, 5) not in days_to_roll_up(before, ZONE, {}, horizon_days=3)
+    assert days_to_roll_up(before, ZONE, {}, horizon_days=3) == [D(2026, 12, 3), D(2026, 12, 4)]
+    assert days_to_roll_up(after, ZONE, {}, horizon_days=3) == [D(2026, 12, 3), D(2026, 12, 4), D(2026, 12, 5)]
     # Days already rolled up are left alone; today never is a candidate.
-    assert days_to_roll_up(after, ZONE, {D(2026, 12, 3), D(2026, 12, 5)}, horizon_days=3) == [D(2026, 12, 4)]
-    assert D(2026, 12, 6) not in days_to_roll_up(_local(2026, 12, 6, 23, 59), ZONE, set())
+    final = _local(2027, 1, 1, 0, 0)  # built long after: FCR final
+    assert days_to_roll_up(after, ZONE, {D(2026, 12, 3): final, D(2026, 12, 5): final}, horizon_days=3) == \
+        [D(2026, 12, 4)]
+    assert D(2026, 12, 6) not in days_to_roll_up(_local(2026, 12, 6, 23, 59), ZONE, {})
+
+
+def test_a_day_rolled_up_before_its_fcr_window_closed_is_rolled_up_again_once_it_has() -> None:
+    nightly = _local(2026, 12, 4, 0, 15)  # Dec 3 rolled up the night after: its 7-day window runs to Dec 11
+    done = {D(2026, 12, 3): nightly}
+    assert D(2026, 12, 3) not in days_to_roll_up(_local(2026, 12, 11, 0, 10), ZONE, done, horizon_days=9)
+    assert D(2026, 12, 3) in days_to_roll_up(_local(2026, 12, 11, 0, 20), ZONE, done, horizon_days=9)
+    done[D(2026, 12, 3)] = _local(2026, 12, 11, 0, 20)
+    assert D(2026, 12, 3) not in days_to_roll_up(_local(2026, 12, 12, 0, 20), ZONE, done, horizon_days=9)
 
 
 def test_next_check_is_the_next_local_midnight_plus_the_delay_even_across_dst() -> None:
@@ -41,7 +52,7 @@ def test_next_check_is_the_next_local_midnight_plus_the_delay_even_across_dst() 
     # New York springs forward on 2026-03-08 (a 23-hour day): the check is still 00:15 local.
     at = next_check(dt.datetime(2026, 3, 8, 12, 0, tzinfo=NEW_YORK).astimezone(UTC), NEW_YORK)
     assert at.astimezone(NEW_YORK).replace(tzinfo=None) == dt.datetime(2026, 3, 9, 0, 15)
-    assert days_to_roll_up(at, NEW_YORK, set(), horizon_days=1) == [D(2026, 3, 8)]
+    assert days_to_roll_up(at, NEW_YORK, {}, horizon_days=1) == [D(2026, 3, 8)]
 
 
 def _day_of_work(store) -> None:
@@ -62,7 +73,7 @@ def test_catch_up_rolls_up_missing_days_once_and_reports_read_the_same(store) ->
                                                           D(2026, 12, 5)]
     assert catch_up(store, ZONE, now, horizon_days=4) == []  # nothing left to do
     with store.connection() as conn:
-        assert rolled_up_days(conn, D(2026, 12, 1), D(2026, 12, 6), ZONE, DEFAULT_THRESHOLDS) == \
+        assert set(rolled_up_days(conn, D(2026, 12, 1), D(2026, 12, 6), ZONE, DEFAULT_THRESHOLDS)) == \
             {D(2026, 12, 2), D(2026, 12, 3), D(2026, 12, 4), D(2026, 12, 5)}
         since, until = _local(2026, 12, 3, 0, 0), _local(2026, 12, 4, 0, 0)
         assert plan(conn, since, until, ZONE, DEFAULT_THRESHOLDS).days == [D(2026, 12, 3)]  # the rollup is used
@@ -107,8 +118,8 @@ def test_the_daemon_starts_the_schedule_which_catches_up_at_once(store) -> None:
                     break
             gevent.sleep(0.05)
         with store.connection() as conn:
-            assert rolled_up_days(conn, yesterday - dt.timedelta(days=2), yesterday, zone, DEFAULT_THRESHOLDS) == \
-                {yesterday - dt.timedelta(days=2), yesterday - dt.timedelta(days=1), yesterday} or \
+            assert set(rolled_up_days(conn, yesterday - dt.timedelta(days=2), yesterday, zone,
+                                      DEFAULT_THRESHOLDS)) == {yesterday - dt.timedelta(days=2), yesterday - dt.timedelta(days=1), yesterday} or \
                 dt.datetime.now(zone).time() < (dt.datetime.min + ROLLUP_DELAY).time()
     finally:
         scheduler.stop()
