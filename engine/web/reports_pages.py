@@ -126,7 +126,9 @@ def period(args: Any, zone: Any, today: dt.date) -> tuple[dt.date, dt.date, dt.d
             values.append(None)
             continue
         try:
-            values.append(dt.date.fromisoformat(raw[:10]) if len(raw) == 10 else _bad(name, raw))
+            if len(raw) != 10:
+                raise ValueError(raw)
+            values.append(dt.date.fromisoformat(raw))
         except ValueError:
             raise PeriodError(name, f"expected a date like 2026-11-25, got {raw[:40]!r}") from None
     first = values[0] or today
@@ -138,10 +140,6 @@ def period(args: Any, zone: Any, today: dt.date) -> tuple[dt.date, dt.date, dt.d
     since = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.timezone.utc)
     until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
     return first, last, since, until
-
-
-def _bad(name: str, raw: str) -> dt.date:
-    raise PeriodError(name, f"expected a date like 2026-11-25, got {raw[:40]!r}")
 
 
 def _viewer(name: str) -> str | None:
