@@ -17,6 +17,7 @@ import gevent
 from engine.acd.agent_control import AgentControl, control_key
 from engine.acd.assembly import start_acd
 from engine.acd.bus import Bus
+from engine.acd.hold import HoldRecorder
 from engine.acd.queue_config import AcdConfigError
 from engine.config import Config
 from engine.dialer.assembly import build_dialer, wanted as dialer_wanted
@@ -184,6 +185,8 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         inbound = control_connection(config)
     bus = Bus()
     webhooks = build_webhooks(config, store)
+    if inbound is not None:  # hold time of every call, from CHANNEL_HOLD / CHANNEL_UNHOLD (engine/acd/hold.py)
+        inbound.add_handler(HoldRecorder(InteractionRepository(store).add_hold, time.time, gevent.spawn))
     acd = None
     if inbound is not None and (config.acd or {}).get("queues"):
         acd = start_acd(config, store=store, control=inbound, bus=bus, tts=tts,
@@ -286,6 +289,7 @@ def run_forever(config: Config, standby: bool = False) -> int:
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
     engine.start()
+    rollup = start_rollup_schedule(engine)
     web = None
     if config.web.enabled:
         from engine.web.server import start_web
@@ -295,5 +299,16 @@ def run_forever(config: Config, standby: bool = False) -> int:
     log.info("stopping")
     if web is not None:
         web.stop()
+    rollup.stop()
     engine.stop()
     return 0
+
+
+def start_rollup_schedule(engine: Engine) -> Any:
+    """The daily report rollup (engine/reports/schedule.py): missing days now, then yesterday after midnight."""
+    import zoneinfo
+
+    from engine.reports.schedule import RollupScheduler
+
+    zone = zoneinfo.ZoneInfo(engine.config.engine.timezone)
+    return RollupScheduler(engine.store, zone, clock=_utc_now, sleep=gevent.sleep).start()

@@ -45,6 +45,7 @@ class Settings:
     short_abandon_s: float = m.DEFAULT_SHORT_ABANDON_S
     callback_grace_s: float = m.DEFAULT_CALLBACK_GRACE_S
     use_rollup: bool = True
+    fcr_window_days: float = m.DEFAULT_FCR_WINDOW_DAYS
 
     @property
     def thresholds(self) -> q.Thresholds:
@@ -73,34 +74,43 @@ def agents(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt
     calls = sources.agent_calls(conn, _plan(conn, since, until, zone, settings))
     times = agent_seconds(conn, since, min(until, now), zone, settings.use_rollup)
     reasons = sorted({r for t in times.values() for r in t.not_ready})
-    columns = ["agent", "calls", "inbound", "outbound", "talk_s", "wrap_up_s", "aht_s", "logged_in_s", "available_s",
-               "on_call_s", "wrap_up_state_s", "not_ready_s", *[f"not_ready:{r or '-'}_s" for r in reasons],
-               "occupancy_pct", "utilisation_pct", "conversions"]
+    fcr = sources.fcr(conn, _plan(conn, since, until, zone, settings), zone, settings.fcr_window_days, "agent")
+    columns = ["agent", "calls", "inbound", "outbound", "talk_s", "hold_s", "wrap_up_s", "aht_s", "logged_in_s",
+               "available_s", "on_call_s", "wrap_up_state_s", "not_ready_s",
+               *[f"not_ready:{r or '-'}_s" for r in reasons], "occupancy_pct", "utilisation_pct", "conversions",
+               "fcr_pct"]
     table = Table("agents", columns)
     total_calls = 0
     for agent in sorted(set(calls) | set(times)):
         c, t = calls.get(agent, q.AgentCalls()), times.get(agent, m.AgentTime())
         total_calls += c.handled
         row: Row = {"agent": agent, "calls": c.handled, "inbound": c.inbound, "outbound": c.outbound,
-                    "talk_s": _r(c.talk_s), "wrap_up_s": _r(c.wrap_up_s),
+                    "talk_s": _r(c.talk_s), "hold_s": _r(c.hold_s), "wrap_up_s": _r(c.wrap_up_s),
                     "aht_s": _r(m.average_handle_time(m.QueueCounts(answered=c.handled, talk_s=c.talk_s,
-                                                                     wrap_up_s=c.wrap_up_s))),
+                                                                     hold_s=c.hold_s, wrap_up_s=c.wrap_up_s))),
                     "logged_in_s": _r(m.logged_in_seconds(t)), "available_s": _r(t.of("available")),
                     "on_call_s": _r(t.of("on-call")), "wrap_up_state_s": _r(t.of("wrap-up")),
                     "not_ready_s": _r(t.of("not-ready")),
                     "occupancy_pct": _pct(m.occupancy(t)), "utilisation_pct": _pct(m.utilisation(t)),
-                    "conversions": c.conversions}
+                    "conversions": c.conversions, "fcr_pct": _pct(m.first_contact_resolution(*fcr.get(agent, (0, 0))))}
         for r in reasons:
             row[f"not_ready:{r or '-'}_s"] = _r(t.not_ready.get(r, 0.0))
         table.rows.append(row)
     footer = [f"calls handled {total_calls} = inbound {sum(c.inbound for c in calls.values())} + outbound "
               f"{sum(c.outbound for c in calls.values())}",
-              "logged in = available + ringing + on call + wrap-up + not ready (seconds, from the state timeline)"]
+              "logged in = available + ringing + on call + wrap-up + not ready (seconds, from the state timeline)",
+              _fcr_footer(fcr, settings)]
     return Report("agents", since, until, zone, [table], footer)
 
 
-def _queue_row(name: str, c: m.QueueCounts) -> Row:
-    return {"queue": name, "offered": m.offered(c), "answered": m.answered(c), "abandoned": m.abandoned(c),
+def _fcr_footer(fcr: dict[Any, tuple[int, int]], settings: Settings) -> str:
+    resolved, eligible = sum(r for r, _ in fcr.values()), sum(n for _, n in fcr.values())
+    return (f"first-contact resolution: {resolved} of {eligible} answered inbound calls with a disposition had no "
+            f"repeat call within {settings.fcr_window_days:g} days ({_pct_text(m.first_contact_resolution(resolved, eligible))})")
+
+
+def _queue_row(name: str, c: m.QueueCounts, fcr: tuple[int, int]) -> Row:
+    return {"queue": name, "hold_s": _r(c.hold_s), "fcr_pct": _pct(m.first_contact_resolution(*fcr)), "offered": m.offered(c), "answered": m.answered(c), "abandoned": m.abandoned(c),
             "abandoned_excl_short": m.abandoned(c, include_short=False), "overflowed": c.overflowed,
             "in_progress": c.in_progress, "sl_pct": _pct(m.service_level(c)),
             "sl_excl_short_pct": _pct(m.service_level(c, exclude_short_abandons=True)),
@@ -109,7 +119,8 @@ def _queue_row(name: str, c: m.QueueCounts) -> Row:
 
 
 QUEUE_COLUMNS = ["queue", "offered", "answered", "abandoned", "abandoned_excl_short", "overflowed", "in_progress",
-                 "sl_pct", "sl_excl_short_pct", "asa_s", "aht_s", "abandon_pct", "abandon_excl_short_pct"]
+                 "sl_pct", "sl_excl_short_pct", "asa_s", "aht_s", "abandon_pct", "abandon_excl_short_pct", "hold_s",
+                 "fcr_pct"]
 
 
 def _reconcile(c: m.QueueCounts) -> str:
@@ -121,17 +132,19 @@ def queues(conn: Any, since: dt.datetime, until: dt.datetime, zone: Any, now: dt
            settings: Settings = Settings()) -> Report:
     """Per queue: offered, answered, abandoned (with and without short ones), service level, ASA, AHT."""
     counts = sources.queues(conn, _plan(conn, since, until, zone, settings), settings.thresholds)
+    fcr = sources.fcr(conn, _plan(conn, since, until, zone, settings), zone, settings.fcr_window_days, "queue")
     table = Table("queues", QUEUE_COLUMNS)
     total = m.QueueCounts()
     for queue, c in sorted(counts.items()):
-        table.rows.append(_queue_row(queue or "-", c))
+        table.rows.append(_queue_row(queue or "-", c, fcr.get(queue or None, (0, 0))))
         total.add(c)
-    table.rows.append(_queue_row("(all)", total))
+    table.rows.append(_queue_row("(all)", total, (sum(r for r, _ in fcr.values()), sum(n for _, n in fcr.values()))))
     made, kept, on_time = q.callbacks_made_kept(conn, since, until, settings.callback_grace_s)
     footer = [_reconcile(total),
               f"service level: answered within {settings.service_level_s:g} s; short abandon: under "
               f"{settings.short_abandon_s:g} s",
-              f"callbacks made {made}, kept {kept} ({_pct_text(m.callbacks_kept(made, kept))}), kept on time {on_time}"]
+              f"callbacks made {made}, kept {kept} ({_pct_text(m.callbacks_kept(made, kept))}), kept on time {on_time}",
+              _fcr_footer(fcr, settings)]
     return Report("queues", since, until, zone, [table], footer)
 
 

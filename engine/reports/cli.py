@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from engine.reports import builders
-from engine.reports.metrics import DEFAULT_SERVICE_LEVEL_S, DEFAULT_SHORT_ABANDON_S
+from engine.reports.metrics import DEFAULT_FCR_WINDOW_DAYS, DEFAULT_SERVICE_LEVEL_S, DEFAULT_SHORT_ABANDON_S
 from engine.store.cliutil import center_zone, config_of, fail, open_cli_store, parse_local_time, store_errors
 
 
@@ -40,12 +40,15 @@ def _report_command(name: str) -> click.Command:
     @click.option("--short-abandon-seconds", type=click.FloatRange(min=0), default=DEFAULT_SHORT_ABANDON_S,
                   show_default=True, help="Abandons with a shorter wait are short abandons.")
     @click.option("--raw", is_flag=True, help="Recompute everything from raw rows (ignore the daily rollup).")
+    @click.option("--fcr-days", type=click.FloatRange(min=0, max=365), default=DEFAULT_FCR_WINDOW_DAYS,
+                  show_default=True, help="First-contact resolution: a repeat call from the number within this "
+                                          "many days means the first did not resolve the matter.")
     @click.pass_context
     def command(ctx: click.Context, start: str, end: str | None, as_csv: bool, sl_seconds: float,
-                short_abandon_seconds: float, raw: bool) -> None:
+                short_abandon_seconds: float, raw: bool, fcr_days: float) -> None:
         zone, since, until = _period(ctx, start, end)
         settings = builders.Settings(service_level_s=sl_seconds, short_abandon_s=short_abandon_seconds,
-                                     use_rollup=not raw)
+                                     use_rollup=not raw, fcr_window_days=fcr_days)
         store = open_cli_store(ctx)
         with store_errors(), store.connection() as conn:
             result = build(conn, since, until, zone, dt.datetime.now(dt.timezone.utc), settings)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, not_, or_, true
+from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.store.models import ContactAttemptRow, DispositionRow, InteractionRow
@@ -97,11 +97,37 @@ def handled() -> ColumnElement:
     return and_(I.c.agent_id.is_not(None), I.c.bridged_at.is_not(None))
 
 
+def talk_without_hold() -> ColumnElement:
+    """Talk of one interaction as AHT counts it: the bridged conversation (`talk_seconds`, bridge to
+    hang-up) minus the seconds on hold in it, so that talk + hold + wrap-up counts each second once."""
+    talk, hold = func.coalesce(I.c.talk_seconds, 0.0), func.coalesce(I.c.hold_seconds, 0.0)
+    return case((talk > hold, talk - hold), else_=0.0)
+
+
 def wrap_up_seconds(dialect: str) -> ColumnElement:
     """After-call work of one interaction: wrap_up_until − end of the agent conversation (bridge + talk), ≥ 0."""
     conversation_end = epoch(dialect, I.c.bridged_at) + func.coalesce(I.c.talk_seconds, 0.0)
     raw = epoch(dialect, I.c.wrap_up_until) - conversation_end
     return case((and_(I.c.wrap_up_until.is_not(None), I.c.bridged_at.is_not(None), raw > 0), raw), else_=0.0)
+
+
+UNRESOLVED_CATEGORY = "unresolved"  # a disposition in this category says the matter is still open
+
+
+def fcr_eligible() -> ColumnElement:
+    """An inbound call an agent handled and gave a disposition: the calls first-contact resolution judges."""
+    return and_(handled(), I.c.direction == "inbound", I.c.disposition_code.is_not(None))
+
+
+def fcr_resolved(dialect: str, window_s: float) -> ColumnElement:
+    """Eligible, a disposition not in category "unresolved", and no inbound call from the same number in the
+    window after it (the index on (caller, arrived_at) serves the look-up)."""
+    J = I.alias("repeat")
+    repeat = (select(literal(1)).select_from(J)
+              .where(J.c.caller == I.c.caller, J.c.direction == "inbound", J.c.arrived_at > I.c.arrived_at,
+                     epoch(dialect, J.c.arrived_at) <= epoch(dialect, I.c.arrived_at) + const(window_s))
+              .correlate(I).exists())
+    return and_(fcr_eligible(), or_(D.c.category.is_(None), D.c.category != const(UNRESOLVED_CATEGORY)), not_(repeat))
 
 
 def count_if(condition: ColumnElement) -> ColumnElement:

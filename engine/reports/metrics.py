@@ -34,7 +34,7 @@ class QueueCounts:
     overflowed: int = 0  # left the queue by the queue's rule: callback, voicemail, timeout, full
     wait_answered_s: float = 0.0  # sum of waits (queue entry -> bridge) of answered calls
     talk_s: float = 0.0  # sum of agent conversation seconds of answered calls
-    hold_s: float = 0.0  # sum of hold seconds (the store records none yet: 0)
+    hold_s: float = 0.0  # sum of hold seconds of answered calls (CHANNEL_HOLD..CHANNEL_UNHOLD, engine/acd/hold.py)
     wrap_up_s: float = 0.0  # sum of after-call work seconds of answered calls
     successes: int = 0  # answered calls whose disposition is a success (is_success)
 
@@ -125,8 +125,8 @@ def utilisation(t: AgentTime) -> float | None:
 
 def first_contact_resolution(resolved_first: int, eligible: int) -> float | None:
     """FCR = answered inbound calls with a disposition, from a caller who did not call again within the FCR
-    window (7 days), and whose disposition is not in category "unresolved" ÷ answered inbound calls with a
-    disposition (calls without one cannot be judged and are left out)."""
+    window (7 days by default, `--fcr-days`), and whose disposition is not in category "unresolved" ÷
+    answered inbound calls with a disposition (calls without one cannot be judged and are left out)."""
     return ratio(resolved_first, eligible)
 
 

@@ -41,8 +41,9 @@ def queue_counts(conn: Connection, since: dt.datetime, until: dt.datetime, limit
         func.count(), k.count_if(answered), k.count_if(k.abandoned(True)),
         k.count_if(k.short_abandoned(limits.short_abandon_s, True)),
         k.count_if(k.answered_within(limits.service_level_s, True)), k.count_if(k.overflowed(True)),
-        k.sum_if(answered, func.coalesce(I.c.wait_seconds, 0.0)), k.sum_if(answered, func.coalesce(I.c.talk_seconds, 0.0)),
+        k.sum_if(answered, func.coalesce(I.c.wait_seconds, 0.0)), k.sum_if(answered, k.talk_without_hold()),
         k.sum_if(answered, k.wrap_up_seconds(dialect)), k.count_if(success),
+        k.sum_if(answered, func.coalesce(I.c.hold_seconds, 0.0)),
     ]
     query = (select(*group, *columns).select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))
              .where(k.in_range(_naive(since), _naive(until)), k.offered()))
@@ -55,8 +56,20 @@ def queue_counts(conn: Connection, since: dt.datetime, until: dt.datetime, limit
         result[key] = QueueCounts(offered=int(v[0] or 0), answered=int(v[1] or 0), abandoned=int(v[2] or 0),
                                   short_abandoned=int(v[3] or 0), answered_within_t=int(v[4] or 0),
                                   overflowed=int(v[5] or 0), wait_answered_s=float(v[6] or 0),
-                                  talk_s=float(v[7] or 0), wrap_up_s=float(v[8] or 0), successes=int(v[9] or 0))
+                                  talk_s=float(v[7] or 0), wrap_up_s=float(v[8] or 0), successes=int(v[9] or 0),
+                                  hold_s=float(v[10] or 0))
     return result
+
+
+def fcr_counts(conn: Connection, since: dt.datetime, until: dt.datetime, window_s: float,
+               *group: Any) -> dict[tuple, tuple[int, int]]:
+    """{group key: (resolved on first contact, eligible)} for calls arrived in [since, until), from raw rows
+    (a repeat call may come up to `window_s` after `until`)."""
+    query = (select(*group, k.count_if(k.fcr_resolved(conn.dialect.name, window_s)), func.count())
+             .select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))
+             .where(k.in_range(_naive(since), _naive(until)), k.fcr_eligible()).group_by(*group))
+    width = len(group)
+    return {tuple(row[:width]): (int(row[width] or 0), int(row[width + 1] or 0)) for row in conn.execute(query)}
 
 
 @dataclass
@@ -69,22 +82,23 @@ class AgentCalls:
     conversions: int = 0
     inbound: int = 0
     outbound: int = 0
+    hold_s: float = 0.0
 
 
 def agent_calls(conn: Connection, since: dt.datetime, until: dt.datetime, *extra: Any) -> dict[Any, AgentCalls]:
     """AgentCalls per agent (per (agent, *extra) when extra group expressions are given)."""
     dialect = conn.dialect.name
-    query = (select(I.c.agent_id, *extra, func.count(), func.sum(func.coalesce(I.c.talk_seconds, 0.0)),
+    query = (select(I.c.agent_id, *extra, func.count(), func.sum(k.talk_without_hold()),
                     func.sum(k.wrap_up_seconds(dialect)), k.count_if(D.c.is_success.is_(True)),
-                    k.count_if(I.c.direction == "inbound"))
+                    k.count_if(I.c.direction == "inbound"), func.sum(func.coalesce(I.c.hold_seconds, 0.0)))
              .select_from(I.outerjoin(D, D.c.code == I.c.disposition_code))
              .where(k.in_range(_naive(since), _naive(until)), k.handled()).group_by(I.c.agent_id, *extra))
     out = {}
     for row in conn.execute(query):
         key = row[0] if not extra else tuple(row[:1 + len(extra)])
-        n, talk, wrap, conversions, inbound = row[1 + len(extra):]
+        n, talk, wrap, conversions, inbound, hold = row[1 + len(extra):]
         out[key] = AgentCalls(int(n), float(talk or 0), float(wrap or 0), int(conversions or 0), int(inbound or 0),
-                                int(n) - int(inbound or 0))
+                              int(n) - int(inbound or 0), float(hold or 0))
     return out
 
 

@@ -7,7 +7,7 @@ from typing import IO, Any
 
 from engine.reports.builders import Report, Table
 
-_NUMERIC = re.compile(r"[+-]?\d+(\.\d+)?")
+NUMERIC = re.compile(r"[+-]?\d+(\.\d+)?")
 SHADES = " .:-=+*#%@"  # light to heavy, for the heat map
 
 
@@ -65,7 +65,7 @@ def _table(table: Table) -> Iterable[str]:
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(table.columns)]
     yield "  ".join(c.ljust(w) for c, w in zip(table.columns, widths)).rstrip()
     for row in cells:
-        yield "  ".join(v.rjust(w) if _NUMERIC.fullmatch(v) else v.ljust(w) for v, w in zip(row, widths)).rstrip()
+        yield "  ".join(v.rjust(w) if NUMERIC.fullmatch(v) else v.ljust(w) for v, w in zip(row, widths)).rstrip()
     if not cells:
         yield "(no rows)"
 

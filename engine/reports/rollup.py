@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from engine.reports import counting as k
 from engine.reports import queries as q
+from engine.reports.metrics import DEFAULT_FCR_WINDOW_DAYS as FCR_WINDOW_DAYS
 from engine.reports.metrics import CampaignCounts, QueueCounts
 from engine.reports.timeline import raw_seconds, R as STATE_DAYS
 from engine.store.models import ReportDailyCountRow, RollupDayRow
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 C = ReportDailyCountRow.__table__
 M = RollupDayRow.__table__
 N = [f"n{i}" for i in range(8)]
-X = [f"x{i}" for i in range(3)]
+X = [f"x{i}" for i in range(4)]
 
 
 @dataclass
@@ -37,6 +38,11 @@ class Plan:
 
     days: list[dt.date] = field(default_factory=list)
     pieces: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+
+
+def fcr_closed(day: dt.date, zone: Any) -> dt.datetime:
+    """When the FCR window of a day's last call has passed: a rollup built after it has final FCR counts."""
+    return _midnight(day + dt.timedelta(days=1), zone) + dt.timedelta(days=FCR_WINDOW_DAYS)
 
 
 def _midnight(day: dt.date, zone: Any) -> dt.datetime:
@@ -66,9 +72,27 @@ def plan(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any, li
     return result
 
 
+def fcr_plan(conn: Connection, period: Plan, zone: Any, window_days: float) -> Plan:
+    """The part of `period` whose first-contact resolution the rollup knows for good: rolled-up days built
+    after their FCR window closed, with the rollup's window; every other day of `period` goes raw."""
+    if not period.days:
+        return period
+    built = dict(conn.execute(select(M.c.day, M.c.built_at).where(M.c.day >= min(period.days),
+                                                                   M.c.day <= max(period.days))).all())
+    result = Plan([], list(period.pieces))
+    for day in period.days:
+        at = built.get(day)
+        at = None if at is None else (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc))
+        if window_days == FCR_WINDOW_DAYS and at is not None and at >= fcr_closed(day, zone):
+            result.days.append(day)
+        else:
+            result.pieces.append((_midnight(day, zone), _midnight(day + dt.timedelta(days=1), zone)))
+    return result
+
+
 def read(conn: Connection, kind: str, days: list[dt.date], by_day: bool = False,
          keys: tuple[str, ...] = ("k1", "k2", "k3")) -> list[tuple]:
-    """Summed rows of one kind over the days: (*keys[, day], n0..n7, x0..x2); keys left out are summed over."""
+    """Summed rows of one kind over the days: (*keys[, day], n0..n7, x0..x3); keys left out are summed over."""
     if not days:
         return []
     keys = [C.c[key] for key in keys] + ([C.c.day] if by_day else [])
@@ -80,14 +104,14 @@ def read(conn: Connection, kind: str, days: list[dt.date], by_day: bool = False,
 
 
 def queue_counts_of(row: tuple, offset: int = 3) -> QueueCounts:
-    n, x = row[offset:offset + 8], row[offset + 8:offset + 11]
+    n, x = row[offset:offset + 8], row[offset + 8:offset + 12]
     return QueueCounts(offered=int(n[0]), answered=int(n[1]), abandoned=int(n[2]), short_abandoned=int(n[3]),
                        answered_within_t=int(n[4]), overflowed=int(n[5]), successes=int(n[6]),
-                       wait_answered_s=float(x[0]), talk_s=float(x[1]), wrap_up_s=float(x[2]))
+                       wait_answered_s=float(x[0]), talk_s=float(x[1]), wrap_up_s=float(x[2]), hold_s=float(x[3]))
 
 
 def campaign_counts_of(row: tuple, offset: int = 3) -> CampaignCounts:
-    n, x = row[offset:offset + 8], row[offset + 8:offset + 11]
+    n, x = row[offset:offset + 8], row[offset + 8:offset + 12]
     return CampaignCounts(int(n[0]), int(n[1]), int(n[2]), int(n[3]), int(n[4]), int(n[5]), float(x[0]))
 
 
@@ -97,8 +121,8 @@ def _local(slot: Any, zone: Any) -> dt.datetime:
 
 def _counts_rows(conn: Connection, since: dt.datetime, until: dt.datetime, zone: Any,
                  limits: q.Thresholds) -> dict[tuple, list]:
-    """{(day, kind, k1, k2, k3): [n0..n7, x0..x2]} for every kind, from the raw rows of [since, until)."""
-    out: dict[tuple, list] = defaultdict(lambda: [0] * 8 + [0.0] * 3)
+    """{(day, kind, k1, k2, k3): [n0..n7, x0..x3]} for every kind, from the raw rows of [since, until)."""
+    out: dict[tuple, list] = defaultdict(lambda: [0] * 8 + [0.0] * 4)
     dialect = conn.dialect.name
     islot, aslot = k.slot(dialect, k.I.c.arrived_at), k.slot(dialect, k.A.c.at)
 
@@ -116,10 +140,14 @@ def _counts_rows(conn: Connection, since: dt.datetime, until: dt.datetime, zone:
         local = _local(s, zone)
         put((local.date(), "queue", queue or "", str(local.hour), ""),
             [c.offered, c.answered, c.abandoned, c.short_abandoned, c.answered_within_t, c.overflowed, c.successes],
-            [c.wait_answered_s, c.talk_s, c.wrap_up_s])
+            [c.wait_answered_s, c.talk_s, c.wrap_up_s, c.hold_s])
     for (agent, s), a in q.agent_calls(conn, since, until, islot).items():
         put((_local(s, zone).date(), "agent", agent, "", ""), [a.handled, a.inbound, a.conversions],
-            [a.talk_s, a.wrap_up_s])
+            [a.talk_s, a.wrap_up_s, a.hold_s])
+    for kind, column in (("fcr_agent", k.I.c.agent_id), ("fcr_queue", k.I.c.queue)):
+        for (name, s), (resolved, eligible) in q.fcr_counts(conn, since, until, FCR_WINDOW_DAYS * 86400.0,
+                                                            column, islot).items():
+            put((_local(s, zone).date(), kind, name or "", "", ""), [resolved, eligible], [])
     for p in q.ivr_paths(conn, since, until, islot):
         put((_local(p.slot, zone).date(), "ivr", p.flow, q.path_text(p.path), f"{p.exit_node}|{p.how}"), [p.calls], [])
     for by in ("queue", "agent"):

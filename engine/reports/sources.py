@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from engine.reports import counting as k
 from engine.reports import queries as q
 from engine.reports.metrics import CampaignCounts, QueueCounts
-from engine.reports.rollup import Plan, campaign_counts_of, queue_counts_of, read
+from engine.reports.rollup import Plan, campaign_counts_of, fcr_plan, queue_counts_of, read
 
 
 def _local(slot: Any, zone: Any) -> dt.datetime:
@@ -52,20 +52,37 @@ def agent_calls(conn: Connection, plan: Plan) -> dict[str, q.AgentCalls]:
     out: dict[str, q.AgentCalls] = defaultdict(q.AgentCalls)
     for since, until in plan.pieces:
         for agent, a in q.agent_calls(conn, since, until).items():
-            _add_agent(out[agent], a.handled, a.inbound, a.conversions, a.talk_s, a.wrap_up_s)
+            _add_agent(out[agent], a.handled, a.inbound, a.conversions, a.talk_s, a.wrap_up_s, a.hold_s)
     for row in read(conn, "agent", plan.days):
-        n, x = row[3:11], row[11:14]
-        _add_agent(out[row[0]], int(n[0]), int(n[1]), int(n[2]), float(x[0]), float(x[1]))
+        n, x = row[3:11], row[11:15]
+        _add_agent(out[row[0]], int(n[0]), int(n[1]), int(n[2]), float(x[0]), float(x[1]), float(x[2]))
     return dict(out)
 
 
-def _add_agent(a: q.AgentCalls, handled: int, inbound: int, conversions: int, talk: float, wrap: float) -> None:
+def _add_agent(a: q.AgentCalls, handled: int, inbound: int, conversions: int, talk: float, wrap: float,
+               hold: float) -> None:
     a.handled += handled
     a.inbound += inbound
     a.outbound += handled - inbound
     a.conversions += conversions
     a.talk_s += talk
     a.wrap_up_s += wrap
+    a.hold_s += hold
+
+
+def fcr(conn: Connection, plan: Plan, zone: Any, window_days: float, by: str) -> dict[Any, tuple[int, int]]:
+    """{agent or queue: (resolved on first contact, eligible)}: final rolled-up days, the rest from raw rows."""
+    part = fcr_plan(conn, plan, zone, window_days)
+    column = k.I.c.agent_id if by == "agent" else k.I.c.queue
+    out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for since, until in part.pieces:
+        for (name,), (resolved, eligible) in q.fcr_counts(conn, since, until, window_days * 86400.0, column).items():
+            out[name or None][0] += resolved
+            out[name or None][1] += eligible
+    for row in read(conn, f"fcr_{by}", part.days):
+        out[row[0] or None][0] += int(row[3])
+        out[row[0] or None][1] += int(row[4])
+    return {name: (v[0], v[1]) for name, v in out.items()}
 
 
 def ivr_paths(conn: Connection, plan: Plan) -> list[q.PathCount]:

@@ -90,6 +90,7 @@ class Interaction:
     wrap_up_until: dt.datetime | None = None
     wait_seconds: float | None = None
     talk_seconds: float | None = None
+    hold_seconds: float | None = None
     hangup_cause: str | None = None
     sip_status: int | None = None
     ivr_exit_node: str | None = None

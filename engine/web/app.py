@@ -151,6 +151,8 @@ def create_app(services: WebServices, config: Any, secret_key: bytes) -> Flask:
     from engine.api.blueprint import api
     app.register_blueprint(views)
     app.register_blueprint(api)
+    from engine.web.reports_pages import reports_pages
+    app.register_blueprint(reports_pages)
     return app
 
 

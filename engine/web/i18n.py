@@ -10,6 +10,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "console": {"zh": "坐席工作台", "en": "Agent console"},
     "wallboard": {"zh": "监控大屏", "en": "Wallboard"},
     "history": {"zh": "通话记录", "en": "Call history"},
+    "reports": {"zh": "报表", "en": "Reports"},
     "sign_in": {"zh": "登录", "en": "Sign in"},
     "sign_out": {"zh": "退出", "en": "Sign out"},
     "user_id": {"zh": "工号", "en": "Agent ID"},

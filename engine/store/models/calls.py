@@ -24,7 +24,8 @@ class InteractionRow(Base):
     """One call from arrival to hang-up, with its IVR path, queue, agent and outcome."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_customer_arrived", "customer_id", "arrived_at"),)
+    __table_args__ = (Index("ix_interactions_customer_arrived", "customer_id", "arrived_at"),
+                      Index("ix_interactions_caller_arrived", "caller", "arrived_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     direction: Mapped[str] = mapped_column(String(8))
@@ -48,6 +49,7 @@ class InteractionRow(Base):
     wrap_up_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hold_seconds: Mapped[float | None] = mapped_column(Float)  # on hold during the talk (CHANNEL_HOLD..UNHOLD)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     sip_status: Mapped[int | None] = mapped_column(Integer)
     ivr_exit_node: Mapped[str | None] = mapped_column(String(64))

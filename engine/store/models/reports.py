@@ -59,3 +59,4 @@ class ReportDailyCountRow(Base):
     x0: Mapped[float] = mapped_column(Float, default=0.0)
     x1: Mapped[float] = mapped_column(Float, default=0.0)
     x2: Mapped[float] = mapped_column(Float, default=0.0)
+    x3: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import false, func, or_, select, true, update
 
 from engine.store.database import Store
 from engine.store.errors import NotFound
@@ -19,7 +20,7 @@ _TIMES = {"arrived_at", "queue_entered_at", "offered_at", "answered_at", "bridge
 _LISTS = {"ivr_path", "ivr_digits"}
 UPDATABLE = _TIMES | _LISTS | {
     "call_id", "caller", "callee", "did", "customer_id", "campaign_id", "queue", "agent_id", "ivr_flow", "ivr_outcome",
-    "wait_seconds", "talk_seconds", "hangup_cause", "sip_status", "ivr_exit_node", "hangup_by", "disposition_code", "abandoned", "notes",
+    "wait_seconds", "talk_seconds", "hold_seconds", "hangup_cause", "sip_status", "ivr_exit_node", "hangup_by", "disposition_code", "abandoned", "notes",
     "transferred_from_id",
 }
 
@@ -118,6 +119,21 @@ class InteractionRepository:
             row = s.scalars(select(InteractionRow).where(InteractionRow.call_id == call_id)
                             .order_by(InteractionRow.id.desc()).limit(1)).first()
             return to_record(Interaction, row) if row else None
+
+    def add_hold(self, call_ids: Sequence[str], seconds: float) -> int | None:
+        """Add `seconds` on hold to the newest interaction of the first of `call_ids` that has one (a hold
+        is reported on either leg of a bridged call); returns its id, or None when no call id is known."""
+        if seconds <= 0:
+            return None
+        with self.store.session() as s:
+            for call_id in call_ids:
+                row = s.scalars(select(InteractionRow).where(InteractionRow.call_id == call_id)
+                                .order_by(InteractionRow.id.desc()).limit(1)).first()
+                if row is not None:
+                    s.execute(update(InteractionRow).where(InteractionRow.id == row.id).values(
+                        hold_seconds=func.coalesce(InteractionRow.hold_seconds, 0.0) + float(seconds)))
+                    return row.id
+        return None
 
     def recent_for_customer(self, customer_id: int, limit: int = 5) -> list[Interaction]:
         """The customer's newest interactions first."""
