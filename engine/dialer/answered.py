@@ -1,11 +1,13 @@
 """Answered campaign calls: the outbound server's handler for calls the dialer placed (they carry jq_campaign_id).
 
-How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record.
+How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record
+(a callee who hangs up before the flow is done: outcome interrupted, retried per the campaign's rules).
 Agent campaigns queue the call at high priority in the campaign's queue (the shared agent pool) at once,
 so a person is never delayed, while two things may take it out of line first: the safe-harbour deadline
 (no agent within `safe_harbour_within_s` of the answer: the message is played, the call hung up and the
-attempt recorded as dropped/abandoned) and, when the campaign detects machines, mod_avmd's beep
-(`avmd::beep`, started on answer): the campaign's message is left or the call hung up, outcome machine.
+attempt recorded as dropped/abandoned; a callee who hangs up first: interrupted, still abandoned) and, when
+the campaign detects machines, mod_avmd's beep (`avmd::beep`, started on answer): the campaign's message is
+left or the call hung up, outcome machine.
 Talk time runs from the bridge to the agent to its end, as the switch timestamps them.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import gevent
 from gevent.event import Event as Flag
 
-from engine.dialer.outcomes import ANSWERED, DROPPED, MACHINE
+from engine.dialer.outcomes import ANSWERED, DROPPED, INTERRUPTED, MACHINE
 from engine.dialer.service import CampaignLoop, DialerService, OutboundCall
 from engine.esl import commands
 from engine.ivr.ports import QueueRequest
@@ -127,7 +129,9 @@ class CampaignCalls:
         talk = None
         if record is not None and record.answered_at is not None and record.ended_at is not None:
             talk = round((record.ended_at - record.answered_at).total_seconds(), 3)
-        loop.conclude(call, ANSWERED, talk_seconds=talk, abandoned=False)
+        # the line dropped before the flow was done: retried per the campaign's `interrupted` rule
+        outcome = INTERRUPTED if record is not None and record.outcome == "caller_hangup" else ANSWERED
+        loop.conclude(call, outcome, talk_seconds=talk, abandoned=False)
 
     def _customer(self, call: OutboundCall) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -180,6 +184,7 @@ class CampaignCalls:
             deadline.kill(block=False)
             call.waiting = False
         detail = result.detail if result is not None else ""
+        left_first = bool(getattr(channel, "hung_up", False)) and detail != SAFE_HARBOUR  # callee hung up waiting
         if facts.bridged_at is None and not getattr(channel, "hung_up", False):
             if facts.beep.is_set():
                 self._machine_message(channel, config)
@@ -201,10 +206,11 @@ class CampaignCalls:
             d.hopper.answered(call.attempt_id, answered_at, live=False)
             loop.conclude(call, MACHINE, abandoned=False)
             return
-        # No agent in time (or the customer left first): a live answer dropped.
+        # No agent in time: a live answer dropped. The customer hung up first (within the safe harbour): the
+        # line was interrupted; retried per the `interrupted` rule, still counted as abandoned (no agent).
         loop.history.call_abandoned(d.clock())
         d.hopper.answered(call.attempt_id, answered_at, live=True)
-        loop.conclude(call, DROPPED, abandoned=True)
+        loop.conclude(call, INTERRUPTED if left_first else DROPPED, abandoned=True)
 
     def _machine_message(self, channel: Any, config: Any) -> None:
         if config.machine_action == "message" and config.machine_message:
