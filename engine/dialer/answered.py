@@ -1,7 +1,8 @@
 """Answered campaign calls: the outbound server's handler for calls the dialer placed (they carry jq_campaign_id).
 
 How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record
-(a callee who hangs up before the flow is done: outcome interrupted, retried per the campaign's rules).
+(a callee who hangs up before the flow is done: outcome interrupted, retried per the campaign's rules; with
+machine detection mod_avmd runs beside the flow, and a beep stops the flow for the campaign's machine action).
 Agent campaigns queue the call at high priority in the campaign's queue (the shared agent pool) at once,
 so a person is never delayed, while two things may take it out of line first: the safe-harbour deadline
 (no agent within `safe_harbour_within_s` of the answer: the message is played, the call hung up and the
@@ -22,6 +23,7 @@ from gevent.event import Event as Flag
 from engine.dialer.outcomes import ANSWERED, DROPPED, INTERRUPTED, MACHINE
 from engine.dialer.service import CampaignLoop, DialerService, OutboundCall
 from engine.esl import commands
+from engine.ivr.channel import CallHungUp
 from engine.ivr.ports import QueueRequest
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class CallFacts:
         self.clock = clock
         self.bridged_at: float | None = None
         self.ended_at: float | None = None
+        self.hangup_at: float | None = None  # the switch's time of the leg's hang-up
         self.beep = Flag()
         self.on_beep: Any = None
         self.on_bridge: Any = None
@@ -64,6 +67,8 @@ class CallFacts:
         elif name in (commands.EV_CHANNEL_UNBRIDGE, commands.EV_CHANNEL_HANGUP):
             if self.bridged_at is not None and self.ended_at is None:
                 self.ended_at = event_time(event, self.clock())
+            if name == commands.EV_CHANNEL_HANGUP and self.hangup_at is None:
+                self.hangup_at = event_time(event, self.clock())
         elif name == commands.EV_CUSTOM and event.headers.get(commands.H_SUBCLASS) == commands.SUBCLASS_AVMD_BEEP:
             self.beeped()
 
@@ -81,6 +86,28 @@ class CallFacts:
             return None
         end = self.ended_at if self.ended_at is not None else self.clock()
         return round(max(0.0, end - self.bridged_at), 3)
+
+
+class StopOnBeep:
+    """The flow's view of an agentless call with machine detection: once mod_avmd heard a beep, the flow's next
+    step finds the line gone (CallHungUp), so the flow ends and the machine gets the campaign's action."""
+
+    def __init__(self, channel: Any, beep: Flag) -> None:
+        self._channel = channel
+        self._beep = beep
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._channel, name)
+        if not callable(value) or name == "add_handler":
+            return value
+
+        def step(*args: Any, **kwargs: Any) -> Any:
+            if self._beep.is_set():
+                if name == "hangup":  # the machine action decides when the call ends
+                    return None
+                raise CallHungUp("an answering machine: the flow stops at its beep")
+            return value(*args, **kwargs)
+        return step
 
 
 class CampaignCalls:
@@ -117,15 +144,39 @@ class CampaignCalls:
 
     # ----- agentless ------------------------------------------------------------------------------
     def _agentless(self, channel: Any, loop: CampaignLoop, call: OutboundCall) -> None:
-        d = self.dialer
+        d, config = self.dialer, call.campaign.config
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
-        d.hopper.answered(call.attempt_id, d.now(), live=True)
-        d.hopper.connected(call.attempt_id, d.now())  # the agentless IVR took it: not an abandon
+        answered_at = d.now()  # stored once the flow is over: a person (the IVR took it) or a machine
+        facts = CallFacts(d.clock)
+        flow_channel = channel
+        stop_watching = None
+        if config.machine_detect:  # mod_avmd runs beside the flow; a beep ends the flow for the machine action
+            stop_watching = channel.add_handler(facts.on_event)
+            facts.on_beep = lambda: d.control.bgapi(commands.uuid_break(call.uuid, all=True))  # stop the prompt
+            call.on_beep = facts.beeped
+            flow_channel = StopOnBeep(channel, facts.beep)
+            try:
+                channel.execute_async(commands.APP_AVMD_START)
+            except Exception as exc:  # usually the callee already hung up
+                log.info("call %s: answering-machine detection not started (%s)", call.uuid, exc)
         record = None
-        if self.runner is not None:
-            record = self.runner.run_flow(channel, call.campaign.config.ivr_flow, self._customer(call))
-        else:
+        try:
+            if self.runner is not None:
+                record = self.runner.run_flow(flow_channel, config.ivr_flow, self._customer(call))
+            else:
+                channel.hangup()
+        finally:
+            if stop_watching is not None:
+                stop_watching()
+        if facts.beep.is_set():  # an answering machine: leave the campaign's message after the beep, or not
+            if not getattr(channel, "hung_up", False):
+                self._machine_message(channel, config)
             channel.hangup()
+            d.hopper.answered(call.attempt_id, answered_at, live=False)
+            loop.conclude(call, MACHINE, abandoned=False)
+            return
+        d.hopper.answered(call.attempt_id, answered_at, live=True)
+        d.hopper.connected(call.attempt_id, answered_at)  # the agentless IVR took it: not an abandon
         talk = None
         if record is not None and record.answered_at is not None and record.ended_at is not None:
             talk = round((record.ended_at - record.answered_at).total_seconds(), 3)
@@ -171,7 +222,8 @@ class CampaignCalls:
         call.waiting = True
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
         # The safe-harbour clock starts at the answer as the switch stamped it, not when the call reached us.
-        left = config.safe_harbour_within_s - max(0.0, d.clock() - answer_time(channel, d.clock()))
+        answered_on_switch = answer_time(channel, d.clock())
+        left = config.safe_harbour_within_s - max(0.0, d.clock() - answered_on_switch)
         deadline = gevent.spawn_later(max(0.0, left), d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
         result = None
         try:
@@ -184,7 +236,6 @@ class CampaignCalls:
             deadline.kill(block=False)
             call.waiting = False
         detail = result.detail if result is not None else ""
-        left_first = bool(getattr(channel, "hung_up", False)) and detail != SAFE_HARBOUR  # callee hung up waiting
         if facts.bridged_at is None and not getattr(channel, "hung_up", False):
             if facts.beep.is_set():
                 self._machine_message(channel, config)
@@ -206,8 +257,10 @@ class CampaignCalls:
             d.hopper.answered(call.attempt_id, answered_at, live=False)
             loop.conclude(call, MACHINE, abandoned=False)
             return
-        # No agent in time: a live answer dropped. The customer hung up first (within the safe harbour): the
-        # line was interrupted; retried per the `interrupted` rule, still counted as abandoned (no agent).
+        # No agent in time: a live answer dropped. The line ended within the safe harbour (by the switch's
+        # clock: only the callee ends it then): interrupted, retried per its rule, still counted as abandoned.
+        left_first = (facts.hangup_at is not None
+                      and facts.hangup_at - answered_on_switch < config.safe_harbour_within_s)
         loop.history.call_abandoned(d.clock())
         d.hopper.answered(call.attempt_id, answered_at, live=True)
         loop.conclude(call, INTERRUPTED if left_first else DROPPED, abandoned=True)

@@ -106,3 +106,59 @@ def test_a_callee_who_hangs_up_during_the_reminder_is_interrupted_and_due_again(
         assert contact.next_attempt_at - dt.datetime.now(dt.timezone.utc) > dt.timedelta(minutes=19)
     finally:
         rig.close()
+
+
+def test_an_answering_machine_stops_the_reminder_at_its_beep_and_gets_the_campaigns_message(tmp_path) -> None:
+    from engine.acd.announcer import TtsAnnouncer
+
+    rig = DialerRig(tmp_path, agents=1, time_scale=0.05)  # the beep (8 s) comes while the flow runs
+    try:
+        registry = FlowRegistry(FLOWS)
+        assert registry.reload().ok
+        log = MemoryInteractionLog()
+        tts = SimTts(rig.sim, tmp_path)
+        rig.calls_handler.runner = FlowRunner(registry, tts, interactions=log, recordings_dir=tmp_path / "rec")
+        rig.calls_handler.announcer = TtsAnnouncer(tts)
+        # Given an answering machine that greets for 8 s and beeps (the simulator's mod_avmd model)
+        number = "+8613900000021"
+        rig.sim.set_destination(number, outcome="machine", after=2.0, machine_greeting=8.0)
+        message = "您好，这里是还款提醒，请回电4008001000。"
+        yaml = YAML.replace("retry:\n", "answering_machine: {detect: true, action: message, message: '"
+                            + message + "'}\nretry:\n") + "  machine: {delay: 1d, max_attempts: 2}\n"
+        cid = rig.campaign(yaml, [number])
+        legs: dict[str, object] = {}
+
+        def watch() -> None:  # keep the customer's leg to read the apps the switch ran on it
+            while True:
+                for ch in list(rig.sim.channels.values()):
+                    if ch.variables.get("jq_campaign_id"):
+                        legs[ch.uuid] = ch
+                gevent.sleep(0.01)
+        watcher = gevent.spawn(watch)
+        # When the campaign calls it
+        rig.launch(cid)
+        rig.dialer.start()
+        repo = DialAttemptRepository(rig.store)
+        deadline = time.monotonic() + 30
+        while not (repo.figures(cid, utc(0)).attempts == 1 and repo.figures(cid, utc(0)).in_flight == 0):
+            assert time.monotonic() < deadline, repo.figures(cid, utc(0))
+            time.sleep(0.05)
+        # Then avmd was started on the call, the flow stopped at the beep, the message was left after it, and the
+        # attempt is a machine (not a live answer), due again per the machine rule
+        f = repo.figures(cid, utc(0))
+        assert f.outcomes == {"machine": 1} and f.live_answers == 0 and f.abandoned == 0
+        watcher.kill()
+        (leg,) = legs.values()
+        apps = list(leg.apps)  # type: ignore[attr-defined]
+        message_path = next(path for path, text in tts.texts.items() if text == message)
+        played = [arg for name, arg in apps if name == "playback"]
+        assert "avmd_start" in [name for name, _ in apps]
+        assert played[-1] == message_path and played.count(message_path) == 1, apps  # after the flow stopped
+        goodbye = [path for path, text in tts.texts.items() if "再见" in text]
+        assert not set(goodbye) & set(played), apps  # the flow never reached its end
+        assert any("uuid_break" in line for line in rig.sim.command_log)  # the prompt the machine heard was cut
+        assert [r.outcome for r in log.records] != ["payment_promised"]
+        contact = CampaignRepository(rig.store).contact(1)
+        assert contact is not None and contact.status == "pending"
+    finally:
+        rig.close()

@@ -19,6 +19,7 @@ NO_RETRY = """retry:
   machine: {delay: 10m, max_attempts: 0}
   failed: {delay: 10m, max_attempts: 0}
   dropped: {delay: 10m, max_attempts: 0}
+  interrupted: {delay: 10m, max_attempts: 0}
 """
 
 
@@ -94,7 +95,7 @@ def test_a_callee_who_hangs_up_while_waiting_is_interrupted_abandoned_and_due_ag
         rig.sim.set_destination(numbers[0], outcome="answer", after=1.0, hangup_after=300.0)
         for number in numbers[1:]:
             rig.sim.set_destination(number, outcome="answer", after=10.0, hangup_after=30.0)
-        retry = NO_RETRY.replace("retry:\n", "retry:\n  interrupted: {delay: 45m, max_attempts: 2}\n")
+        retry = NO_RETRY.replace("interrupted: {delay: 10m, max_attempts: 0}", "interrupted: {delay: 45m, max_attempts: 2}")
         cid = rig.campaign(f"name: shorthold\nmode: predictive\nqueue: sales\nring_timeout: 15s\n"
                            f"caller_id: '4008001000'\nanswering_machine: {{detect: false}}\n{retry}", numbers)
         # When they are dialled
