@@ -1,8 +1,7 @@
 """Answered campaign calls: the outbound server's handler for calls the dialer placed (they carry jq_campaign_id).
 
 How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record
-(a callee who hangs up before the flow is done: outcome interrupted, retried per the campaign's rules; with
-machine detection mod_avmd runs beside the flow, and a beep stops the flow for the campaign's machine action).
+(a callee who hangs up before the flow is done: outcome interrupted, retried per the campaign's rules).
 Agent campaigns queue the call at high priority in the campaign's queue (the shared agent pool) at once,
 so a person is never delayed, while two things may take it out of line first: the safe-harbour deadline
 (no agent within `safe_harbour_within_s` of the answer: the message is played, the call hung up and the
@@ -23,7 +22,6 @@ from gevent.event import Event as Flag
 from engine.dialer.outcomes import ANSWERED, DROPPED, INTERRUPTED, MACHINE
 from engine.dialer.service import CampaignLoop, DialerService, OutboundCall
 from engine.esl import commands
-from engine.ivr.channel import CallHungUp
 from engine.ivr.ports import QueueRequest
 
 log = logging.getLogger(__name__)
@@ -88,28 +86,6 @@ class CallFacts:
         return round(max(0.0, end - self.bridged_at), 3)
 
 
-class StopOnBeep:
-    """The flow's view of an agentless call with machine detection: once mod_avmd heard a beep, the flow's next
-    step finds the line gone (CallHungUp), so the flow ends and the machine gets the campaign's action."""
-
-    def __init__(self, channel: Any, beep: Flag) -> None:
-        self._channel = channel
-        self._beep = beep
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._channel, name)
-        if not callable(value) or name == "add_handler":
-            return value
-
-        def step(*args: Any, **kwargs: Any) -> Any:
-            if self._beep.is_set():
-                if name == "hangup":  # the machine action decides when the call ends
-                    return None
-                raise CallHungUp("an answering machine: the flow stops at its beep")
-            return value(*args, **kwargs)
-        return step
-
-
 class CampaignCalls:
     """The per-call handler for answered campaign calls; give `handle` to `FlowRunner.campaign_calls`."""
 
@@ -144,39 +120,15 @@ class CampaignCalls:
 
     # ----- agentless ------------------------------------------------------------------------------
     def _agentless(self, channel: Any, loop: CampaignLoop, call: OutboundCall) -> None:
-        d, config = self.dialer, call.campaign.config
+        d = self.dialer
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
-        answered_at = d.now()  # stored once the flow is over: a person (the IVR took it) or a machine
-        facts = CallFacts(d.clock)
-        flow_channel = channel
-        stop_watching = None
-        if config.machine_detect:  # mod_avmd runs beside the flow; a beep ends the flow for the machine action
-            stop_watching = channel.add_handler(facts.on_event)
-            facts.on_beep = lambda: d.control.bgapi(commands.uuid_break(call.uuid, all=True))  # stop the prompt
-            call.on_beep = facts.beeped
-            flow_channel = StopOnBeep(channel, facts.beep)
-            try:
-                channel.execute_async(commands.APP_AVMD_START)
-            except Exception as exc:  # usually the callee already hung up
-                log.info("call %s: answering-machine detection not started (%s)", call.uuid, exc)
+        d.hopper.answered(call.attempt_id, d.now(), live=True)
+        d.hopper.connected(call.attempt_id, d.now())  # the agentless IVR took it: not an abandon
         record = None
-        try:
-            if self.runner is not None:
-                record = self.runner.run_flow(flow_channel, config.ivr_flow, self._customer(call))
-            else:
-                channel.hangup()
-        finally:
-            if stop_watching is not None:
-                stop_watching()
-        if facts.beep.is_set():  # an answering machine: leave the campaign's message after the beep, or not
-            if not getattr(channel, "hung_up", False):
-                self._machine_message(channel, config)
+        if self.runner is not None:
+            record = self.runner.run_flow(channel, call.campaign.config.ivr_flow, self._customer(call))
+        else:
             channel.hangup()
-            d.hopper.answered(call.attempt_id, answered_at, live=False)
-            loop.conclude(call, MACHINE, abandoned=False)
-            return
-        d.hopper.answered(call.attempt_id, answered_at, live=True)
-        d.hopper.connected(call.attempt_id, answered_at)  # the agentless IVR took it: not an abandon
         talk = None
         if record is not None and record.answered_at is not None and record.ended_at is not None:
             talk = round((record.ended_at - record.answered_at).total_seconds(), 3)
