@@ -1,30 +1,44 @@
-"""Benchmark: dial attempts per second through the hopper (lease + compliance + crash-safe attempt) on SQLite
-holding N campaign contacts (default 1,000,000) and M DNC numbers (default 1,000,000).
+"""Benchmark: dial attempts per second through the hopper (lease + compliance + crash-safe attempt) and the real
+ESL originate against the FreeSWITCH simulator, with N campaign contacts (default 1,000,000) and M DNC numbers
+(default 1,000,000) in the SQLite store.
 
 Each attempt: the hopper leases a batch of due contacts (compliance for the batch: DNC, caps, claims, calling
-hours), then per contact re-checks compliance and writes the attempt in one transaction, "originates", and
-records the outcome. `originate` is the hook where the lead plugs the real ESL originate against the
-simulator; by default the outcome is decided locally (no switch). Baseline in the same run: the bare lease +
-outcome path of the campaign repository (no compliance, no attempt rows) on another campaign.
+hours), then per contact re-checks compliance and writes the attempt in one transaction, originates it with the
+production command (`DialerService.originate_command`: origination_uuid, jq_* variables) as a `bgapi` job on
+one inbound ESL connection, and records the outcome from the job's result (`-ERR USER_BUSY` -> busy ...) when
+it comes back. Originates are pipelined as the dialing service does (up to `--window` jobs in flight), not one
+synchronous api per attempt. The simulator runs in its own process (as FreeSWITCH would), its called-party
+population refusing fast (busy / unallocated), so the figure is the dialer's path, not ring time.
+`--local` decides outcomes locally instead (no switch). Baseline in the same run: the bare lease + outcome
+path of the campaign repository (no compliance, no attempt rows) on another campaign.
 
 Last line: `dialer_throughput: attempts_per_s=<x> compliance_p99_ms=<y> double_dials=<n> dnc_dialed=<n>`
 (goal: >= 200 attempts/s from one engine, compliance p99 < 2 ms, 0 double dials, 0 DNC numbers dialed).
 """
 from __future__ import annotations
 
+from gevent import monkey
+
+monkey.patch_all()  # the engine runs under gevent; so does this benchmark (ESL client, pipelined jobs)
+
 import argparse
 import datetime as dt
+import gc
 import json
 import logging
 import random
 import shutil
 import sys
 import tempfile
+import os
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol, Union
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import text  # noqa: E402
 
@@ -47,9 +61,17 @@ retry:
   no_answer: {{delay: 2h, max_attempts: 3}}
   busy: {{delay: 10m, max_attempts: 3}}
 """
-# An originate hook: given the begun attempt, place the call and return its outcome
-# ("answered", "no_answer", "busy", ...) with the live/connected facts already reported through the hopper.
-Originate = Callable[[Hopper, CampaignHandle, Begun, dt.datetime], str]
+
+
+class PendingOutcome(Protocol):
+    """An originate in flight: `get()` waits for its outcome ("answered", "busy", "invalid", ...)."""
+
+    def get(self, timeout: float) -> str: ...
+
+
+# An originate hook: given the begun attempt, place the call and return its outcome ("answered", "no_answer",
+# "busy", ...), or a PendingOutcome when the call was started and its result comes later.
+Originate = Callable[[Hopper, CampaignHandle, Begun, dt.datetime], Union[str, PendingOutcome]]
 
 
 def local_outcome(hopper: Hopper, handle: CampaignHandle, begun: Begun, now: dt.datetime) -> str:
@@ -105,13 +127,22 @@ def load(store: Store, contacts: int, dnc: int, dnc_share: float, rng: random.Ra
     return bench, baseline
 
 
-def run_hopper(store: Store, handle: CampaignHandle, attempts: int, batch: int, originate: Originate
-               ) -> tuple[float, list[float], int]:
-    """(seconds, compliance check seconds per dial, refusals) for `attempts` dials."""
+def run_hopper(store: Store, handle: CampaignHandle, attempts: int, batch: int, originate: Originate,
+               window: int = 1) -> tuple[float, list[float], int]:
+    """(seconds, compliance check seconds per dial, refusals) for `attempts` dials, at most `window` of them
+    in flight at once (their outcomes recorded as they are needed back, oldest first)."""
     hopper = Hopper(store, CompliancePolicy(), "bench-engine")
     hopper.recover(T0)
     now, done, refused = T0, 0, 0
     checks: list[float] = []
+    pending: deque[tuple[int, Any, dt.datetime]] = deque()
+
+    def settle() -> None:
+        attempt_id, result, placed = pending.popleft()
+        outcome = result if isinstance(result, str) else result.get(timeout=60)
+        hopper.finish(handle, attempt_id, outcome, placed + dt.timedelta(seconds=20),
+                      talk_seconds=60.0 if outcome == "answered" else None)
+
     started = time.perf_counter()
     while done < attempts:
         ready = hopper.fill(handle, batch, now)
@@ -124,11 +155,13 @@ def run_hopper(store: Store, handle: CampaignHandle, attempts: int, batch: int, 
             if begun.attempt is None:
                 refused += 1
                 continue
-            outcome = originate(hopper, handle, begun, now)
-            hopper.finish(handle, begun.attempt.id, outcome, now + dt.timedelta(seconds=20),
-                          talk_seconds=60.0 if outcome == "answered" else None)
+            pending.append((begun.attempt.id, originate(hopper, handle, begun, now), now))
             done += 1
+            while len(pending) >= window:
+                settle()
         now += dt.timedelta(milliseconds=250)
+    while pending:
+        settle()
     return time.perf_counter() - started, checks, refused
 
 
@@ -188,40 +221,70 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
 
 
-def esl_originate(time_scale: float = 0.001) -> tuple[Originate, Callable[[], None]]:
-    """The real ESL originate against the simulator: the production builder (`DialerService.originate_command`,
-    origination_uuid, jq_* variables), `bgapi` on an inbound connection, the outcome from the job result
-    (`-ERR USER_BUSY` -> busy ...). The simulator's population refuses fast (busy / unallocated), so the
-    figure is the dialer's path, not ring time. Returns (hook, close)."""
-    from gevent import monkey
+class EslJob:
+    """A `bgapi originate` in flight; its outcome is read from the BACKGROUND_JOB body."""
 
-    monkey.patch_all()
-    from engine.dialer.outcomes import job_cause, outcome_for_cause
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def get(self, timeout: float) -> str:
+        from engine.dialer.outcomes import job_cause, outcome_for_cause
+
+        cause = job_cause(str(self.future.get(timeout=timeout)))
+        return "answered" if cause is None else outcome_for_cause(cause)
+
+
+def esl_originate(time_scale: float = 0.001) -> tuple[Originate, Callable[[], None]]:
+    """The real ESL originate against the simulator in its own process: the production builder
+    (`DialerService.originate_command`: origination_uuid, jq_* variables), `bgapi` on one inbound connection,
+    not waited for (EslJob). Returns (hook, close)."""
+    from remote_sim import JsonLineProcess
+
     from engine.dialer.service import DialerService, DialerSettings, OutboundCall
     from engine.esl import commands
     from engine.esl.connection import InboundConnection
+
+    sim = JsonLineProcess([sys.executable, os.path.abspath(__file__), "--serve-sim", str(time_scale)])
+    control = InboundConnection("127.0.0.1", sim.port, "bench", events=(commands.EV_BACKGROUND_JOB,)).start()
+    assert control.wait_connected(10)
+    services: dict[int, DialerService] = {}
+
+    def hook(hopper: Hopper, handle: CampaignHandle, begun: Begun, now: dt.datetime) -> EslJob:
+        assert begun.attempt is not None and begun.contact is not None
+        dialer = services.get(id(hopper))
+        if dialer is None:
+            dialer = services[id(hopper)] = DialerService(hopper.store, control, hopper, socket_address=("127.0.0.1", 9),
+                                                          settings=DialerSettings(gateway="sim"))
+        call = OutboundCall(commands.new_uuid(), handle, begun.contact, begun.attempt.id, time.time())
+        return EslJob(control.bgapi(dialer.originate_command(call)))
+
+    def close() -> None:
+        control.close()
+        try:
+            sim.ask(cmd="quit")
+            sim.proc.wait(10)
+        except Exception:
+            sim.proc.kill()
+    return hook, close
+
+
+def serve_sim(time_scale: float) -> None:
+    """The simulator for `esl_originate`, in its own process: prints {"port": n}, ends on {"cmd": "quit"}."""
+    from gevent.fileobject import FileObjectThread
+
     from engine.sim import FreeSwitchSim
     from engine.sim.population import Population
 
     sim = FreeSwitchSim(password="bench", time_scale=time_scale)
     sim.start()
     sim.set_population(Population(answer=0.0, machine=0.0, busy=0.6, unallocated=0.4, seed=1))
-    control = InboundConnection(*sim.address, "bench", events=(commands.EV_BACKGROUND_JOB,)).start()
-    assert control.wait_connected(10)
-
-    def hook(hopper: Hopper, handle: CampaignHandle, begun: Begun, now: dt.datetime) -> str:
-        assert begun.attempt is not None and begun.contact is not None
-        dialer = DialerService(hopper.store, control, hopper, socket_address=("127.0.0.1", 9),
-                               settings=DialerSettings(gateway="sim"))
-        call = OutboundCall(commands.new_uuid(), handle, begun.contact, begun.attempt.id, time.time())
-        body = str(control.bgapi(dialer.originate_command(call)).get(timeout=30))
-        cause = job_cause(body)
-        return "answered" if cause is None else outcome_for_cause(cause)
-
-    def close() -> None:
-        control.close()
-        sim.stop()
-    return hook, close
+    sys.stdout.write(json.dumps({"port": sim.address[1]}) + "\n")
+    sys.stdout.flush()
+    for _line in FileObjectThread(sys.stdin, "r"):
+        sys.stdout.write(json.dumps({"ok": True}) + "\n")
+        sys.stdout.flush()
+        break
+    sim.stop()
 
 
 def main(argv: list[str] | None = None, originate: Originate = local_outcome) -> int:
@@ -232,10 +295,15 @@ def main(argv: list[str] | None = None, originate: Originate = local_outcome) ->
     parser.add_argument("--attempts", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=50, help="Contacts leased per fill.")
     parser.add_argument("--db", default=None, help="SQLite file (default: a temp dir).")
-    parser.add_argument("--esl", action="store_true", help="Originate through real ESL against the simulator.")
+    parser.add_argument("--local", action="store_true",
+                        help="Decide outcomes locally instead of originating through ESL against the simulator.")
+    parser.add_argument("--window", type=int, default=100, help="Originates in flight at most (ESL path).")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() once loaded, as a daemon can after start-up: full collections then skip "
+                             "the start-up heap (the compliance tail in a plain run is those collections).")
     args = parser.parse_args(argv)
     close = None
-    if args.esl and originate is local_outcome:
+    if not args.local and originate is local_outcome:
         originate, close = esl_originate()
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(9)
@@ -255,15 +323,21 @@ def measure(args: argparse.Namespace, db: Path, rng: random.Random, originate: O
     t = time.perf_counter()
     bench, baseline = load(store, args.contacts, args.dnc, args.dnc_share, rng)
     print(f"loaded {args.contacts} contacts and {args.dnc} DNC numbers in {time.perf_counter() - t:.1f} s")
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
     handle = load_handle(store, bench)
     assert handle is not None
     base_s = run_baseline(store, baseline, min(args.attempts, 20000), args.batch)
-    seconds, checks, refused = run_hopper(store, handle, args.attempts, args.batch, originate)
+    seconds, checks, refused = run_hopper(store, handle, args.attempts, args.batch, originate,
+                                          window=1 if args.local else args.window)
     rate = args.attempts / seconds
     base_rate = min(args.attempts, 20000) / base_s
     double, dnc_dialed = audit(store, bench, handle.config.shortest_retry.total_seconds())
     p50, p99 = percentile(checks, 0.5) * 1000, percentile(checks, 0.99) * 1000
-    print(json.dumps({"attempts": args.attempts, "seconds": round(seconds, 2), "refused_at_dial": refused,
+    print(json.dumps({"path": ("local outcomes" if args.local else f"ESL bgapi, window {args.window}")
+                      + (", gc frozen after load" if args.gc_freeze else ""),
+                      "attempts": args.attempts, "seconds": round(seconds, 2), "refused_at_dial": refused,
                       "compliance_p50_ms": round(p50, 3), "compliance_p95_ms": round(percentile(checks, 0.95) * 1000, 3),
                       "baseline_lease_outcome_per_s": round(base_rate, 1),
                       **recheck_alone(store, bench, args.contacts)}))
@@ -276,4 +350,7 @@ def measure(args: argparse.Namespace, db: Path, rng: random.Random, originate: O
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["--serve-sim"]:
+        serve_sim(float(sys.argv[2]))
+    else:
+        sys.exit(main())

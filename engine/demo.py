@@ -317,6 +317,7 @@ retry:
   machine: {delay: 10m, max_attempts: 0}
   failed: {delay: 10m, max_attempts: 0}
   dropped: {delay: 10m, max_attempts: 0}
+  interrupted: {delay: 10m, max_attempts: 0}
 """
 REMINDER = """name: demo_reminder
 mode: agentless
@@ -327,6 +328,8 @@ caller_id: '4008001234'
 retry:
   busy: {delay: 10m, max_attempts: 0}
   no_answer: {delay: 10m, max_attempts: 0}
+  machine: {delay: 10m, max_attempts: 0}
+  interrupted: {delay: 10m, max_attempts: 0}
 """
 # The dialer's settings for the demo: the simulator's gateway, calls allowed at any hour (the demo runs whenever).
 DIALER = {"gateway": "sim", "tick_s": 0.2, "poll_s": 0.3,

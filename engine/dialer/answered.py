@@ -1,11 +1,13 @@
 """Answered campaign calls: the outbound server's handler for calls the dialer placed (they carry jq_campaign_id).
 
-How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record.
+How it works, in the call's own greenlet: agentless campaigns run their IVR flow with the customer record
+(a callee who hangs up before the flow is done: outcome interrupted, retried per the campaign's rules).
 Agent campaigns queue the call at high priority in the campaign's queue (the shared agent pool) at once,
 so a person is never delayed, while two things may take it out of line first: the safe-harbour deadline
 (no agent within `safe_harbour_within_s` of the answer: the message is played, the call hung up and the
-attempt recorded as dropped/abandoned) and, when the campaign detects machines, mod_avmd's beep
-(`avmd::beep`, started on answer): the campaign's message is left or the call hung up, outcome machine.
+attempt recorded as dropped/abandoned; a callee who hangs up first: interrupted, still abandoned) and, when
+the campaign detects machines, mod_avmd's beep (`avmd::beep`, started on answer): the campaign's message is
+left or the call hung up, outcome machine.
 Talk time runs from the bridge to the agent to its end, as the switch timestamps them.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import gevent
 from gevent.event import Event as Flag
 
-from engine.dialer.outcomes import ANSWERED, DROPPED, MACHINE
+from engine.dialer.outcomes import ANSWERED, DROPPED, INTERRUPTED, MACHINE
 from engine.dialer.service import CampaignLoop, DialerService, OutboundCall
 from engine.esl import commands
 from engine.ivr.ports import QueueRequest
@@ -48,6 +50,7 @@ class CallFacts:
         self.clock = clock
         self.bridged_at: float | None = None
         self.ended_at: float | None = None
+        self.hangup_at: float | None = None  # the switch's time of the leg's hang-up
         self.beep = Flag()
         self.on_beep: Any = None
         self.on_bridge: Any = None
@@ -64,6 +67,8 @@ class CallFacts:
         elif name in (commands.EV_CHANNEL_UNBRIDGE, commands.EV_CHANNEL_HANGUP):
             if self.bridged_at is not None and self.ended_at is None:
                 self.ended_at = event_time(event, self.clock())
+            if name == commands.EV_CHANNEL_HANGUP and self.hangup_at is None:
+                self.hangup_at = event_time(event, self.clock())
         elif name == commands.EV_CUSTOM and event.headers.get(commands.H_SUBCLASS) == commands.SUBCLASS_AVMD_BEEP:
             self.beeped()
 
@@ -166,7 +171,9 @@ class CampaignCalls:
         talk = None
         if record is not None and record.answered_at is not None and record.ended_at is not None:
             talk = round((record.ended_at - record.answered_at).total_seconds(), 3)
-        loop.conclude(call, ANSWERED, talk_seconds=talk, abandoned=False)
+        # the line dropped before the flow was done: retried per the campaign's `interrupted` rule
+        outcome = INTERRUPTED if record is not None and record.outcome == "caller_hangup" else ANSWERED
+        loop.conclude(call, outcome, talk_seconds=talk, abandoned=False)
 
     def _customer(self, call: OutboundCall) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -207,7 +214,8 @@ class CampaignCalls:
         call.waiting = True
         loop.history.call_resolved(d.clock(), d.clock() - call.placed_at, True)
         # The safe-harbour clock starts at the answer as the switch stamped it, not when the call reached us.
-        left = config.safe_harbour_within_s - max(0.0, d.clock() - answer_time(channel, d.clock()))
+        answered_on_switch = answer_time(channel, d.clock())
+        left = config.safe_harbour_within_s - max(0.0, d.clock() - answered_on_switch)
         deadline = gevent.spawn_later(max(0.0, left), d.queues.give_up_waiting, call.uuid, SAFE_HARBOUR)
         result = None
         try:
@@ -243,10 +251,13 @@ class CampaignCalls:
             d.hopper.answered(call.attempt_id, answered_at, live=False)
             loop.conclude(call, MACHINE, abandoned=False)
             return
-        # No agent in time (or the customer left first): a live answer dropped.
+        # No agent in time: a live answer dropped. The line ended within the safe harbour (by the switch's
+        # clock: only the callee ends it then): interrupted, retried per its rule, still counted as abandoned.
+        left_first = (facts.hangup_at is not None
+                      and facts.hangup_at - answered_on_switch < config.safe_harbour_within_s)
         loop.history.call_abandoned(d.clock())
         d.hopper.answered(call.attempt_id, answered_at, live=True)
-        loop.conclude(call, DROPPED, abandoned=True)
+        loop.conclude(call, INTERRUPTED if left_first else DROPPED, abandoned=True)
 
     def _machine_message(self, channel: Any, config: Any) -> None:
         if config.machine_action == "message" and config.machine_message:

@@ -20,7 +20,7 @@ from engine.yamlsrc import LocatedYaml, SourceError, load_file
 
 MODES = ("manual", "preview", "progressive", "predictive", "agentless")
 PURPOSES = ("marketing", "service", "collections", "survey")
-OUTCOMES = ("busy", "no_answer", "machine", "failed", "invalid", "dropped")
+OUTCOMES = ("busy", "no_answer", "machine", "failed", "invalid", "dropped", "interrupted")
 SEGMENTS = ("prospect", "new", "loyal", "vip")
 MACHINE_ACTIONS = ("hangup", "message", "agent")
 MIN_RING_TIMEOUT_S = 15
@@ -30,7 +30,7 @@ _CALLER_ID = re.compile(r"^\+?[0-9]{3,20}\Z")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 DEFAULT_RETRY = {"busy": ("10m", 3), "no_answer": ("2h", 3), "machine": ("1d", 2), "failed": ("30m", 2),
-                 "invalid": ("0s", 0), "dropped": ("1h", 2)}
+                 "invalid": ("0s", 0), "dropped": ("1h", 2), "interrupted": ("30m", 2)}
 _KEYS = {"name", "description", "mode", "purpose", "queue", "agents", "ivr_flow", "script", "caller_id", "source",
          "calling_windows", "retry", "max_attempts", "abandon", "ring_timeout", "safe_harbour",
          "answering_machine", "strategy", "priority"}

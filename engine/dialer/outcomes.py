@@ -1,7 +1,9 @@
 """Dial outcomes: what an originate's result or a hang-up cause means for a campaign attempt (pure).
 
 The names are the campaign's retry-rule outcomes (`campaigns.OUTCOMES`) plus "answered" (a person reached
-an agent or the agentless flow: the contact is done) and "machine".
+an agent or the agentless flow: the contact is done). "interrupted" is an answered call whose line dropped
+before it was worked: the callee hung up during the agentless flow, or while waiting for an agent within the
+safe harbour (still counted as abandoned: no agent was connected), or the engine died during the call.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from engine.esl import commands
 
 ANSWERED = "answered"
 DROPPED = "dropped"
+INTERRUPTED = "interrupted"
 MACHINE = "machine"
 # FreeSWITCH hang-up causes of a customer leg that never answered -> the campaign's outcome
 _BY_CAUSE = {

@@ -35,6 +35,10 @@ SQRT2 = math.sqrt(2.0)
 SQRT2PI = math.sqrt(2.0 * math.pi)
 GAIN_TEAM = 25  # agents: below this the controller's step grows as 25 / agents
 LONG_TALK = 20  # seconds: talks at least this long are conversations, shorter ones machines or hang-ups
+MIN_LIVE_ANSWERS = 20  # live answers seen before the model is trusted...
+MIN_HANDLED = 15  # ...and calls handled (talks in progress are censored, so few are enough)
+THETA_LARGE_TEAM = 0.05  # theta to start from with at least LARGE_TEAM agents (0.03 below)
+LARGE_TEAM = 50
 ANSWER_QUANTILES = tuple((2 * i + 1) / 12 for i in range(6))  # answer times the risk is averaged over
 
 
@@ -52,15 +56,15 @@ def _below_half(mean: float, var: float, third: float) -> float:
 class JinqiaoPolicy:
     """Model-based predictive pacing with an integral correction on the observed abandon rate."""
 
-    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.3, theta: float = 0.03,
+    def __init__(self, target_pct: float = 3.0, margin_pct: float = 0.3, theta: float | None = None,
                  small_team: int = 5, small_theta: float = 0.03, gain: float = 0.03,
                  max_lines_per_agent: float = 6.0) -> None:
         if not 0.0 < target_pct - margin_pct < 100.0:
             raise PacingError("pacing policy jinqiao: target - margin must be between 0 and 100 %")
         self.name = f"jinqiao:target={target_pct:g},margin={margin_pct:g}"
         self.aim = (target_pct - margin_pct) / 100.0
-        self.theta0 = theta
-        self.log_theta = math.log(theta)
+        self.theta0 = theta  # None: chosen by team size when the first snapshot comes
+        self.log_theta = math.log(theta) if theta is not None else 0.0
         self.small_team = small_team
         self.small_theta = small_theta
         self.gain = gain
@@ -82,6 +86,10 @@ class JinqiaoPolicy:
     def calls_to_place(self, state: PacingState, now: float) -> int:
         if state.agents_logged_in <= 0:
             return 0
+        if self.theta0 is None:
+            team = state.agents_logged_in - state.agents_paused
+            self.theta0 = THETA_LARGE_TEAM if team >= LARGE_TEAM else 0.03
+            self.log_theta = math.log(self.theta0)
         if self._next_refresh is None or now >= self._next_refresh:
             self._refresh(state, now)
             self._next_refresh = now + REFRESH_SECONDS
@@ -168,7 +176,7 @@ class JinqiaoPolicy:
         live_rings = sorted(min(int(ring), RING_BINS - 1) for _, ring, routed in recent if routed)
         handled = list(history.handled)
         talks = [t for t, _ in handled]
-        if len(live_rings) < 50 or len(talks) < 50:
+        if len(live_rings) < MIN_LIVE_ANSWERS or len(talks) < MIN_HANDLED:
             self._ready_model = False
             return
         n = float(len(recent))
@@ -231,7 +239,7 @@ def jinqiao_policy(spec: str, rest: str) -> JinqiaoPolicy:
                                          "small_team": int, "small_theta": float, "gain": float})
     return JinqiaoPolicy(target_pct=float(options.get("target", 3.0)),  # type: ignore[arg-type]
                          margin_pct=float(options.get("margin", 0.3)),  # type: ignore[arg-type]
-                         theta=float(options.get("theta", 0.03)),  # type: ignore[arg-type]
+                         theta=float(options["theta"]) if "theta" in options else None,  # type: ignore[arg-type]
                          small_team=int(options.get("small_team", 5)),  # type: ignore[arg-type]
                          small_theta=float(options.get("small_theta", 0.03)),  # type: ignore[arg-type]
                          gain=float(options.get("gain", 0.03)))  # type: ignore[arg-type]

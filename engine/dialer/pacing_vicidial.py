@@ -30,7 +30,7 @@ AUTO_DIAL_LOOP_SECONDS = 2.5
 
 
 def hhmm_of_day(now: float) -> int:
-    """Local HHMM as a number (1430 for 14:30) when `now` is seconds since local midnight."""
+    """Local HHMM as a number (1430 for 14:30) when `now` is seconds since local midnight (the simulator)."""
     seconds = int(now) % 86400
     return (seconds // 3600) * 100 + (seconds % 3600) // 60
 

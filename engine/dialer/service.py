@@ -25,6 +25,7 @@ from gevent.event import Event as Flag
 from engine.dialer.hopper import CampaignHandle, Hopper, load_handle
 from engine.dialer.outcomes import job_cause, outcome_for_cause
 from engine.dialer.pacing import PacingHistory, PacingState, make_policy
+from engine.dialer.pacing_vicidial import VicidialPolicy
 from engine.esl import commands
 from engine.store.phones import mask
 from engine.store.records import CampaignContact
@@ -38,6 +39,12 @@ SOCKET_WAIT_S = 5.0  # an answered call that has not reached the outbound server
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def hhmm_of_epoch(now: float) -> int:
+    """Local HHMM (the server's zone, as VICIdial reads its clock) of a Unix time: the engine's pacing clock."""
+    local = time.localtime(now)
+    return local.tm_hour * 100 + local.tm_min
 
 
 @dataclass
@@ -118,6 +125,8 @@ class CampaignLoop:
         self.settings = settings  # the stored configuration this loop runs, to notice `create --replace`
         mode = handle.config.mode
         self.policy = make_policy("progressive" if mode == "progressive" else dialer.settings.pacing)
+        if isinstance(self.policy, VicidialPolicy):  # the engine's clock is Unix time, not seconds since midnight
+            self.policy.hhmm = hhmm_of_epoch
         self.history = PacingHistory()
         self.calls: dict[str, OutboundCall] = {}
         self.wake = Flag()

@@ -25,6 +25,7 @@ retry:
   machine: {delay: 10m, max_attempts: 0}
   failed: {delay: 10m, max_attempts: 0}
   dropped: {delay: 10m, max_attempts: 0}
+  interrupted: {delay: 10m, max_attempts: 0}
 """
 CAUSE_OUTCOME = {"USER_BUSY": "busy", "UNALLOCATED_NUMBER": "invalid", "NO_ANSWER": "no_answer"}
 
@@ -49,6 +50,10 @@ def ground_truth(rig: DialerRig) -> dict[str, Any]:
         elif "bridged" in leg:
             outcomes["answered"] += 1
             live += 1
+        elif leg.get("ended", float("inf")) - attempt.answered_at < 2.0:  # the callee left within the safe harbour
+            outcomes["interrupted"] += 1
+            live += 1
+            dropped += 1
         else:
             outcomes["dropped"] += 1
             live += 1

@@ -53,6 +53,7 @@ class SwitchTruth:
             if "bridged" in leg:
                 leg.setdefault("talk_end", at)
             if name == commands.EV_CHANNEL_HANGUP:
+                leg.setdefault("ended", at)
                 leg.setdefault("cause", h.get(commands.H_HANGUP_CAUSE, ""))
                 leg.setdefault("number", h.get(commands.H_DESTINATION_NUMBER, ""))
 

@@ -37,7 +37,7 @@ def test_defaults_are_a_3_percent_abandon_target_over_30_days_and_a_25s_ring() -
     config = parse(BASE)
     assert config.abandon.rate == 0.03 and config.abandon.window == dt.timedelta(days=30)
     assert config.ring_timeout_s == 25 and config.marketing
-    assert set(config.retry) == {"busy", "no_answer", "machine", "failed", "invalid", "dropped"}
+    assert set(config.retry) == {"busy", "no_answer", "machine", "failed", "invalid", "dropped", "interrupted"}
 
 
 def test_ofcom_style_24h_abandon_window_and_percent_target() -> None:

@@ -168,3 +168,20 @@ def test_pacing_modules_are_pure() -> None:
         bad = {m for m in modules if m.split(".")[0] in {"gevent", "socket", "time", "sqlalchemy"}
                or m.startswith(("engine.store", "engine.esl", "engine.sim"))}
         assert not bad, f"{name} imports {bad}"
+
+
+def test_the_engine_loop_reads_vicidials_hhmm_from_unix_time_the_simulator_from_seconds_of_day() -> None:
+    import time as clock
+    from types import SimpleNamespace
+
+    from engine.dialer.service import CampaignLoop, DialerSettings, hhmm_of_epoch
+
+    # Unix time of 14:30 local (the engine's clock) and 14:30 as seconds since midnight (the simulator's)
+    epoch = clock.mktime((2026, 3, 2, 14, 30, 5, 0, 0, -1))
+    assert hhmm_of_epoch(epoch) == 1430 and hhmm_of_day(14 * 3600 + 30 * 60 + 5) == 1430
+    # The engine's campaign loop builds the same policy the simulator runs, told how its clock reads
+    dialer = SimpleNamespace(settings=DialerSettings(pacing="vicidial:ADAPT_TAPERED:max=1.25"))
+    handle = SimpleNamespace(config=SimpleNamespace(mode="predictive"))
+    loop = CampaignLoop(dialer, handle)  # type: ignore[arg-type]
+    assert isinstance(loop.policy, VicidialPolicy) and loop.policy.hhmm(epoch) == 1430
+    assert type(CampaignLoop(SimpleNamespace(settings=DialerSettings()), handle).policy).__name__ == "JinqiaoPolicy"  # type: ignore[arg-type]

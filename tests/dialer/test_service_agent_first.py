@@ -127,3 +127,54 @@ def test_a_request_signed_with_another_key_is_ignored(rig) -> None:
     assert headers[control.H_RESULT] == "refused"
     assert not [c for c in rig.sim.command_log if "originate" in str(c)]
     assert rig.acd.distributor.agents["1001"].state is AgentState.AVAILABLE
+
+
+def test_the_cli_call_and_preview_commands_ring_the_agents_phone_first(rig, tmp_path) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    control_rig(rig)  # the engine side: signed requests from the CLI reach AgentFirstDialer
+    host, port = rig.sim.address
+    config = tmp_path / "jinqiao.yaml"
+    config.write_text(f"freeswitch:\n  host: {host}\n  port: {port}\n  password: dialer-test\n", encoding="utf-8")
+    os.chmod(config, 0o600)
+
+    def jq(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+
+    def originates() -> list[str]:
+        return [str(c) for c in rig.sim.command_log if "originate" in str(c)]
+
+    # `jinqiao call NUMBER --agent 1002`: the agent's phone rings first, then the customer's
+    rig.sim.set_destination("+8613700000040", outcome="answer", after=2.0, hangup_after=50.0)
+    result = jq("call", "13700000040", "--agent", "1002")
+    assert result.exit_code == 0 and "ringing agent 1002" in result.output, result.output
+    wait(lambda: DialAttemptRepository(rig.store).for_number(["+8613700000040"])[0].outcome == "answered")
+    placed = originates()
+    assert len(placed) == 2 and "}user/1002 " in placed[0] and "}sofia/gateway/sim/+8613700000040 " in placed[1]
+    # a DNC number is refused by the CLI with the rule, and no phone rings
+    DncRepository(rig.store).add("+8613700000041", "black", "asked", now=utc(time.time()))
+    result = jq("call", "13700000041", "--agent", "1001")
+    assert result.exit_code != 0 and "dnc_black" in result.output and len(originates()) == 2
+    # `jinqiao campaign preview next | skip | dial`
+    numbers = ["+8613700000050", "+8613700000051"]
+    for n in numbers:
+        rig.sim.set_destination(n, outcome="answer", after=2.0, hangup_after=50.0)
+    cid = rig.campaign("name: vipcli\nmode: preview\nqueue: sales\nscript: '请问候客户 {{ customer.phone }}'\n", numbers)
+    rig.launch(cid)
+    wait(lambda: rig.acd.distributor.agents["1002"].state is AgentState.AVAILABLE)
+    result = jq("campaign", "preview", "next", "--agent", "1001", "--campaign", "vipcli")
+    assert result.exit_code == 0 and numbers[0] in result.output and f"请问候客户 {numbers[0]}" in result.output
+    assert rig.acd.distributor.agents["1001"].state is AgentState.RESERVED
+    result = jq("campaign", "preview", "skip", "--agent", "1001", "--reason", "on holiday")
+    assert result.exit_code == 0 and "skipped" in result.output
+    result = jq("campaign", "preview", "next", "--agent", "1001", "--campaign", "vipcli")
+    assert result.exit_code == 0 and numbers[1] in result.output
+    result = jq("campaign", "preview", "dial", "--agent", "1001")
+    assert result.exit_code == 0, result.output
+    wait(lambda: DialAttemptRepository(rig.store).for_number([numbers[1]])[0].outcome == "answered")
+    placed = originates()[2:]
+    assert len(placed) == 2 and "}user/1001 " in placed[0] and f"}}sofia/gateway/sim/{numbers[1]} " in placed[1]

@@ -3,6 +3,8 @@ shipped `overdue_reminder` flow with the contact's record (amount due read by TT
 a payment day, and the answer is stored with the call; the attempt is answered, not an abandon."""
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 
 import gevent
@@ -73,3 +75,35 @@ def test_reminder_reads_the_amount_due_and_stores_the_promised_payment_day(tmp_p
         assert repo.counts(cid) == {"done": 2, "failed": 1}
     finally:
         rig.close()
+
+
+def test_a_callee_who_hangs_up_during_the_reminder_is_interrupted_and_due_again(tmp_path) -> None:
+    rig = DialerRig(tmp_path, agents=1)
+    try:
+        registry = FlowRegistry(FLOWS)
+        assert registry.reload().ok
+        rig.calls_handler.runner = FlowRunner(registry, SimTts(rig.sim, tmp_path), interactions=MemoryInteractionLog(),
+                                              recordings_dir=tmp_path / "rec")
+        # Given a callee who answers and hangs up while the reminder is still being read
+        number = "+8613900000011"
+        rig.sim.set_destination(number, outcome="answer", after=2.0, hangup_after=5.0)
+        cid = rig.campaign(YAML + "  interrupted: {delay: 20m, max_attempts: 2}\n", [number])
+        # When the campaign calls
+        rig.launch(cid)
+        rig.dialer.start()
+        repo = DialAttemptRepository(rig.store)
+        deadline = time.monotonic() + 30
+        while not (repo.figures(cid, utc(0)).attempts == 1 and repo.figures(cid, utc(0)).in_flight == 0):
+            assert time.monotonic() < deadline, repo.figures(cid, utc(0))
+            time.sleep(0.05)
+        # Then the attempt is interrupted, not an abandon (the flow took the call), and the contact is due again
+        # after the campaign's 20 minutes
+        f = repo.figures(cid, utc(0))
+        assert f.outcomes == {"interrupted": 1} and f.abandoned == 0
+        contact = CampaignRepository(rig.store).contact(1)
+        assert contact is not None and contact.status == "pending" and contact.attempts == 1
+        assert contact.next_attempt_at is not None
+        assert contact.next_attempt_at - dt.datetime.now(dt.timezone.utc) > dt.timedelta(minutes=19)
+    finally:
+        rig.close()
+

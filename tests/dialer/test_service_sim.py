@@ -3,7 +3,11 @@ uuid, outcomes from job results, answered calls bridged to agents of the shared 
 and the campaign's figures equal to what the switch itself reported."""
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import pytest
+from sqlalchemy import text
 
 from engine.dialer.service import DialerSettings
 from engine.store.repos.dial_attempts import DialAttemptRepository
@@ -15,6 +19,7 @@ NO_RETRY = """retry:
   machine: {delay: 10m, max_attempts: 0}
   failed: {delay: 10m, max_attempts: 0}
   dropped: {delay: 10m, max_attempts: 0}
+  interrupted: {delay: 10m, max_attempts: 0}
 """
 
 
@@ -116,3 +121,44 @@ def test_a_running_campaign_takes_a_replaced_configuration_without_a_restart(rig
     # Then the running loop dials both with the new windows, without a pause and resume
     rig.wait_done(cid, 2, timeout=20)
     assert DialAttemptRepository(rig.store).figures(cid, utc(0)).outcomes == {"busy": 2}
+
+
+def test_a_callee_who_hangs_up_while_waiting_is_interrupted_abandoned_and_due_again(tmp_path) -> None:
+    # Given one agent held by the first answer, and three callees who hang up 0.3 s after answering (inside
+    # the 2 s safe harbour) while the agent is busy
+    rig = DialerRig(tmp_path, agents=1, settings=DialerSettings(gateway="sim", pacing="fixed:4", tick_s=0.05,
+                                                                poll_s=0.1))
+    try:
+        numbers = [f"+86139002{i:05d}" for i in range(4)]
+        rig.sim.set_destination(numbers[0], outcome="answer", after=1.0, hangup_after=300.0)
+        for number in numbers[1:]:
+            rig.sim.set_destination(number, outcome="answer", after=10.0, hangup_after=30.0)
+        retry = NO_RETRY.replace("interrupted: {delay: 10m, max_attempts: 0}", "interrupted: {delay: 45m, max_attempts: 2}")
+        cid = rig.campaign(f"name: shorthold\nmode: predictive\nqueue: sales\nring_timeout: 15s\n"
+                           f"caller_id: '4008001000'\nanswering_machine: {{detect: false}}\n{retry}", numbers)
+        # When they are dialled
+        rig.launch(cid)
+        rig.dialer.start()
+        repo = DialAttemptRepository(rig.store)
+        deadline = time.monotonic() + 30
+        while not (repo.figures(cid, utc(0)).attempts == 4 and repo.figures(cid, utc(0)).in_flight == 0):
+            assert time.monotonic() < deadline, repo.figures(cid, utc(0))
+            time.sleep(0.05)
+        # Then the first is answered; the others are interrupted (not "dropped": nobody was told to hold the
+        # line and hung up on), still counted as abandoned, and due again after the campaign's 45 minutes
+        f = repo.figures(cid, utc(0))
+        assert f.outcomes == {"answered": 1, "interrupted": 3}
+        assert f.abandoned == 3 and f.live_answers == 4 and f.connected == 1
+        with rig.store.engine.connect() as conn:
+            rows = conn.execute(text("SELECT c.number, c.status, c.next_attempt_at, a.ended_at FROM campaign_contacts c "
+                                     "JOIN contact_attempts a ON a.contact_id = c.id WHERE c.campaign_id = :c"),
+                                {"c": cid}).all()
+        due = {number: (status, next_at, ended) for number, status, next_at, ended in rows}
+        assert due[numbers[0]][0] == "done"
+        for number in numbers[1:]:
+            status, next_at, ended = due[number]
+            assert status == "pending"
+            gap = dt.datetime.fromisoformat(str(next_at)) - dt.datetime.fromisoformat(str(ended))
+            assert gap == dt.timedelta(minutes=45)
+    finally:
+        rig.close()
