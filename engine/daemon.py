@@ -5,6 +5,7 @@ an `Engine` the same way the daemon does, pointed at a simulated switch.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
@@ -295,6 +296,9 @@ def run_forever(config: Config, standby: bool = False) -> int:
         from engine.web.server import start_web
 
         web = start_web(engine)
+    # What start-up built (flows, config, templates, imported modules) lives as long as the engine: keep it out of
+    # the collector's full passes, whose pauses were the tail of the dial path (docs/dialer.md, --gc-freeze).
+    gc.freeze()
     stop.wait()
     log.info("stopping")
     if web is not None:
