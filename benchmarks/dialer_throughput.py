@@ -298,9 +298,9 @@ def main(argv: list[str] | None = None, originate: Originate = local_outcome) ->
     parser.add_argument("--local", action="store_true",
                         help="Decide outcomes locally instead of originating through ESL against the simulator.")
     parser.add_argument("--window", type=int, default=100, help="Originates in flight at most (ESL path).")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() once loaded, as a daemon can after start-up: full collections then skip "
-                             "the start-up heap (the compliance tail in a plain run is those collections).")
+    parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                        help="Skip gc.freeze() once loaded (`jinqiao serve` freezes after start-up, so the default "
+                             "measures what the engine does; a plain run's compliance tail is full collections).")
     args = parser.parse_args(argv)
     close = None
     if not args.local and originate is local_outcome:
