@@ -237,6 +237,8 @@ class IntentExecution:
             fields["hangup_at"] = now
         self.interactions.queue_event(call.call_id, now, **fields)
         call.finished.set()
+        if call.holding:
+            gevent.spawn(self.break_hold, call)
         served = getattr(self.customers, "agent_served", None)
         if served is not None and call.bridged and call.agent_id and call.customer and call.customer.customer_id:
             try:

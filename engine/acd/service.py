@@ -307,6 +307,7 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
         keys = "".join(queue.exit_keys) or "none"
         announcer = gevent.spawn(self._announce_clock, call, queue.announce_every) if queue.announce_every else None
         music, quick = queue.moh or self.music, 0
+        call.holding = True
         try:
             while not call.decided.is_set():
                 if call.announce_due:
@@ -330,8 +331,23 @@ class QueueService(IntentExecution, Transfers, AgentFirstCallbacks):
                 else:
                     quick = 0
         finally:
+            call.holding = False
             if announcer is not None:
                 announcer.kill(block=False)
+
+    def break_hold(self, call: QueuedCall, tries: int = 20, every: float = 0.25) -> None:
+        """The conversation is over but the caller's greenlet still waits for a hold-music playback (one sent
+        while FreeSWITCH was bridging on answer runs after the bridge): break it until the loop has ended."""
+        for _ in range(tries):
+            if not call.holding or getattr(call.channel, "hung_up", False):
+                return
+            try:
+                self.legs.stop_music(call.channel.uuid)
+            except Exception as exc:  # not connected now: try again
+                log.debug("call %s: breaking the hold music: %s", call.call_id, exc)
+            gevent.sleep(every)
+        if call.holding:
+            log.warning("call %s: hold music still playing after the conversation ended", call.call_id)
 
     def _bridging_on_answer(self, call: QueuedCall) -> bool:
         return any(leg.call_id == call.call_id and leg.bridges_on_answer and not leg.gone

@@ -105,7 +105,8 @@ class StoreInteractionLog:
         # The flow is over, so is the call (the runner hangs up at the end): close the interaction here,
         # also when the ACD opened it (the caller came back from the agent, e.g. for a survey).
         self.interactions.finish(interaction_id, record.ended_at or self.now(),
-                                 hangup_by="caller" if record.ended_by_caller else "ivr",
+                                 hangup_by=None if existing is not None and existing.hangup_by
+                                 else "caller" if record.ended_by_caller else "ivr",  # the ACD's word stands
                                  abandoned=False if existing is None else None,
                                  hangup_cause=record.hangup_cause[:64] or None, sip_status=record.sip_status,
                                  ivr_exit_node=record.exit_node[:64] or None)

@@ -30,6 +30,17 @@ nodes:
 """
 
 
+def handlers() -> str:
+    """Where the engine's call handlers wait (for a failure message)."""
+    import gc
+    import traceback
+
+    import greenlet
+    stacks = ["".join(traceback.format_stack(g.gr_frame)) for g in gc.get_objects()
+              if isinstance(g, greenlet.greenlet) and g.gr_frame is not None]
+    return "\n".join("--- handler:\n" + s for s in stacks if "run_flow" in s)
+
+
 class Center:
     """The engine and the switch; `close()` stops both."""
 
@@ -113,28 +124,41 @@ acd:
 
     def settle(self, timeout: float) -> None:
         """Every call over on the switch, every agent back (within `timeout`, the reconciler's time)."""
-        self.until(lambda: all(c.hung_up for c in self.calls), timeout, "every call ended")
+        if not self.sim.wait_until(lambda: all(c.hung_up for c in self.calls), timeout):
+            raise AssertionError("calls still up: " + repr([(c.uuid, c.channel.current_app, c.apps[-2:])
+                                                            for c in self.calls if not c.hung_up]) + handlers())
         self.until(lambda: all(self.state(ext) is AgentState.AVAILABLE for ext in self.agents)
                    and not self.service.calls, timeout,
                    "every agent available and no call tracked: "
                    + repr({ext: self.state(ext).value for ext in self.agents}))
         assert self.engine.acd.writes.flush(30), "store writes still pending"
 
-    def books(self) -> dict[str, object]:
-        """The stored interaction of every call placed (by its engine call id), each finished."""
+    def books(self, timeout: float = 10.0) -> dict[str, object]:
+        """The stored interaction of every call placed (by its engine call id), each finished (the IVR closes
+        it when its handler ends, which can be after the ACD let the agent go: waited up to `timeout`)."""
         repo = InteractionRepository(self.engine.store)
-        rows = {}
+        ids = {}
         for call in self.calls:
             call_id = call.variables.get(commands.VAR_CALL_ID)
             assert call_id, f"call {call.uuid} never reached the engine ({call.apps})"
-            row = repo.by_call_id(call_id)
-            assert row is not None, f"call {call_id}: no interaction stored"
-            assert row.hangup_at is not None, f"call {call_id}: interaction never finished"
-            rows[call_id] = row
+            ids[call_id] = call
+
+        def finished() -> bool:
+            return all((row := repo.by_call_id(k)) is not None and row.hangup_at is not None for k in ids)
+        self.sim.wait_until(finished, timeout)
+        rows = {k: repo.by_call_id(k) for k in ids}
+        assert all(row is not None for row in rows.values()), \
+            f"no interaction stored for {[k for k, row in rows.items() if row is None]}"
+        assert all(row.hangup_at is not None for row in rows.values()), \
+            f"interactions never finished: {[k for k, row in rows.items() if row.hangup_at is None]}"
         return rows
 
-    def recordings(self, row) -> list:
-        return RecordingRepository(self.engine.store).for_interaction(row.id)
+    def recordings(self, rows: dict, timeout: float = 12.0) -> dict[str, int]:
+        """Recordings stored per interaction, once each has one or after `timeout` (the engine catalogues a
+        file when FreeSWITCH reports it closed, or after 10 s without that event)."""
+        repo = RecordingRepository(self.engine.store)
+        self.sim.wait_until(lambda: all(repo.for_interaction(row.id) for row in rows.values()), timeout)
+        return {k: len(repo.for_interaction(row.id)) for k, row in rows.items()}
 
     def close(self) -> None:
         try:
