@@ -27,7 +27,7 @@ from engine.ha.readopt import ReadoptingHandler
 from engine.ha.verify import VerifiedCalls
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
-from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
+from engine.ivr.store_adapter import QueuedInteractionLog, StoreCallbacks, StoreDirectory, StoreInteractionLog
 from engine.logs import setup_logging
 from engine.store.database import DATA_DIR_MODE, Store, open_store
 from engine.store.migrate import SchemaOutdated, check_schema_current
@@ -177,12 +177,15 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         inbound.add_handler(agent_control_handler(acd.service, inbound, config.freeswitch.password))
         acd.rebuild = attach_rebuild(acd.service, inbound)
     customers = CustomerRepository(store)
+    ivr_log: Any = StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now)
+    if acd is not None and acd.writes is not None:  # a store outage at a call's end delays its record, never loses it
+        ivr_log = QueuedInteractionLog(acd.writes, ivr_log)
     runner = FlowRunner(
         flows, tts,
         directory=StoreDirectory(customers),
         queue_gateway=acd.service if acd is not None else None,
         callbacks=StoreCallbacks(CallbackRepository(store)),
-        interactions=StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now),
+        interactions=ivr_log,
         # Absolute: FreeSWITCH resolves a relative path against its own sounds dir, not ours.
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )
