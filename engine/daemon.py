@@ -6,6 +6,7 @@ an `Engine` the same way the daemon does, pointed at a simulated switch.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ from tts import TtsService
 log = logging.getLogger(__name__)
 
 
+PRERENDER_WAIT_S = 10.0  # the engine starts taking calls after this even if prompts are still being rendered
+
+
 @dataclass
 class Engine:
     """Every long-lived service of one engine process."""
@@ -59,6 +63,9 @@ class Engine:
     def start(self) -> "Engine":
         if self.inbound is not None:
             self.inbound.start()
+        # The flows' static prompts are rendered before the first call, not on it (a surge of first calls
+        # would otherwise all wait for the same renders); what takes longer goes on in the background.
+        gevent.spawn(prerender_flow_prompts, self.tts, self.config.ivr.flows_dir).join(PRERENDER_WAIT_S)
         self.outbound.start()
         if self.dialer is not None:
             self.dialer.start()
@@ -74,6 +81,26 @@ class Engine:
         if self.inbound is not None:
             self.inbound.close()
         self.store.dispose()
+
+
+def prerender_flow_prompts(tts: Any, flows_dir: str) -> None:
+    """Render every static TTS prompt of the flows in `flows_dir` that is not cached yet (as `jinqiao tts render`)."""
+    if getattr(tts, "backend", "") != "espeak" or not flows_dir or not os.path.isdir(flows_dir):
+        return
+    from tts.flowtext import flow_files, prompts_in_file
+
+    texts: list[tuple[str, str]] = []
+    for path in flow_files([flows_dir]):
+        try:
+            texts += [(p.text, p.language) for p in prompts_in_file(path)]
+        except Exception as exc:  # the flow loader reports bad files; here they only miss their warm-up
+            log.debug("prompts of %s not pre-rendered: %s", path, exc)
+    summary = tts.prerender(texts)
+    for failure in summary.failures:
+        log.warning("prompt not pre-rendered [%s] %r: %s", failure.language, failure.text[:60], failure.error)
+    if summary.rendered:
+        log.info("pre-rendered %d flow prompts in %.1fs (%d were cached)", summary.rendered, summary.elapsed_s,
+                 summary.cached)
 
 
 def preflight(config: Config, *, check_store: bool = True) -> list[str]:
