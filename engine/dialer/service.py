@@ -138,7 +138,9 @@ class CampaignLoop:
             try:
                 if d.hopper.status(self.handle.id) != "running":
                     break
-                want = self.calls_to_place()
+                # While FreeSWITCH is not connected an originate cannot be sent: dialing would only burn
+                # contacts as failed attempts (the connection is usually back within a second).
+                want = self.calls_to_place() if getattr(d.control, "connected", True) else 0
                 if want > 0:
                     contacts = d.hopper.fill(self.handle, want, d.now())
                     for contact in contacts:
