@@ -127,7 +127,8 @@ def serve_sim(password: str, time_scale: float) -> None:
                          dials=len(log), dials_done=sum(1 for a in log if a.done))
             if command.get("details"):
                 reply["numbers"] = dict(collections.Counter(a.number for a in log))
-                reply["call_ids"] = [c.variables.get(commands.VAR_CALL_ID, "") for c in calls]
+                # the engine's call id: jq_call_id once the ACD has the call, else the channel uuid (IVR only)
+                reply["call_ids"] = [c.variables.get(commands.VAR_CALL_ID) or c.uuid for c in calls]
                 reply["never_reached"] = sum(1 for c in calls if not c.variables.get(commands.VAR_CALL_ID))
         elif cmd == "quit":
             out.write(json.dumps(reply) + "\n")

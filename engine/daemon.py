@@ -41,9 +41,6 @@ from tts import TtsService
 log = logging.getLogger(__name__)
 
 
-PRERENDER_WAIT_S = 10.0  # the engine starts taking calls after this even if prompts are still being rendered
-
-
 @dataclass
 class Engine:
     """Every long-lived service of one engine process."""
@@ -63,10 +60,10 @@ class Engine:
     def start(self) -> "Engine":
         if self.inbound is not None:
             self.inbound.start()
-        # The flows' static prompts are rendered before the first call, not on it (a surge of first calls
-        # would otherwise all wait for the same renders); what takes longer goes on in the background.
-        gevent.spawn(prerender_flow_prompts, self.tts, self.config.ivr.flows_dir).join(PRERENDER_WAIT_S)
         self.outbound.start()
+        # The flows' static prompts are rendered now, in the background, not on the first calls (a surge of
+        # first calls would otherwise all wait for the same renders on their call path).
+        gevent.spawn(prerender_flow_prompts, self.tts, self.config.ivr.flows_dir)
         if self.dialer is not None:
             self.dialer.start()
         log.info("engine ready: outbound socket server on %s:%s", *self.outbound.address)
