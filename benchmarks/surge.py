@@ -98,6 +98,7 @@ def run(calls: int, window: float, agents: int, workdir: str) -> dict:
                 hangup_after=2)
         engine = cli(config, "serve")
         sim.wait(lambda s: s["logins"] >= 1, 60) or _fail("the engine never connected")
+        _wait_prerendered(os.path.join(workdir, "tts"), prompts=2)
         placed = sim.ask(cmd="place", did=DID, n=calls, window=window)
         ended = sim.wait(lambda s: s["up"] == 0, 600, interval=0.5)
         status = sim.ask(cmd="status", first_prompts=True, causes=True)
@@ -150,6 +151,17 @@ def _outcomes(config: str, uuids: list[str]) -> dict[str, str]:
         out[uuid] = outcome or ""
     store.dispose()
     return out
+
+
+def _wait_prerendered(cache_dir: str, prompts: int, timeout: float = 60.0) -> None:
+    """The engine renders the flow's static prompts at start, in the background: let it finish first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sum(1 for _, _, files in os.walk(cache_dir) for f in files if f.endswith(".wav"))
+        if found >= prompts:
+            return
+        time.sleep(0.1)
+    print(f"note: prompts not pre-rendered within {timeout:g}s; the first calls render them")
 
 
 def _fail(why: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from engine.ha.readopt import ReadoptingHandler
 from engine.ha.verify import VerifiedCalls
 from engine.ivr.registry import FlowRegistry
 from engine.ivr.runner import FlowRunner
-from engine.ivr.store_adapter import StoreCallbacks, StoreDirectory, StoreInteractionLog
+from engine.ivr.store_adapter import QueuedInteractionLog, StoreCallbacks, StoreDirectory, StoreInteractionLog
 from engine.logs import setup_logging
 from engine.store.database import DATA_DIR_MODE, Store, open_store
 from engine.store.migrate import SchemaOutdated, check_schema_current
@@ -69,6 +70,9 @@ class Engine:
         self.outbound.start()
         if self.webhooks is not None:
             self.webhooks.start()
+        # The flows' static prompts are rendered now, in the background, not on the first calls (a surge of
+        # first calls would otherwise all wait for the same renders on their call path).
+        gevent.spawn(prerender_flow_prompts, self.tts, self.config.ivr.flows_dir)
         if self.dialer is not None:
             self.dialer.start()
         log.info("engine ready: outbound socket server on %s:%s", *self.outbound.address)
@@ -85,6 +89,26 @@ class Engine:
         if self.inbound is not None:
             self.inbound.close()
         self.store.dispose()
+
+
+def prerender_flow_prompts(tts: Any, flows_dir: str) -> None:
+    """Render every static TTS prompt of the flows in `flows_dir` that is not cached yet (as `jinqiao tts render`)."""
+    if getattr(tts, "backend", "") != "espeak" or not flows_dir or not os.path.isdir(flows_dir):
+        return
+    from tts.flowtext import flow_files, prompts_in_file
+
+    texts: list[tuple[str, str]] = []
+    for path in flow_files([flows_dir]):
+        try:
+            texts += [(p.text, p.language) for p in prompts_in_file(path)]
+        except Exception as exc:  # the flow loader reports bad files; here they only miss their warm-up
+            log.debug("prompts of %s not pre-rendered: %s", path, exc)
+    summary = tts.prerender(texts)
+    for failure in summary.failures:
+        log.warning("prompt not pre-rendered [%s] %r: %s", failure.language, failure.text[:60], failure.error)
+    if summary.rendered:
+        log.info("pre-rendered %d flow prompts in %.1fs (%d were cached)", summary.rendered, summary.elapsed_s,
+                 summary.cached)
 
 
 def preflight(config: Config, *, check_store: bool = True) -> list[str]:
@@ -197,12 +221,15 @@ def build_engine(config: Config, *, connect_inbound: bool = True,
         if isinstance(inbound, SwitchNodes):
             acd.node_loss = attach_node_loss(acd.service, inbound)
     customers = CustomerRepository(store)
+    ivr_log: Any = StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now)
+    if acd is not None and acd.writes is not None:  # a store outage at a call's end delays its record, never loses it
+        ivr_log = QueuedInteractionLog(acd.writes, ivr_log)
     runner = FlowRunner(
         flows, tts,
         directory=StoreDirectory(customers),
         queue_gateway=acd.service if acd is not None else None,
         callbacks=StoreCallbacks(CallbackRepository(store)),
-        interactions=StoreInteractionLog(InteractionRepository(store), SurveyRepository(store), now=_utc_now),
+        interactions=ivr_log,
         # Absolute: FreeSWITCH resolves a relative path against its own sounds dir, not ours.
         recordings_dir=Path(config.engine.data_dir).resolve() / "recordings",
     )

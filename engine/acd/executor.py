@@ -267,6 +267,8 @@ class IntentExecutor:
             fields["hangup_at"] = now
         self.interactions.queue_event(call.call_id, now, **fields)
         call.finished.set()
+        if call.holding:
+            gevent.spawn(self.break_hold, call)
         served = getattr(self.customers, "agent_served", None)
         if served is not None and call.bridged and call.agent_id and call.customer and call.customer.customer_id:
             try:
@@ -479,3 +481,17 @@ class IntentExecutor:
                                              "previous": change.old.value, "reason": change.reason,
                                              "at": change.at, "call_id": change.call_id})
         log.info("agent %s: %s -> %s (%s)", change.agent_id, change.old.value, change.new.value, change.reason)
+
+    def break_hold(self, call: QueuedCall, tries: int = 20, every: float = 0.25) -> None:
+        """The conversation is over but the caller's greenlet still waits for a hold-music playback (one sent
+        while FreeSWITCH was bridging on answer runs after the bridge): break it until the loop has ended."""
+        for _ in range(tries):
+            if not call.holding or getattr(call.channel, "hung_up", False):
+                return
+            try:
+                self.legs.stop_music(call.channel.uuid)
+            except Exception as exc:  # not connected now: try again
+                log.debug("call %s: breaking the hold music: %s", call.call_id, exc)
+            gevent.sleep(every)
+        if call.holding:
+            log.warning("call %s: hold music still playing after the conversation ended", call.call_id)

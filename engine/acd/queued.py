@@ -41,6 +41,7 @@ class QueuedCall:
     decided: Flag = field(default_factory=Flag)  # the wait is over (connected or left)
     finished: Flag = field(default_factory=Flag)  # the agent conversation is over
     announce_due: bool = False
+    holding: bool = False  # the caller's greenlet is in the hold loop (waiting for a music playback to end)
     hangup: HangupFacts | None = None  # how the caller's channel ended, as FreeSWITCH reported it
     ivr_path: tuple[str, ...] = ()  # from the IVR, shown on the screen-pop
     ivr_digits: tuple[str, ...] = ()

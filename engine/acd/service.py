@@ -318,6 +318,7 @@ class QueueService:
         keys = "".join(queue.exit_keys) or "none"
         announcer = gevent.spawn(self._announce_clock, call, queue.announce_every) if queue.announce_every else None
         music, quick = queue.moh or self.music, 0
+        call.holding = True
         try:
             while not call.decided.is_set():
                 if call.announce_due:
@@ -341,6 +342,7 @@ class QueueService:
                 else:
                     quick = 0
         finally:
+            call.holding = False
             if announcer is not None:
                 announcer.kill(block=False)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections import deque
 from typing import Any, Callable, Mapping
 
@@ -27,8 +28,9 @@ import gevent
 from gevent.event import Event as Flag
 
 log = logging.getLogger(__name__)
-RETRY_SECONDS = 0.5  # a write the store refused for a transient reason (locked, unavailable) is retried
-MAX_ATTEMPTS = 20
+RETRY_SECONDS = 0.5  # a write the store refused for a transient reason (locked, unavailable) is retried,
+MAX_RETRY_SECONDS = 2.0  # backing off to this; it is never dropped for a transient reason before
+MAX_ATTEMPTS = 100_000  # this many attempts (days of outage): the journal keeps it for the next start anyway
 BUSY_QUEUE = 1000  # with this many writes waiting, the worker stops waiting for idle moments
 
 
@@ -48,6 +50,8 @@ class WriteBehind:
         self._worker: gevent.Greenlet | None = None
         self.applied = 0
         self.failed = 0
+        self.retries = 0
+        self.outage_since: float | None = None  # monotonic time the store started refusing writes
 
     # ----- setup --------------------------------------------------------------------------------
     def register(self, name: str, target: Any) -> None:
@@ -132,18 +136,32 @@ class WriteBehind:
                 os.write(self._fd, b'{"done":%d}\n' % seq)
 
     def _apply(self, target: str, method: str, args: tuple, kwargs: Mapping[str, Any]) -> None:
+        """Apply one write; a transient failure (database locked or unreachable) is retried until the store is
+        back, however long that takes (the write is in the journal, and the writes after it must wait for it
+        to keep their order); any other failure is logged and the write dropped."""
+        delay = RETRY_SECONDS
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 getattr(self._targets[target], method)(*args, **kwargs)
                 self.applied += 1
+                if self.outage_since is not None:
+                    log.info("write-behind: the store is back after %.1fs; %d writes waiting",
+                             time.monotonic() - self.outage_since, len(self._queue))
+                    self.outage_since = None
                 return
             except Exception as exc:
-                if not _transient(exc) or attempt == MAX_ATTEMPTS:
+                if not _transient(exc):
                     self.failed += 1
                     log.exception("write-behind: %s.%s failed; dropped", target, method)
                     return
-                log.warning("write-behind: %s.%s: %s; retrying", target, method, exc)
-                gevent.sleep(RETRY_SECONDS)
+                if self.outage_since is None:
+                    self.outage_since = time.monotonic()
+                    log.warning("write-behind: %s.%s: %s; retrying until the store is back", target, method, exc)
+                self.retries += 1
+                gevent.sleep(delay)
+                delay = min(MAX_RETRY_SECONDS, delay * 2)
+        self.failed += 1
+        log.error("write-behind: %s.%s still failing after %d attempts; dropped", target, method, MAX_ATTEMPTS)
 
     def _truncate(self) -> None:
         if self._fd is not None and not self._queue:

@@ -105,7 +105,8 @@ class StoreInteractionLog:
         # The flow is over, so is the call (the runner hangs up at the end): close the interaction here,
         # also when the ACD opened it (the caller came back from the agent, e.g. for a survey).
         self.interactions.finish(interaction_id, record.ended_at or self.now(),
-                                 hangup_by="caller" if record.ended_by_caller else "ivr",
+                                 hangup_by=None if existing is not None and existing.hangup_by
+                                 else "caller" if record.ended_by_caller else "ivr",  # the ACD's word stands
                                  abandoned=False if existing is None else None,
                                  hangup_cause=record.hangup_cause[:64] or None, sip_status=record.sip_status,
                                  ivr_exit_node=record.exit_node[:64] or None)
@@ -118,6 +119,33 @@ class StoreInteractionLog:
         self.surveys.record(question, score, self.now(), interaction_id=existing.id if existing else None,
                             customer_id=existing.customer_id if existing else None,
                             agent_id=getattr(existing, "agent_id", None) if existing else None)
+
+
+class QueuedInteractionLog:
+    """InteractionLog whose `ivr_finished` goes through the engine's ordered, journaled write queue (the ACD's
+    write-behind, target `ivr`): a store that is locked or unreachable when a call ends delays the IVR record
+    instead of losing it, and it is applied after the ACD's writes for the same call."""
+
+    def __init__(self, queue: Any, inner: StoreInteractionLog) -> None:
+        self.queue = queue
+        self.inner = inner
+        queue.register("ivr", self)
+
+    def ivr_finished(self, record: IvrRecord) -> None:
+        self.queue.submit("ivr", "apply_record", dataclasses.asdict(record))
+
+    def survey_answered(self, call_uuid: str, question: str, score: int) -> None:
+        self.inner.survey_answered(call_uuid, question, score)
+
+    def apply_record(self, data: dict[str, Any]) -> None:
+        """Store a record given as a dict (from the queue, or from the journal after a crash: times as text)."""
+        fields = dict(data)
+        for key in ("started_at", "ended_at", "answered_at"):
+            if isinstance(fields.get(key), str):
+                fields[key] = datetime.fromisoformat(fields[key])
+        fields["digits"] = [tuple(pair) for pair in fields.get("digits", [])]
+        fields["surveys"] = [tuple(pair) for pair in fields.get("surveys", [])]
+        self.inner.ivr_finished(IvrRecord(**fields))
 
 
 class StoreCallbacks:

@@ -11,6 +11,7 @@ import gevent
 from engine.sim.channel import Channel
 from engine.sim.profile import CallerProfile
 from engine.sim.dialplan import Dialplan, Originator, Route
+from engine.sim.faults import Faults
 from engine.sim.endpoints import OUTCOMES, Destination, Directory, Endpoint, Latency
 from engine.sim.population import Attempt, Population
 from engine.sim.inbound import InboundServer
@@ -163,6 +164,7 @@ class FreeSwitchSim:
         sw.latency = Latency()  # the host's own processing delays (engine.sim.endpoints.Latency)
         self._server = InboundServer(sw, host, port)
         self._started = False
+        self.faults = Faults(self)  # fault injection for tests (engine.sim.faults); all off by default
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

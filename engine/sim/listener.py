@@ -211,6 +211,9 @@ class Listener:
         self.switch.command_log.append("auth ********" if low.startswith("auth ") else line)
         first = self._first
         self._first = False
+        faults = getattr(self.switch, "faults", None)
+        if faults is not None:
+            faults.before_reply()
         if self.outbound and first and not low.startswith("connect"):
             self._swallow = True
         if low.startswith("exit") or low == "...":

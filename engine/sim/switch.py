@@ -138,6 +138,9 @@ class Switch:
         latency model (`engine.sim.endpoints.Latency.event_delivery`) events reach the sockets that much
         later, in the order they were fired, as through FreeSWITCH's event thread.
         """
+        faults = getattr(self, "faults", None)
+        if faults is not None and faults.drops(event):
+            return
         latency = getattr(self, "latency", None)
         if latency is not None and latency.event_delivery > 0:
             self._outbox.append((time.monotonic() + latency.event_delivery, event))

@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.store.errors import StoreConflict, StoreError, StoreUnavailable
@@ -75,6 +76,10 @@ def driver_errors() -> Iterator[None]:
         if isinstance(exc, (OperationalError, InterfaceError)):
             raise StoreUnavailable(f"database error: {message}") from exc
         raise
+    except (OSError, SQLAlchemyTimeoutError, DisconnectionError) as exc:
+        # A driver that fails while connecting (pg8000's socket reset or refused) raises the socket's own
+        # error, and a pool that cannot hand out a connection its own: the database is unreachable.
+        raise StoreUnavailable(f"database unreachable: {exc or exc.__class__.__name__}") from exc
 
 
 def normalize_url(url: str) -> str:

@@ -70,7 +70,8 @@ def test_a_surge_is_served_or_told_busy_and_every_call_is_recorded(tmp_path, sim
         missing = [u for u, row in rows.items() if row is None or not row.ivr_outcome]
         assert missing == [], f"{len(missing)} calls without a record"
         served = [u for u, row in rows.items() if row.agent_id and row.bridged_at]
-        busy = [u for u, row in rows.items() if row.ivr_outcome in ("line_busy", "queue_callback")]
+        busy = [u for u, row in rows.items()
+                if row.ivr_outcome in ("line_busy", "queue_callback", "callback_requested")]
         assert len(served) + len(busy) == CALLS, {row.ivr_outcome for row in rows.values()}
         assert busy and served  # the queue was full for some, and agents served the others
         # And every caller heard the welcome before anything else
