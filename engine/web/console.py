@@ -88,6 +88,8 @@ class Console:
         self.served: dict[str, OrderedDict[str, CallView]] = {}  # agent -> calls offered to them (bounded)
         self.notes: dict[str, str] = {}  # call id -> the notes that travel with a transfer
         self.awaiting: dict[str, str] = {}  # agent -> call id whose disposition is due before ready
+        # Is anybody's console open for this audience ("agent:1001")? The web server asks its push hub.
+        self.watching: Callable[[str], bool] = lambda audience: True
         self.chosen_reason: dict[str, str] = {}  # agent chose not-ready while a disposition was due
         self.state_since: dict[str, float] = {}
         self.waiting_history: list[tuple[float, int]] = []  # (time, callers waiting) for the chart
@@ -184,8 +186,12 @@ class Console:
             self.push(f"agent:{agent_id}", "call", {"at": self.clock(), "status": "connected",
                                                    "call_id": payload.get("call_id")})
             if self._needs_disposition(str(payload.get("queue") or "")):
-                self.awaiting[agent_id] = str(payload.get("call_id"))
-                gevent.spawn(self._hold_for_disposition, agent_id)
+                if self.watching(f"agent:{agent_id}"):
+                    self.awaiting[agent_id] = str(payload.get("call_id"))
+                    gevent.spawn(self._hold_for_disposition, agent_id)
+                else:  # an agent on the phone alone could never enter it: they would stay not-ready for good
+                    log.info("call %s: agent %s has no console open; no disposition is required before ready",
+                             payload.get("call_id"), agent_id)
         self._floor_changed()
 
     def _hold_for_disposition(self, agent_id: str) -> None:

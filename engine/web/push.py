@@ -52,6 +52,10 @@ class PushHub:
             except Full:
                 self._overflow(queue, audience)
 
+    def watching(self, audience: str) -> bool:
+        """Is a stream open for this audience (e.g. an agent's console)?"""
+        return bool(self._audiences.get(audience))
+
     def _overflow(self, queue: Queue, audience: str) -> None:
         """Drop a slow stream's backlog; it will send a fresh snapshot instead."""
         queue.queue.clear()

@@ -65,6 +65,7 @@ def start_web(engine: Any, *, port: int | None = None) -> RunningWeb:
     console.start()
     hub = PushHub(max_streams=web.max_push_clients)
     console.push = hub.publish
+    console.watching = hub.watching
     services = WebServices(console=console, users=UserRepository(engine.store), hub=hub,
                            run_blocking=_run_in_thread)
     app = create_app(services, web, load_secret_key(key_file))
