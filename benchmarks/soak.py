@@ -154,8 +154,9 @@ def sample(engine) -> dict:
     pool = engine.store.engine.pool
     checked_in = getattr(pool, "checkedin", lambda: 0)()
     checked_out = getattr(pool, "checkedout", lambda: 0)()
-    return {"rss_mb": round(rss_kb / 1024.0, 1),
-            "greenlets": sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet)),
+    objects = gc.get_objects()
+    return {"rss_mb": round(rss_kb / 1024.0, 1), "py_objects": len(objects),
+            "greenlets": sum(1 for o in objects if isinstance(o, greenlet.greenlet)),
             "fds": len(os.listdir("/proc/self/fd")), "db_conns": checked_in + checked_out}
 
 
@@ -319,6 +320,11 @@ def main() -> None:
     print(f"fds {first['fds']} -> {last['fds']} (idle {result['idle']['fds']}), db connections "
           f"{first['db_conns']} -> {last['db_conns']}, wall {result['wall_s']:.0f}s; goal: rss growth < 5 %, "
           f"greenlets flat")
+    # Python objects the collector tracks: a leak in engine code grows them with the calls; a bounded cache
+    # stops at its bound; RSS also moves with what lives below Python (SQLite's page cache, the allocator).
+    print(f"python objects {first['py_objects']} -> {last['py_objects']} "
+          f"({100.0 * (last['py_objects'] - first['py_objects']) / first['py_objects']:+.1f} %), "
+          f"idle {result['idle']['py_objects']}")
     print(f"soak: calls={result['calls']} lost={result['lost']} rss_growth_pct={growth:.1f} "
           f"greenlets_growth={last['greenlets'] - first['greenlets']} stuck_agents={result['stuck']}")
 
