@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import gevent
 import pytest
 from click.testing import CliRunner
 
@@ -14,8 +13,8 @@ from engine.daemon import build_engine
 from engine.sim import FreeSwitchSim, Press
 from engine.store.database import open_store
 from engine.store.migrate import upgrade
-from engine.store.repos.agents import AgentRepository
 from engine.store.repos.interactions import InteractionRepository
+from tests.telecom_engine import seed_agent, telecom_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "e2e-secret"
@@ -25,21 +24,8 @@ PASSWORD = "e2e-secret"
 def running(tmp_path):
     sim = FreeSwitchSim(password=PASSWORD, time_scale=0.02)
     sim.start()
-    base = load_config(None, environ={})
-    config = dataclasses.replace(
-        base,
-        engine=dataclasses.replace(base.engine, data_dir=str(tmp_path)),
-        freeswitch=dataclasses.replace(base.freeswitch, host=sim.address[0], port=sim.address[1], password=PASSWORD),
-        outbound=dataclasses.replace(base.outbound, port=0, linger_seconds=1),
-        ivr=dataclasses.replace(base.ivr, flows_dir=str(ROOT / "ivr_flows"), dids={"10086": "telecom_service"}),
-        tts=dataclasses.replace(base.tts, cache_dir=str(tmp_path / "tts")),
-        acd={"queues": {"general_service": {"wrap_up_seconds": 1}, "vip_service": {}, "sales": {}}},
-    )
-    store = open_store(config.database_url)
-    upgrade(store.engine)
-    AgentRepository(store).add("2001", name="Agent 2001", extension="2001")
-    AgentRepository(store).set_skill("2001", "mandarin", 5)
-    store.dispose()
+    config = telecom_config(tmp_path, sim, PASSWORD)
+    seed_agent(config)
     sim.add_endpoint("2001", answer_after=0.5, hangup_after=3.0)
     engine = build_engine(config).start()
     assert engine.inbound.wait_connected(10)

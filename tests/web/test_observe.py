@@ -3,25 +3,19 @@ simulated call: the series parse with prometheus_client's own parser and say wha
 503 when the ESL connection is down."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.cli import AppContext, main
-from engine.config import load_config
 from engine.daemon import build_engine
 from engine.sim import FreeSwitchSim, Press
-from engine.store.database import open_store
-from engine.store.migrate import upgrade
-from engine.store.repos.agents import AgentRepository
 from engine.web.server import start_web
+from tests.telecom_engine import seed_agent, telecom_config
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "observe-secret"
 
 
@@ -42,25 +36,11 @@ def test_metrics_show_a_live_call_and_health_follows_the_switch_connection(tmp_p
     monkeypatch.setenv("JINQIAO_WEBHOOK_CRM_SECRET", "a-secret-of-at-least-16-bytes")
     sim = FreeSwitchSim(password=PASSWORD, time_scale=0.02)
     sim.start()
-    base = load_config(None, environ={})
-    config = dataclasses.replace(
-        base,
-        engine=dataclasses.replace(base.engine, data_dir=str(tmp_path)),
-        freeswitch=dataclasses.replace(base.freeswitch, host=sim.address[0], port=sim.address[1], password=PASSWORD,
-                                       reconnect_max_delay=0.5),
-        outbound=dataclasses.replace(base.outbound, port=0, linger_seconds=1),
-        ivr=dataclasses.replace(base.ivr, flows_dir=str(ROOT / "ivr_flows"), dids={"10086": "telecom_service"}),
-        tts=dataclasses.replace(base.tts, cache_dir=str(tmp_path / "tts")),
-        web=dataclasses.replace(base.web, port=0),
-        acd={"queues": {"general_service": {"wrap_up_seconds": 1}, "vip_service": {}, "sales": {}}},
+    config = telecom_config(
+        tmp_path, sim, PASSWORD, freeswitch={"reconnect_max_delay": 0.5}, web={"port": 0},
         # a receiver that is not there: the call's events stay in the backlog
-        webhooks={"subscribers": {"crm": {"url": "http://127.0.0.1:9/hooks"}}, "retry": {"first_delay": 60}},
-    )
-    store = open_store(config.database_url)
-    upgrade(store.engine)
-    AgentRepository(store).add("2001", name="Agent 2001", extension="2001")
-    AgentRepository(store).set_skill("2001", "mandarin", 5)
-    store.dispose()
+        webhooks={"subscribers": {"crm": {"url": "http://127.0.0.1:9/hooks"}}, "retry": {"first_delay": 60}})
+    seed_agent(config)
     sim.add_endpoint("2001", answer_after=0.5, hangup_after=3600)
     engine = build_engine(config).start()
     web = start_web(engine, port=0)

@@ -3,7 +3,6 @@ an agent, and the receiver gets call.offered, call.answered and call.ended, sign
 events go through the ACD's write-behind journal, so ones a crash left there reach the outbox on replay."""
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -11,19 +10,15 @@ from click.testing import CliRunner
 
 from engine.acd.write_behind import WriteBehind
 from engine.cli import AppContext, main
-from engine.config import load_config
 from engine.daemon import build_engine
 from engine.sim import FreeSwitchSim, Press
-from engine.store.database import open_store
-from engine.store.migrate import upgrade
-from engine.store.repos.agents import AgentRepository
 from engine.store.repos.webhooks import OutboxRepository
 from engine.webhooks.acd_events import EmittingInteractions
 from engine.webhooks.config import Subscriber, WebhookSettings
 from engine.webhooks.outbox import Outbox
 from tests.webhooks.conftest import SECRET
+from tests.telecom_engine import seed_agent, telecom_config
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hooks-e2e-secret"
 
 
@@ -32,22 +27,9 @@ def test_a_simulated_inbound_call_reaches_the_receiver_as_offered_answered_ended
     monkeypatch.setenv("JINQIAO_WEBHOOK_CRM_SECRET", SECRET.decode())
     sim = FreeSwitchSim(password=PASSWORD, time_scale=0.02)
     sim.start()
-    base = load_config(None, environ={})
-    config = dataclasses.replace(
-        base,
-        engine=dataclasses.replace(base.engine, data_dir=str(tmp_path)),
-        freeswitch=dataclasses.replace(base.freeswitch, host=sim.address[0], port=sim.address[1], password=PASSWORD),
-        outbound=dataclasses.replace(base.outbound, port=0, linger_seconds=1),
-        ivr=dataclasses.replace(base.ivr, flows_dir=str(ROOT / "ivr_flows"), dids={"10086": "telecom_service"}),
-        tts=dataclasses.replace(base.tts, cache_dir=str(tmp_path / "tts")),
-        acd={"queues": {"general_service": {"wrap_up_seconds": 1}, "vip_service": {}, "sales": {}}},
-        webhooks={"poll_every": 0.2, "subscribers": {"crm": {"url": receiver.url}}},
-    )
-    store = open_store(config.database_url)
-    upgrade(store.engine)
-    AgentRepository(store).add("2001", name="Agent 2001", extension="2001")
-    AgentRepository(store).set_skill("2001", "mandarin", 5)
-    store.dispose()
+    config = telecom_config(tmp_path, sim, PASSWORD,
+                            webhooks={"poll_every": 0.2, "subscribers": {"crm": {"url": receiver.url}}})
+    seed_agent(config)
     sim.add_endpoint("2001", answer_after=0.5, hangup_after=3.0)
     engine = build_engine(config).start()
     try:
