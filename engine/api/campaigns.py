@@ -18,15 +18,12 @@ from engine.dialer.contacts import enroll_query, import_csv
 from engine.dialer.hopper import load_handle
 from engine.store.errors import ImportFileError, StoreError
 from engine.store.importer import ImportOptions
-from engine.store.repos.campaigns import CampaignRepository
+from engine.store.repos.campaigns import ACTIONS, CampaignRepository
 from engine.store.repos.dial_attempts import DialAttemptRepository
 from engine.yamlsrc import LocatedYaml, SourceError, load_text
 
 CAMPAIGN_ID = Param("campaign_id", "path", s.ID)
 LIVE_FRESH_S = 15
-# The operator's state changes, as `jinqiao campaign launch|pause|resume|stop` makes them.
-CHANGES = {"launch": ("running", ("draft",)), "pause": ("paused", ("running",)), "resume": ("running", ("paused",)),
-           "stop": ("stopped", ("draft", "running", "paused"))}
 
 
 def _known_flows(call: Call) -> set[str] | None:
@@ -109,7 +106,7 @@ def _figures(f: Any) -> dict[str, Any]:
 
 
 def _change(kind: str) -> Any:
-    target, allowed_from = CHANGES[kind]
+    target, allowed_from = ACTIONS[kind]
 
     def change(call: Call) -> Any:
         handle = _handle(call)

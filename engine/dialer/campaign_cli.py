@@ -176,9 +176,10 @@ def import_contacts(ctx: click.Context, name: str, file: str | None, mappings: t
                f"{result.already_there} already there")
 
 
-def _change(ctx: click.Context, name: str, status: str, allowed_from: tuple[str, ...]) -> None:
-    from engine.store.repos.campaigns import CampaignRepository
+def _change(ctx: click.Context, name: str, action: str) -> None:
+    from engine.store.repos.campaigns import ACTIONS, CampaignRepository
 
+    status, allowed_from = ACTIONS[action]
     store = open_cli_store(ctx)
     handle = _handle(ctx, store, name)
     with store_errors():
@@ -192,7 +193,7 @@ def _change(ctx: click.Context, name: str, status: str, allowed_from: tuple[str,
 @click.pass_context
 def launch(ctx: click.Context, name: str) -> None:
     """Start dialing campaign NAME (the engine's dialer picks it up)."""
-    _change(ctx, name, "running", ("draft",))
+    _change(ctx, name, "launch")
 
 
 @campaign.command("pause")
@@ -200,7 +201,7 @@ def launch(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def pause(ctx: click.Context, name: str) -> None:
     """Stop placing new calls for NAME (calls in progress finish)."""
-    _change(ctx, name, "paused", ("running",))
+    _change(ctx, name, "pause")
 
 
 @campaign.command("resume")
@@ -208,7 +209,7 @@ def pause(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def resume(ctx: click.Context, name: str) -> None:
     """Resume a paused campaign."""
-    _change(ctx, name, "running", ("paused",))
+    _change(ctx, name, "resume")
 
 
 @campaign.command("stop")
@@ -216,7 +217,7 @@ def resume(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def stop(ctx: click.Context, name: str) -> None:
     """Stop NAME for good (its history stays for reports)."""
-    _change(ctx, name, "stopped", ("draft", "running", "paused"))
+    _change(ctx, name, "stop")
 
 
 @campaign.command("list")

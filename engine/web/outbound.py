@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from engine.dialer.agent_first import DialRefused
 from engine.store.database import Store
 from engine.store.phones import mask
-from engine.store.repos.campaigns import CampaignRepository
+from engine.store.repos.campaigns import ACTIONS, CampaignRepository
 from engine.store.repos.dial_attempts import DialAttemptRepository
 
 from engine.web.console import ConsoleError
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 SKIP_REASONS = ("wrong_number", "customer_busy", "not_now", "duplicate", "other")
 CAMPAIGN_CACHE_S = 2.0
-CAMPAIGN_ACTIONS = {"pause": ("paused", ("running",)), "resume": ("running", ("paused",))}
+CAMPAIGN_ACTIONS = {name: ACTIONS[name] for name in ("pause", "resume")}  # what the wallboard offers
 SHOWN_STATUSES = ("running", "paused", "done", "draft")
 MAX_NUMBER = 32
 

@@ -28,6 +28,9 @@ STATUSES = ("draft", "running", "paused", "stopped", "done")
 # Which status changes an operator may make: launch (draft -> running), pause, resume, stop.
 TRANSITIONS = {"running": ("draft", "paused"), "paused": ("running",), "stopped": ("draft", "running", "paused"),
                "done": ("running", "paused", "stopped")}
+# The operator's actions (CLI, API, wallboard): the status each sets and the statuses it may start from.
+ACTIONS = {"launch": ("running", ("draft",)), "pause": ("paused", ("running",)), "resume": ("running", ("paused",)),
+           "stop": ("stopped", ("draft", "running", "paused"))}
 ENROLL_CHUNK = 5000
 # next_attempt_at of a contact that may be dialed as soon as the campaign runs: a real timestamp rather
 # than NULL, so the lease index finds due contacts first on PostgreSQL too (which sorts NULLs last).
